@@ -1,0 +1,103 @@
+# ringtrain - data-parallel trainer in C.  `make help` lists the targets.
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    := build
+PKGS     := ompi-c hdf5 libcjson openblas zlib libpng
+PYTHON   := /usr/bin/python3
+
+WARN     := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Werror
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CPPFLAGS := -D_GNU_SOURCE -DRT_GIT_COMMIT='"$(GIT_COMMIT)"' -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+ifeq ($(DEBUG),1)
+  OPT := -O0 -g3
+else
+  OPT := -O2 -g -march=x86-64-v2
+endif
+ifneq ($(SANITIZE),)
+  OPT += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+CFLAGS   := $(WARN) $(OPT) -MMD -MP
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libringtrain.a
+BIN      := $(BUILD)/ringtrain
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+DEB_BUILD := libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools \
+             libcjson-dev pkg-config zlib1g-dev libpng-dev
+DEB_DATA  := dataset-fashion-mnist
+DEB_REF   := python3-torch python3-h5py python3-numpy
+DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF)
+
+.PHONY: all deps demo test bench install clean help unit-tests
+all: $(BIN)
+
+help:
+	@echo "make            build build/ringtrain"
+	@echo "make deps       install the Debian packages (no-op when present)"
+	@echo "make demo       train fashion_mlp for one epoch"
+	@echo "make test       unit, gradcheck, end-to-end, bad-input and PyTorch parity tests"
+	@echo "make bench      throughput against PyTorch (not part of test)"
+	@echo "make install PREFIX=DIR"
+	@echo "switches: DEBUG=1, SANITIZE=address,undefined"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit-tests: $(TEST_BIN)
+
+deps:
+	@missing=""; for p in $(DEB_ALL); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+data/fashion-mnist.h5: | $(BIN)
+	@mkdir -p data
+	$(BIN) prep fashion-mnist --out $@
+
+demo: deps
+	$(MAKE) $(BIN) data/fashion-mnist.h5
+	$(BIN) train configs/fashion_mlp.json --run-dir runs/demo
+
+test: deps
+	$(MAKE) $(BIN) unit-tests data/fashion-mnist.h5
+	tests/run_all.sh
+
+bench: deps
+	$(MAKE) $(BIN) data/fashion-mnist.h5
+	tests/bench/run.sh
+
+install: $(BIN) $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ringtrain \
+	  $(DESTDIR)$(PREFIX)/share/ringtrain/configs
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/ringtrain/*.h $(DESTDIR)$(PREFIX)/include/ringtrain/
+	install -m 644 configs/*.json $(DESTDIR)$(PREFIX)/share/ringtrain/configs/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,97 @@
+/* autograd.h - define-by-run reverse-mode autograd.
+ *
+ * Every functional op (ops.h) computes its output at once and, when gradients
+ * are on and an input carries a gradient buffer, records one node on the tape:
+ * {op, inputs, params, output}. rt_graph_backward() walks the tape in reverse
+ * and calls each op's backward from one table (rt_op_table), which accumulates
+ * into the inputs' gradients. Zeroing gradients is always explicit.
+ *
+ * The graph owns the per-step activation arena: rt_graph_reset() forgets the
+ * tape and every activation without freeing memory.
+ */
+#ifndef RINGTRAIN_AUTOGRAD_H
+#define RINGTRAIN_AUTOGRAD_H
+
+#include "ringtrain/tensor.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum rt_op {
+    RT_OP_MATMUL,      /* (m,k) @ (k,n) -> (m,n) */
+    RT_OP_LINEAR,      /* x (b,in), w (out,in), bias (out) or none -> (b,out) */
+    RT_OP_ADD,         /* a + b, same shape */
+    RT_OP_MUL,         /* a * b, same shape */
+    RT_OP_BIAS_ADD,    /* x (..., c) + bias (c) */
+    RT_OP_RELU,
+    RT_OP_GELU,        /* erf form, PyTorch approximate='none' */
+    RT_OP_GELU_TANH,   /* tanh form, PyTorch approximate='tanh' */
+    RT_OP_TANH,
+    RT_OP_SIGMOID,
+    RT_OP_RESHAPE,     /* view: shares data and grad with its input */
+    RT_OP_SUM,         /* all elements -> scalar */
+    RT_OP_MEAN,        /* all elements -> scalar */
+    RT_OP_SOFTMAX_CE,  /* logits (b,c), labels -> scale * sum_i -log softmax(x_i)[y_i] */
+    RT_OP_MSE,         /* a, b same shape -> scale * sum (a-b)^2 */
+    RT_OP_COUNT
+} rt_op;
+
+/* Per-node parameters; each op documents which fields it reads. */
+typedef struct rt_op_params {
+    float scale;            /* loss scale (1/B for a mean over the global batch) */
+    const int32_t *labels;  /* (b) class indices, for RT_OP_SOFTMAX_CE */
+} rt_op_params;
+
+typedef struct rt_graph rt_graph;
+
+typedef struct rt_node {
+    rt_op op;
+    int nin;
+    rt_tensor *in[3];   /* inputs; in[i]->grad NULL means no gradient wanted */
+    rt_tensor *out;     /* output, allocated in the graph's arena */
+    rt_op_params p;
+    void *saved;        /* forward-time scratch kept for backward (arena) */
+} rt_node;
+
+typedef void (*rt_forward_fn)(rt_graph *g, rt_node *n);
+typedef void (*rt_backward_fn)(rt_graph *g, rt_node *n);
+
+typedef struct rt_op_def {
+    const char *name;
+    rt_forward_fn forward;
+    rt_backward_fn backward;
+} rt_op_def;
+
+/* The op table, indexed by rt_op; every entry is filled (checked at build time
+ * for its size and by tests/test_ops for its contents). */
+extern const rt_op_def rt_op_table[RT_OP_COUNT];
+
+/* Creates a graph with an activation arena of `arena_bytes` (it grows during
+ * warm-up) and room for `max_nodes` tape nodes. Aborts on allocation failure. */
+rt_graph *rt_graph_create(size_t arena_bytes, int max_nodes);
+void rt_graph_destroy(rt_graph *g);
+/* Forgets the tape and every activation; no memory is freed. */
+void rt_graph_reset(rt_graph *g);
+/* Turns recording on (training) or off (evaluation, no gradient buffers). */
+void rt_graph_set_grad(rt_graph *g, bool enabled);
+bool rt_graph_grad_enabled(const rt_graph *g);
+
+/* A new activation tensor of the given shape from the arena. Its gradient
+ * buffer is allocated (zeroed) only when `with_grad` and recording is on. */
+rt_tensor *rt_graph_tensor(rt_graph *g, int ndim, const int *shape, bool with_grad);
+/* Arena scratch memory valid until the next reset. */
+void *rt_graph_scratch(rt_graph *g, size_t bytes);
+
+/* Runs op on `in` producing a tensor of `shape`, recording it when needed.
+ * Used by the functional ops in ops.h; shapes are validated there. */
+rt_tensor *rt_graph_apply(rt_graph *g, rt_op op, rt_tensor *const *in, int nin,
+                          const rt_op_params *p, int ndim, const int *shape);
+
+/* Seeds d(loss)/d(loss) = 1 on a scalar and runs the tape backwards. */
+void rt_graph_backward(rt_graph *g, rt_tensor *loss);
+
+/* Tape length and arena statistics, for tests. */
+int rt_graph_num_nodes(const rt_graph *g);
+const rt_arena *rt_graph_arena(const rt_graph *g);
+
+#endif

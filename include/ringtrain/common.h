@@ -1,0 +1,71 @@
+/* common.h - allocation, error reporting and invariant checks shared by every module.
+ *
+ * Two error paths (STYLE.md "One error rule"):
+ *   - recoverable errors return RT_EBADINPUT / RT_ERUNTIME and leave one message
+ *     in a per-thread buffer via rt_err(); the CLI prints it once and exits;
+ *   - broken invariants go to RT_CHECK, which prints file:line and the rank and
+ *     aborts the whole job (MPI_Abort when MPI is up).
+ */
+#ifndef RINGTRAIN_COMMON_H
+#define RINGTRAIN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RT_VERSION "0.1.0"
+
+/* Exit codes, fixed by DESIGN.md. */
+enum {
+    RT_OK = 0,
+    RT_ERUNTIME = 1,  /* runtime failure */
+    RT_EBADINPUT = 2, /* bad usage, config or input file */
+    RT_ESIGNAL = 3    /* stopped by a signal after checkpointing */
+};
+
+#if defined(__GNUC__)
+#define RT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define RT_NORETURN __attribute__((noreturn))
+#else
+#define RT_PRINTF(a, b)
+#define RT_NORETURN
+#endif
+
+/* Records "where: what" as the current error and returns code, so callers can
+ * write `return rt_err(RT_EBADINPUT, "%s: optim.lr: must be > 0", path);`. */
+int rt_err(int code, const char *fmt, ...) RT_PRINTF(2, 3);
+/* The message of the last rt_err() on this thread ("" if none). */
+const char *rt_errmsg(void);
+/* Prefixes the current message with "prefix: ", keeping the code. */
+int rt_err_prefix(int code, const char *prefix);
+
+/* Invariant failure: prints "file:line rank R: msg" and aborts every rank. */
+RT_NORETURN void rt_fatal(const char *file, int line, const char *fmt, ...) RT_PRINTF(3, 4);
+#define RT_CHECK(cond, ...)                                          \
+    do {                                                             \
+        if (!(cond)) rt_fatal(__FILE__, __LINE__, __VA_ARGS__);     \
+    } while (0)
+
+/* Allocation wrappers: abort with the requested size when memory runs out, so
+ * callers never test for NULL. rt_alloc_aligned returns 64-byte aligned,
+ * uninitialised memory; all of them are released with rt_free. */
+void *rt_malloc(size_t n);
+void *rt_calloc(size_t count, size_t size);
+void *rt_realloc(void *p, size_t n);
+void *rt_alloc_aligned(size_t n);
+char *rt_strdup(const char *s);
+void rt_free(void *p);
+
+/* snprintf that reports truncation: returns 0, or -1 when buf was too small
+ * (the result is then truncated but NUL-terminated). */
+int rt_fmt(char *buf, size_t len, const char *fmt, ...) RT_PRINTF(3, 4);
+
+/* size arithmetic that aborts on overflow instead of wrapping */
+size_t rt_mul_size(size_t a, size_t b);
+
+/* Rank used in diagnostics; set once MPI is initialised (default 0). */
+extern int rt_log_rank;
+
+/* Monotonic wall clock in seconds. */
+double rt_now(void);
+
+#endif

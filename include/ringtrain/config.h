@@ -1,0 +1,115 @@
+/* config.h - strict JSON run configs (cJSON).
+ *
+ * A config is read from a file, patched by `--set key.path=value` overrides,
+ * completed with defaults and validated against one table of known keys.
+ * Unknown keys, wrong types and out-of-range values are errors that name the
+ * file and the key path. The resolved tree (defaults filled in) is kept so the
+ * run directory and checkpoints can record exactly what ran.
+ */
+#ifndef RINGTRAIN_CONFIG_H
+#define RINGTRAIN_CONFIG_H
+
+#include "ringtrain/tensor.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RT_NAME_MAX 64
+#define RT_PATH_MAX 1024
+
+typedef enum rt_layer_kind {
+    RT_LAYER_LINEAR,
+    RT_LAYER_RELU,
+    RT_LAYER_GELU,
+    RT_LAYER_TANH,
+    RT_LAYER_SIGMOID,
+    RT_LAYER_FLATTEN,
+    RT_LAYER_KIND_COUNT
+} rt_layer_kind;
+
+typedef struct rt_layer_cfg {
+    rt_layer_kind kind;
+    char name[RT_NAME_MAX]; /* parameter prefix, e.g. "fc1" -> fc1.weight */
+    int out;                /* linear: output features */
+    bool bias;              /* linear: has a bias */
+    bool tanh_approx;       /* gelu: approximate = "tanh" */
+} rt_layer_cfg;
+
+typedef enum rt_model_kind { RT_MODEL_SEQUENTIAL } rt_model_kind;
+typedef enum rt_optim_kind { RT_OPTIM_ADAMW, RT_OPTIM_SGD } rt_optim_kind;
+typedef enum rt_sched_kind {
+    RT_SCHED_CONSTANT,
+    RT_SCHED_COSINE,
+    RT_SCHED_STEP,
+    RT_SCHED_INVERSE_TIME
+} rt_sched_kind;
+
+typedef struct rt_config {
+    char path[RT_PATH_MAX];  /* file the config came from */
+    char name[RT_NAME_MAX];  /* file name without directory and .json */
+    struct {
+        rt_model_kind type;
+        int input_ndim;
+        int input[RT_MAX_DIMS];   /* per-sample input shape */
+        int nlayers;
+        rt_layer_cfg *layers;     /* (nlayers), owned */
+    } model;
+    struct {
+        char train[RT_PATH_MAX];
+        char test[RT_PATH_MAX];
+        bool shuffle;
+    } data;
+    struct {
+        rt_optim_kind type;
+        double lr, beta1, beta2, eps, weight_decay;
+        double momentum;          /* sgd */
+        bool nesterov;            /* sgd */
+        double clip_grad_norm;    /* 0 = off */
+        int64_t accum_steps;      /* micro-batches per step */
+        struct {
+            rt_sched_kind type;
+            int64_t warmup_steps; /* linear warmup from 0, before any schedule */
+            double min_lr;        /* cosine floor */
+            int64_t step_size;    /* step decay period */
+            double gamma;         /* step decay factor */
+            double tau;           /* inverse time: lr0 / (1 + t / tau) */
+        } schedule;
+    } optim;
+    struct {
+        int64_t global_batch;
+        int64_t epochs;
+        int64_t steps;            /* 0 = epochs * steps per epoch */
+        uint64_t seed;
+        int64_t log_every;
+        int64_t eval_every;       /* 0 = at the end of each epoch */
+        int64_t eval_batch;
+        int64_t checkpoint_every; /* 0 = only at the end */
+        int64_t keep_checkpoints;
+    } train;
+    struct {
+        char from[RT_PATH_MAX];   /* "" = none */
+    } init;
+    struct {
+        double bucket_mb;
+        int64_t segment_kb;
+        bool overlap;
+        int64_t check_every;
+        double timeout_s;
+    } dist;
+    void *resolved; /* cJSON tree with defaults filled in, owned */
+} rt_config;
+
+/* Loads `path`, applies `nset` overrides of the form "key.path=value" and
+ * validates. Returns RT_OK, or RT_EBADINPUT with rt_errmsg() naming the file
+ * and key. On success the caller owns *out and frees it with rt_config_free. */
+int rt_config_load(const char *path, const char *const *sets, int nset, rt_config **out);
+/* Same, from JSON text; `origin` names it in errors. */
+int rt_config_parse(const char *json, const char *origin, const char *const *sets, int nset,
+                    rt_config **out);
+void rt_config_free(rt_config *c);
+/* The resolved config as pretty JSON; the caller frees it with rt_free. */
+char *rt_config_to_json(const rt_config *c);
+/* Calls fn(path) for every leaf key the parser accepts (for the docs test). */
+void rt_config_each_key(void (*fn)(const char *key, void *ctx), void *ctx);
+
+#endif

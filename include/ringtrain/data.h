@@ -1,0 +1,47 @@
+/* data.h - HDF5 datasets, DESIGN.md's sampling semantics, and IDX conversion.
+ *
+ * Layout: /<split>/x float32 or uint8 (N, ...) (uint8 scaled to [0,1]),
+ *         /<split>/y int32 (N); file attributes `source`, `num_classes`.
+ * Sampling: step s of epoch e reads rows P_e[s*B, (s+1)*B), P_e a permutation
+ * seeded by (seed, e) or the identity; rank r of N takes the contiguous slice
+ * [floor(r*B/N), floor((r+1)*B/N)) of those rows. Only those rows are read.
+ */
+#ifndef RINGTRAIN_DATA_H
+#define RINGTRAIN_DATA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct rt_dataset rt_dataset;
+
+/* Opens split ("train" or "test") of an HDF5 file and validates it before
+ * allocating anything large: x must be float32/uint8 with sample_size elements
+ * per row, y int32 of the same length with labels in [0, num_classes).
+ * Returns RT_OK or RT_EBADINPUT with rt_errmsg() naming file and dataset. */
+int rt_dataset_open(const char *path, const char *split, int64_t sample_size, int num_classes,
+                    rt_dataset **out);
+void rt_dataset_close(rt_dataset *d);
+int64_t rt_dataset_rows(const rt_dataset *d);
+/* Reads the rows listed in `rows` (n, strictly increasing) into x (n, sample_size)
+ * and y (n), merging adjacent rows into one hyperslab block. Returns RT_OK or
+ * RT_ERUNTIME on an HDF5 read failure. Makes no heap allocation after the first
+ * call with the largest n. */
+int rt_dataset_read(rt_dataset *d, const int64_t *rows, int64_t n, float *x, int32_t *y);
+/* Rows of x read since open (for tests that count what a rank touched). */
+int64_t rt_dataset_rows_read(const rt_dataset *d);
+
+/* ---- sampling ---- */
+
+/* The slice [lo, hi) of a global batch of B rows that rank r of world takes. */
+void rt_shard_range(int64_t B, int rank, int world, int64_t *lo, int64_t *hi);
+/* Fills perm (nrows) with epoch e's order: identity, or a permutation seeded
+ * by (seed, e). The same on every rank and for every world size. */
+void rt_epoch_order(int64_t *perm, int64_t nrows, uint64_t seed, int64_t epoch, bool shuffle);
+
+/* ---- conversion ---- */
+
+/* Converts Fashion-MNIST's gzipped IDX files in src_dir into the HDF5 layout,
+ * written to a temporary name and renamed into place at out_path. */
+int rt_prep_fashion_mnist(const char *src_dir, const char *out_path);
+
+#endif

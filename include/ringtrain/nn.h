@@ -1,0 +1,59 @@
+/* nn.h - parameters and modules.
+ *
+ * Parameters live in one contiguous arena and their gradients in a second one
+ * with the same layout (llm.c style), so the ring and the optimizer each work
+ * on one flat float*. Modules declare their parameters into an rt_params, which
+ * is then finalised once; a module keeps rt_tensor pointers into it.
+ * Each module's forward calls the functional op of ops.h: one core, two forms.
+ */
+#ifndef RINGTRAIN_NN_H
+#define RINGTRAIN_NN_H
+
+#include "ringtrain/autograd.h"
+#include "ringtrain/config.h"
+#include "ringtrain/rng.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct rt_param {
+    char name[RT_NAME_MAX + 16]; /* PyTorch-style, e.g. "fc1.weight" */
+    rt_tensor t;                 /* data/grad point into the arenas after finalise */
+    size_t offset;               /* first element in the arenas */
+} rt_param;
+
+typedef struct rt_params {
+    int count, cap;
+    rt_param *items;  /* (cap) owned; never reallocated, so &items[i].t is stable */
+    size_t total;     /* elements in each arena */
+    float *data;      /* (total) parameter arena, owned */
+    float *grad;      /* (total) gradient arena, same layout, owned */
+} rt_params;
+
+/* Prepares room for at most `cap` parameter tensors. */
+void rt_params_init(rt_params *p, int cap);
+/* Declares a parameter; returns its tensor (buffers set by rt_params_finalize). */
+rt_tensor *rt_params_add(rt_params *p, const char *name, int ndim, const int *shape);
+/* Allocates both arenas (64-byte aligned, zeroed) and points every tensor in. */
+void rt_params_finalize(rt_params *p);
+void rt_params_free(rt_params *p);
+/* Index of a parameter by name, or -1. */
+int rt_params_find(const rt_params *p, const char *name);
+void rt_params_zero_grad(rt_params *p);
+
+/* ---- Linear: y = x W^T + b, W (out,in) exactly as torch.nn.Linear ---- */
+
+typedef struct rt_linear_mod {
+    rt_tensor *weight; /* (out, in) */
+    rt_tensor *bias;   /* (out), or NULL */
+    int in, out;
+} rt_linear_mod;
+
+void rt_linear_mod_init(rt_linear_mod *m, rt_params *p, const char *name, int in, int out,
+                        bool bias);
+/* PyTorch's default init: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)). */
+void rt_linear_mod_reset(const rt_linear_mod *m, rt_rng *rng);
+/* x (b, in) -> (b, out) */
+rt_tensor *rt_linear_mod_forward(rt_graph *g, const rt_linear_mod *m, rt_tensor *x);
+
+#endif

@@ -1,0 +1,39 @@
+/* optim.h - AdamW and SGD over one flat parameter array, LR schedules and
+ * global-norm clipping. Semantics follow torch.optim (1.13) exactly:
+ *   AdamW: p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *          p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ *   SGD:   g += wd p; buf = g (first step) or mu buf + g; p -= lr * buf
+ *          (with nesterov: p -= lr * (g + mu buf)).
+ */
+#ifndef RINGTRAIN_OPTIM_H
+#define RINGTRAIN_OPTIM_H
+
+#include "ringtrain/config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_optim rt_optim;
+
+/* An optimizer for n parameters with the config's type and hyperparameters;
+ * its state (moments, step count) starts at zero. */
+rt_optim *rt_optim_create(const rt_config *cfg, size_t n);
+void rt_optim_destroy(rt_optim *o);
+/* One update of param (n) from grad (n) at learning rate lr. */
+void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr);
+/* State for checkpoints: AdamW m and v, or SGD momentum in m (v NULL). */
+float *rt_optim_m(rt_optim *o);
+float *rt_optim_v(rt_optim *o);
+int64_t rt_optim_t(const rt_optim *o);
+void rt_optim_set_t(rt_optim *o, int64_t t);
+rt_optim_kind rt_optim_type(const rt_optim *o);
+
+/* Learning rate for 0-based step `step` of `total` under the config's schedule. */
+double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total);
+/* L2 norm of g (n), accumulated in double. */
+double rt_grad_norm(const float *g, size_t n);
+/* torch.nn.utils.clip_grad_norm_: scales g when norm > max_norm. Returns the
+ * coefficient applied (1 when none). */
+float rt_clip_grad(float *g, size_t n, double norm, double max_norm);
+
+#endif

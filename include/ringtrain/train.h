@@ -1,0 +1,41 @@
+/* train.h - the training loop: data, model, optimizer, logging, evaluation and
+ * checkpoints, following DESIGN.md's training semantics. */
+#ifndef RINGTRAIN_TRAIN_H
+#define RINGTRAIN_TRAIN_H
+
+#include "ringtrain/config.h"
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct rt_train_opts {
+    const char *run_dir;  /* NULL = runs/<config name> */
+    const char *resume;   /* NULL, "auto" or a checkpoint path */
+    bool quiet;           /* no progress lines (tests) */
+} rt_train_opts;
+
+typedef struct rt_trainer rt_trainer;
+
+/* Builds everything a run needs on `comm`: opens and validates the data,
+ * creates the model (or loads init.from / the resumed checkpoint) and the
+ * run directory (rank 0). Returns RT_OK or an error code with rt_errmsg()
+ * set; on error nothing on disk has been changed. Collective over comm. */
+int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm,
+                      rt_trainer **out);
+void rt_trainer_destroy(rt_trainer *t);
+/* One optimizer step (all micro-batches, gradient sync, clip, update).
+ * Makes no heap allocation once warmed up. *loss gets the global mean loss. */
+int rt_trainer_step(rt_trainer *t, double *loss);
+/* Runs every remaining step with logging, evaluation and checkpoints, then
+ * prints the final "done" JSON line on rank 0. */
+int rt_trainer_run(rt_trainer *t);
+/* Evaluates on the test split: mean loss and accuracy over all test rows. */
+int rt_trainer_evaluate(rt_trainer *t, double *loss, double *acc);
+int64_t rt_trainer_steps_done(const rt_trainer *t);
+
+/* Loads a checkpoint's model and evaluates it on `data` (NULL: the test file
+ * in its config) split `split`; prints one JSON line on rank 0. */
+int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm);
+
+#endif

@@ -1,0 +1,121 @@
+/* autograd.c - the tape, the op table and the backward walk. */
+#include "ringtrain/autograd.h"
+
+#include "ops/internal.h"
+#include "ringtrain/common.h"
+
+#include <string.h>
+
+#define OP(e, n) [RT_OP_##e] = {#n, rt_fwd_##n, rt_bwd_##n}
+const rt_op_def rt_op_table[RT_OP_COUNT] = {
+    OP(MATMUL, matmul),
+    OP(LINEAR, linear),
+    OP(ADD, add),
+    OP(MUL, mul),
+    OP(BIAS_ADD, bias_add),
+    OP(RELU, relu),
+    OP(GELU, gelu),
+    OP(GELU_TANH, gelu_tanh),
+    OP(TANH, tanh),
+    OP(SIGMOID, sigmoid),
+    OP(RESHAPE, reshape),
+    OP(SUM, sum),
+    OP(MEAN, mean),
+    OP(SOFTMAX_CE, softmax_ce),
+    OP(MSE, mse),
+};
+#undef OP
+_Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == RT_OP_COUNT,
+               "rt_op_table must have one entry per rt_op");
+
+struct rt_graph {
+    rt_arena *arena;  /* activations, gradients and saved scratch of one step */
+    rt_node *nodes;   /* (max_nodes) the tape */
+    int nnodes;
+    int max_nodes;
+    bool grad;        /* recording on */
+};
+
+rt_graph *rt_graph_create(size_t arena_bytes, int max_nodes) {
+    rt_graph *g = rt_calloc(1, sizeof *g);
+    g->arena = rt_arena_create(arena_bytes);
+    g->nodes = rt_calloc((size_t)max_nodes, sizeof *g->nodes);
+    g->max_nodes = max_nodes;
+    g->grad = true;
+    return g;
+}
+
+void rt_graph_destroy(rt_graph *g) {
+    if (!g) return;
+    rt_arena_destroy(g->arena);
+    rt_free(g->nodes);
+    rt_free(g);
+}
+
+void rt_graph_reset(rt_graph *g) {
+    g->nnodes = 0;
+    rt_arena_reset(g->arena);
+}
+
+void rt_graph_set_grad(rt_graph *g, bool enabled) { g->grad = enabled; }
+bool rt_graph_grad_enabled(const rt_graph *g) { return g->grad; }
+int rt_graph_num_nodes(const rt_graph *g) { return g->nnodes; }
+const rt_arena *rt_graph_arena(const rt_graph *g) { return g->arena; }
+
+void *rt_graph_scratch(rt_graph *g, size_t bytes) { return rt_arena_alloc(g->arena, bytes); }
+
+rt_tensor *rt_graph_tensor(rt_graph *g, int ndim, const int *shape, bool with_grad) {
+    rt_tensor *t = rt_arena_alloc(g->arena, sizeof *t);
+    memset(t, 0, sizeof *t);
+    rt_tensor_set_shape(t, ndim, shape);
+    size_t bytes = rt_mul_size((size_t)t->numel, sizeof(float));
+    t->data = rt_arena_alloc(g->arena, bytes);
+    t->grad = (with_grad && g->grad) ? rt_arena_calloc(g->arena, bytes) : NULL;
+    return t;
+}
+
+rt_tensor *rt_graph_apply(rt_graph *g, rt_op op, rt_tensor *const *in, int nin,
+                          const rt_op_params *p, int ndim, const int *shape) {
+    RT_CHECK(op >= 0 && op < RT_OP_COUNT, "bad op %d", (int)op);
+    RT_CHECK(nin >= 1 && nin <= 3, "op %s: bad input count %d", rt_op_table[op].name, nin);
+    bool need_grad = false;
+    for (int i = 0; i < nin; i++)
+        if (in[i] && in[i]->grad) need_grad = true;
+    need_grad = need_grad && g->grad;
+
+    rt_node local = {0};
+    rt_node *n = &local;
+    if (need_grad) {
+        RT_CHECK(g->nnodes < g->max_nodes, "tape full (%d nodes)", g->max_nodes);
+        n = &g->nodes[g->nnodes++];
+        memset(n, 0, sizeof *n);
+    }
+    n->op = op;
+    n->nin = nin;
+    for (int i = 0; i < nin; i++) n->in[i] = in[i];
+    if (p) n->p = *p;
+
+    if (op == RT_OP_RESHAPE) {
+        /* a view: same buffers, new shape */
+        rt_tensor *t = rt_arena_alloc(g->arena, sizeof *t);
+        *t = *in[0];
+        rt_tensor_set_shape(t, ndim, shape);
+        if (!need_grad) t->grad = NULL;
+        n->out = t;
+    } else {
+        n->out = rt_graph_tensor(g, ndim, shape, need_grad);
+    }
+    rt_op_table[op].forward(g, n);
+    return n->out;
+}
+
+void rt_graph_backward(rt_graph *g, rt_tensor *loss) {
+    RT_CHECK(loss->numel == 1, "backward needs a scalar loss, got %lld elements",
+             (long long)loss->numel);
+    if (!loss->grad) return; /* nothing requires a gradient */
+    loss->grad[0] = 1.0f;
+    for (int i = g->nnodes - 1; i >= 0; i--) {
+        rt_node *n = &g->nodes[i];
+        rt_op_table[n->op].backward(g, n);
+    }
+}

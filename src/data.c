@@ -1,0 +1,291 @@
+/* data.c - HDF5 datasets read by hyperslab, sampling, and IDX conversion. */
+#include "ringtrain/data.h"
+
+#include "ringtrain/common.h"
+#include "ringtrain/h5util.h"
+#include "ringtrain/rng.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+struct rt_dataset {
+    char path[1024];
+    hid_t file, x;       /* open file and its /<split>/x dataset */
+    hid_t fspace;        /* file dataspace of x, reused for every selection */
+    hid_t mspace;        /* memory dataspace, resized to each batch */
+    int x_ndim;
+    hsize_t xdims[8];
+    bool x_uint8;        /* stored as uint8: scale by 1/255 on read */
+    int64_t rows;        /* N */
+    int64_t sample;      /* elements per row */
+    int32_t *y;          /* (rows) labels, validated at open */
+    uint8_t *stage;      /* (stage_rows, sample) uint8 staging for conversion */
+    int64_t stage_rows;
+    int64_t rows_read;
+};
+
+/* ---- open and validate ---- */
+
+static int bad(rt_dataset *d, const char *fmt, const char *what, long long a, long long b) {
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    int rc = rt_err(RT_EBADINPUT, "%s: %s: %s", d->path, what, msg);
+    return rc;
+}
+
+static int check_x(rt_dataset *d, const char *name, int64_t sample_size) {
+    hid_t t = H5Dget_type(d->x);
+    H5T_class_t cls = H5Tget_class(t);
+    size_t size = H5Tget_size(t);
+    H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(t) : H5T_SGN_ERROR;
+    H5Tclose(t);
+    if (cls == H5T_FLOAT && size == 4)
+        d->x_uint8 = false;
+    else if (cls == H5T_INTEGER && size == 1 && sign == H5T_SGN_NONE)
+        d->x_uint8 = true;
+    else
+        return rt_err(RT_EBADINPUT, "%s: %s: dtype must be float32 or uint8", d->path, name);
+    d->fspace = H5Dget_space(d->x);
+    int nd = H5Sget_simple_extent_ndims(d->fspace);
+    if (nd < 1 || nd > 8)
+        return rt_err(RT_EBADINPUT, "%s: %s: expected shape [N, ...], got rank %d", d->path, name,
+                      nd);
+    d->x_ndim = nd;
+    H5Sget_simple_extent_dims(d->fspace, d->xdims, NULL);
+    d->rows = (int64_t)d->xdims[0];
+    int64_t per = 1;
+    for (int i = 1; i < nd; i++) per *= (int64_t)d->xdims[i];
+    if (per != sample_size)
+        return bad(d, "rows have %lld elements but model.input needs %lld", name,
+                   (long long)per, (long long)sample_size);
+    d->sample = per;
+    if (d->rows == 0) return rt_err(RT_EBADINPUT, "%s: %s: the set is empty", d->path, name);
+    return RT_OK;
+}
+
+static int load_y(rt_dataset *d, const char *name, int num_classes) {
+    hid_t y = H5Dopen2(d->file, name, H5P_DEFAULT);
+    if (y < 0) return rt_err(RT_EBADINPUT, "%s: %s: missing dataset", d->path, name);
+    int rc = RT_OK;
+    hid_t t = H5Dget_type(y), s = H5Dget_space(y);
+    hsize_t dims[2] = {0, 0};
+    int nd = H5Sget_simple_extent_ndims(s);
+    if (H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) != 4 || H5Tget_sign(t) != H5T_SGN_2)
+        rc = rt_err(RT_EBADINPUT, "%s: %s: dtype must be int32", d->path, name);
+    else if (nd != 1)
+        rc = rt_err(RT_EBADINPUT, "%s: %s: expected shape [N], got rank %d", d->path, name, nd);
+    else if (H5Sget_simple_extent_dims(s, dims, NULL) < 0 || (int64_t)dims[0] != d->rows)
+        rc = bad(d, "has %lld labels for %lld rows of x", name, (long long)dims[0],
+                 (long long)d->rows);
+    if (!rc) {
+        d->y = rt_malloc(rt_mul_size((size_t)d->rows, sizeof(int32_t)));
+        if (H5Dread(y, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->y) < 0)
+            rc = rt_err(RT_EBADINPUT, "%s: %s: read failed", d->path, name);
+    }
+    for (int64_t i = 0; !rc && i < d->rows; i++)
+        if (d->y[i] < 0 || d->y[i] >= num_classes)
+            rc = bad(d, "label %lld at row %lld is outside [0, num_classes)", name,
+                     (long long)d->y[i], (long long)i);
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(y);
+    return rc;
+}
+
+int rt_dataset_open(const char *path, const char *split, int64_t sample_size, int num_classes,
+                    rt_dataset **out) {
+    *out = NULL;
+    rt_h5_init();
+    rt_dataset *d = rt_calloc(1, sizeof *d);
+    snprintf(d->path, sizeof d->path, "%s", path);
+    d->file = d->x = d->fspace = d->mspace = H5I_INVALID_HID;
+    char xname[64], yname[64];
+    snprintf(xname, sizeof xname, "/%s/x", split);
+    snprintf(yname, sizeof yname, "/%s/y", split);
+    int rc = rt_h5_open(path, &d->file);
+    if (!rc && H5Lexists(d->file, split, H5P_DEFAULT) <= 0)
+        rc = rt_err(RT_EBADINPUT, "%s: /%s: missing group", path, split);
+    if (!rc && H5Lexists(d->file, xname, H5P_DEFAULT) <= 0)
+        rc = rt_err(RT_EBADINPUT, "%s: %s: missing dataset", path, xname);
+    if (!rc && (d->x = H5Dopen2(d->file, xname, H5P_DEFAULT)) < 0)
+        rc = rt_err(RT_EBADINPUT, "%s: %s: cannot open dataset", path, xname);
+    if (!rc) rc = check_x(d, xname, sample_size);
+    if (!rc) {
+        int64_t attr = 0;
+        if (rt_h5_attr_int(d->file, "num_classes", &attr) == RT_OK && attr != num_classes)
+            rc = rt_err(RT_EBADINPUT, "%s: num_classes: file has %lld classes, model has %d outputs",
+                        path, (long long)attr, num_classes);
+    }
+    if (!rc) rc = load_y(d, yname, num_classes);
+    if (!rc) {
+        hsize_t one[1] = {1};
+        d->mspace = H5Screate_simple(1, one, NULL);
+    }
+    if (rc) {
+        rt_dataset_close(d);
+        return rc;
+    }
+    *out = d;
+    return RT_OK;
+}
+
+void rt_dataset_close(rt_dataset *d) {
+    if (!d) return;
+    if (d->mspace >= 0) H5Sclose(d->mspace);
+    if (d->fspace >= 0) H5Sclose(d->fspace);
+    if (d->x >= 0) H5Dclose(d->x);
+    if (d->file >= 0) H5Fclose(d->file);
+    rt_free(d->y);
+    rt_free(d->stage);
+    rt_free(d);
+}
+
+int64_t rt_dataset_rows(const rt_dataset *d) { return d->rows; }
+int64_t rt_dataset_rows_read(const rt_dataset *d) { return d->rows_read; }
+
+/* ---- batch reads ---- */
+
+int rt_dataset_read(rt_dataset *d, const int64_t *rows, int64_t n, float *x, int32_t *y) {
+    if (n == 0) return RT_OK;
+    hsize_t start[8] = {0}, count[8];
+    for (int i = 1; i < d->x_ndim; i++) count[i] = d->xdims[i];
+    H5Sselect_none(d->fspace);
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i + 1;
+        while (j < n && rows[j] == rows[j - 1] + 1) j++;
+        RT_CHECK(rows[i] >= 0 && rows[j - 1] < d->rows, "row %lld out of range",
+                 (long long)rows[j - 1]);
+        start[0] = (hsize_t)rows[i];
+        count[0] = (hsize_t)(j - i);
+        if (H5Sselect_hyperslab(d->fspace, H5S_SELECT_OR, start, NULL, count, NULL) < 0)
+            return rt_err(RT_ERUNTIME, "%s: hyperslab selection failed", d->path);
+        i = j;
+    }
+    hsize_t mdims[1] = {(hsize_t)n * (hsize_t)d->sample};
+    H5Sset_extent_simple(d->mspace, 1, mdims, NULL);
+    herr_t st;
+    if (d->x_uint8) {
+        if (n > d->stage_rows) {
+            rt_free(d->stage);
+            d->stage = rt_malloc(rt_mul_size((size_t)n, (size_t)d->sample));
+            d->stage_rows = n;
+        }
+        st = H5Dread(d->x, H5T_NATIVE_UINT8, d->mspace, d->fspace, H5P_DEFAULT, d->stage);
+        for (int64_t i = 0; st >= 0 && i < n * d->sample; i++) x[i] = (float)d->stage[i] / 255.0f;
+    } else {
+        st = H5Dread(d->x, H5T_NATIVE_FLOAT, d->mspace, d->fspace, H5P_DEFAULT, x);
+    }
+    if (st < 0) return rt_err(RT_ERUNTIME, "%s: reading %lld rows failed", d->path, (long long)n);
+    for (int64_t i = 0; i < n; i++) y[i] = d->y[rows[i]];
+    d->rows_read += n;
+    return RT_OK;
+}
+
+/* ---- sampling ---- */
+
+void rt_shard_range(int64_t B, int rank, int world, int64_t *lo, int64_t *hi) {
+    *lo = (B * rank) / world;
+    *hi = (B * (rank + 1)) / world;
+}
+
+void rt_epoch_order(int64_t *perm, int64_t nrows, uint64_t seed, int64_t epoch, bool shuffle) {
+    if (!shuffle) {
+        for (int64_t i = 0; i < nrows; i++) perm[i] = i;
+        return;
+    }
+    rt_rng r;
+    rt_rng_seed(&r, seed, 0x7368756666000000ULL + (uint64_t)epoch); /* "shuff" + epoch */
+    rt_rng_permutation(&r, perm, nrows);
+}
+
+/* ---- Fashion-MNIST IDX -> HDF5 ---- */
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Reads a gzipped IDX file: magic 0x0803 (images) or 0x0801 (labels). */
+static int read_idx(const char *path, uint32_t magic, uint8_t **data, uint32_t dims[3]) {
+    gzFile f = gzopen(path, "rb");
+    if (!f) return rt_err(RT_EBADINPUT, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char hdr[16];
+    int nd = magic == 0x803 ? 3 : 1;
+    int rc = RT_OK;
+    if (gzread(f, hdr, (unsigned)(4 + 4 * nd)) != 4 + 4 * nd || be32(hdr) != magic)
+        rc = rt_err(RT_EBADINPUT, "%s: not an IDX file with magic 0x%04x", path, magic);
+    size_t total = 1;
+    for (int i = 0; !rc && i < nd; i++) {
+        dims[i] = be32(hdr + 4 + 4 * i);
+        if (dims[i] == 0 || dims[i] > (1u << 24))
+            rc = rt_err(RT_EBADINPUT, "%s: implausible dimension %u", path, dims[i]);
+        total = rt_mul_size(total, dims[i]);
+    }
+    if (!rc) {
+        *data = rt_malloc(total);
+        size_t got = 0;
+        while (got < total) {
+            unsigned chunk = total - got > (1u << 30) ? (1u << 30) : (unsigned)(total - got);
+            int r = gzread(f, *data + got, chunk);
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (got != total) {
+            rt_free(*data);
+            *data = NULL;
+            rc = rt_err(RT_EBADINPUT, "%s: truncated (%zu of %zu bytes)", path, got, total);
+        }
+    }
+    gzclose(f);
+    return rc;
+}
+
+static int write_split(hid_t file, const char *split, const uint8_t *img, const uint8_t *lab,
+                       const uint32_t idims[3]) {
+    hid_t g = H5Gcreate2(file, split, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return rt_err(RT_ERUNTIME, "/%s: cannot create group", split);
+    int32_t *y = rt_malloc(rt_mul_size(idims[0], sizeof(int32_t)));
+    for (uint32_t i = 0; i < idims[0]; i++) y[i] = lab[i];
+    hsize_t xd[3] = {idims[0], idims[1], idims[2]}, xc[3] = {64, idims[1], idims[2]};
+    hsize_t yd[1] = {idims[0]}, yc[1] = {4096};
+    if (xc[0] > xd[0]) xc[0] = xd[0];
+    if (yc[0] > yd[0]) yc[0] = yd[0];
+    int rc = rt_h5_write_chunked(g, "x", H5T_STD_U8LE, H5T_NATIVE_UINT8, 3, xd, xc, img);
+    if (!rc) rc = rt_h5_write_chunked(g, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, yd, yc, y);
+    rt_free(y);
+    H5Gclose(g);
+    return rc;
+}
+
+int rt_prep_fashion_mnist(const char *src_dir, const char *out_path) {
+    rt_h5_init();
+    static const char *const files[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+    uint8_t *buf[4] = {0};
+    uint32_t dims[4][3] = {{0}};
+    int rc = RT_OK;
+    for (int i = 0; i < 4 && !rc; i++) {
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", src_dir, files[i]);
+        rc = read_idx(p, i % 2 == 0 ? 0x803 : 0x801, &buf[i], dims[i]);
+    }
+    if (!rc && (dims[0][0] != dims[1][0] || dims[2][0] != dims[3][0]))
+        rc = rt_err(RT_EBADINPUT, "%s: image and label counts differ", src_dir);
+    char tmp[2048];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out_path, (int)getpid());
+    hid_t f = H5I_INVALID_HID;
+    if (!rc && (f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        rc = rt_err(RT_ERUNTIME, "%s: cannot create", tmp);
+    if (!rc) rc = write_split(f, "train", buf[0], buf[1], dims[0]);
+    if (!rc) rc = write_split(f, "test", buf[2], buf[3], dims[2]);
+    if (!rc) rc = rt_h5_attr_write_str(f, "source", "fashion-mnist");
+    if (!rc) rc = rt_h5_attr_write_int(f, "num_classes", 10);
+    if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = rt_err(RT_ERUNTIME, "%s: close failed", tmp);
+    if (!rc) rc = rt_commit_file(tmp, out_path);
+    if (rc) unlink(tmp);
+    for (int i = 0; i < 4; i++) rt_free(buf[i]);
+    return rc;
+}

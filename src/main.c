@@ -1,0 +1,262 @@
+/* main.c - the ringtrain command line: one binary, one verb per job. */
+#include "ringtrain/common.h"
+#include "ringtrain/config.h"
+#include "ringtrain/data.h"
+#include "ringtrain/train.h"
+
+#include <cblas.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef RT_GIT_COMMIT
+#define RT_GIT_COMMIT "unknown"
+#endif
+
+#define MAX_SETS 256
+
+/* ---- usage texts ---- */
+
+static const char *const usage_main =
+    "usage: ringtrain VERB [options]\n"
+    "\n"
+    "verbs:\n"
+    "  train CONFIG.json   train a model (plain, under mpirun, or under srun)\n"
+    "  eval CKPT.h5        evaluate a checkpoint; prints one JSON line\n"
+    "  prep fashion-mnist  convert the IDX files to ringtrain's HDF5 layout\n"
+    "\n"
+    "options:\n"
+    "  --help              this text; every verb also takes --help\n"
+    "  --version           version and git commit\n"
+    "\n"
+    "example:\n"
+    "  mpirun -np 2 build/ringtrain train configs/fashion_mlp.json --set train.steps=100\n";
+
+static const char *const usage_train =
+    "usage: ringtrain train CONFIG.json [--set key.path=value ...] [--run-dir DIR]\n"
+    "                      [--resume auto|PATH] [--quiet]\n"
+    "\n"
+    "  --set key.path=value  override one config leaf (repeatable); the value is JSON,\n"
+    "                        or a bare string: --set optim.type=sgd\n"
+    "  --run-dir DIR         where config.json, metrics.jsonl and ckpt/ go\n"
+    "                        (default runs/<config name>)\n"
+    "  --resume auto|PATH    continue a run from ckpt/latest or from a checkpoint\n"
+    "  --quiet               no progress lines; the final JSON line is still printed\n"
+    "\n"
+    "example:\n"
+    "  ringtrain train configs/fashion_mlp.json --set optim.lr=3e-4 --set train.steps=100\n";
+
+static const char *const usage_eval =
+    "usage: ringtrain eval CHECKPOINT.h5 [--data FILE.h5] [--split test|train]\n"
+    "\n"
+    "  --data FILE.h5   dataset to evaluate on (default: data.test of the checkpoint's config)\n"
+    "  --split NAME     group of the dataset file (default test)\n"
+    "\n"
+    "example:\n"
+    "  ringtrain eval runs/fashion_mlp/ckpt/step_00000234.h5\n";
+
+static const char *const usage_prep =
+    "usage: ringtrain prep fashion-mnist --out FILE.h5 [--src DIR]\n"
+    "\n"
+    "  --out FILE.h5   output file, written atomically\n"
+    "  --src DIR       directory with the gzipped IDX files\n"
+    "                  (default /usr/share/datasets/fashion-mnist, Debian dataset-fashion-mnist)\n"
+    "\n"
+    "example:\n"
+    "  ringtrain prep fashion-mnist --out data/fashion-mnist.h5\n";
+
+/* ---- error reporting across ranks ---- */
+
+static int world_rank(void) {
+    int r = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+
+/* Prints the error once: the lowest rank that saw it first-hand reports it. */
+static void report(int rc, bool mpi_up) {
+    const char *msg = rt_errmsg();
+    bool own = rc != RT_OK && strcmp(msg, "another rank failed") != 0;
+    int me = mpi_up ? world_rank() : 0, world = 1, printer = me;
+    if (mpi_up) {
+        MPI_Comm_size(MPI_COMM_WORLD, &world);
+        int mine = own ? me : world;
+        if (MPI_Allreduce(&mine, &printer, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+            printer = me;
+    }
+    if (own && printer == me) {
+        fprintf(stderr, "ringtrain: error: %s\n", msg);
+        fflush(stderr);
+    }
+}
+
+static int usage_error(const char *verb, const char *fmt, const char *arg) {
+    char what[512];
+    snprintf(what, sizeof what, fmt, arg);
+    return rt_err(RT_EBADINPUT, "%s%s%s (see ringtrain %s--help)", verb ? verb : "",
+                  verb ? ": " : "", what, verb ? "" : "");
+}
+
+static bool is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
+
+/* ---- MPI ---- */
+
+static int mpi_start(int *argc, char ***argv) {
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+        return rt_err(RT_ERUNTIME, "MPI_Init_thread failed");
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    rt_log_rank = world_rank();
+    /* one BLAS thread per core this rank can call its own */
+    if (!getenv("OPENBLAS_NUM_THREADS")) {
+        MPI_Comm local;
+        int local_size = 1;
+        if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) ==
+            MPI_SUCCESS) {
+            MPI_Comm_size(local, &local_size);
+            MPI_Comm_free(&local);
+        }
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = (int)(cores / local_size);
+        openblas_set_num_threads(threads < 1 ? 1 : threads);
+    }
+    return RT_OK;
+}
+
+/* ---- verbs ---- */
+
+static int cmd_train(int argc, char **argv) {
+    const char *config = NULL;
+    const char *sets[MAX_SETS];
+    int nset = 0;
+    rt_train_opts opts = {0};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (is_help(a)) {
+            if (world_rank() == 0) fputs(usage_train, stdout);
+            return RT_OK;
+        } else if (strcmp(a, "--set") == 0 && has_val) {
+            if (nset == MAX_SETS) return usage_error("train", "too many --set (max %s)", "256");
+            sets[nset++] = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            if (nset == MAX_SETS) return usage_error("train", "too many --set (max %s)", "256");
+            sets[nset++] = a + 6;
+        } else if (strcmp(a, "--run-dir") == 0 && has_val) {
+            opts.run_dir = argv[++i];
+        } else if (strcmp(a, "--resume") == 0 && has_val) {
+            opts.resume = argv[++i];
+        } else if (strcmp(a, "--quiet") == 0) {
+            opts.quiet = true;
+        } else if (a[0] == '-') {
+            return usage_error("train", "unknown or incomplete option %s", a);
+        } else if (!config) {
+            config = a;
+        } else {
+            return usage_error("train", "unexpected argument %s", a);
+        }
+    }
+    if (!config) return usage_error("train", "missing CONFIG.json%s", "");
+    rt_config *cfg = NULL;
+    int rc = rt_config_load(config, sets, nset, &cfg);
+    if (rc) return rc;
+    rt_trainer *t = NULL;
+    rc = rt_trainer_create(cfg, &opts, MPI_COMM_WORLD, &t);
+    if (!rc) rc = rt_trainer_run(t);
+    rt_trainer_destroy(t);
+    rt_config_free(cfg);
+    return rc;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    const char *ckpt = NULL, *data = NULL, *split = "test";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (is_help(a)) {
+            if (world_rank() == 0) fputs(usage_eval, stdout);
+            return RT_OK;
+        } else if (strcmp(a, "--data") == 0 && has_val) {
+            data = argv[++i];
+        } else if (strcmp(a, "--split") == 0 && has_val) {
+            split = argv[++i];
+            if (strcmp(split, "test") && strcmp(split, "train"))
+                return usage_error("eval", "--split must be test or train, got %s", split);
+        } else if (a[0] == '-') {
+            return usage_error("eval", "unknown or incomplete option %s", a);
+        } else if (!ckpt) {
+            ckpt = a;
+        } else {
+            return usage_error("eval", "unexpected argument %s", a);
+        }
+    }
+    if (!ckpt) return usage_error("eval", "missing CHECKPOINT.h5%s", "");
+    return rt_eval_checkpoint(ckpt, data, split, MPI_COMM_WORLD);
+}
+
+static int cmd_prep(int argc, char **argv) {
+    const char *what = NULL, *out = NULL, *src = "/usr/share/datasets/fashion-mnist";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (is_help(a)) {
+            fputs(usage_prep, stdout);
+            return RT_OK;
+        } else if (strcmp(a, "--out") == 0 && has_val) {
+            out = argv[++i];
+        } else if (strcmp(a, "--src") == 0 && has_val) {
+            src = argv[++i];
+        } else if (a[0] == '-') {
+            return usage_error("prep", "unknown or incomplete option %s", a);
+        } else if (!what) {
+            what = a;
+        } else {
+            return usage_error("prep", "unexpected argument %s", a);
+        }
+    }
+    if (!what || strcmp(what, "fashion-mnist") != 0)
+        return usage_error("prep", "unknown dataset \"%s\" (supported: fashion-mnist)",
+                           what ? what : "");
+    if (!out) return usage_error("prep", "missing --out FILE.h5%s", "");
+    int rc = rt_prep_fashion_mnist(src, out);
+    if (!rc) printf("wrote %s\n", out);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || is_help(argv[1])) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? RT_EBADINPUT : RT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("ringtrain %s (git %s)\n", RT_VERSION, RT_GIT_COMMIT);
+        return RT_OK;
+    }
+    const char *verb = argv[1];
+    int rc;
+    if (strcmp(verb, "prep") == 0) {
+        rc = cmd_prep(argc - 2, argv + 2);
+        report(rc, false);
+        return rc;
+    }
+    int (*fn)(int, char **) = NULL;
+    if (strcmp(verb, "train") == 0) fn = cmd_train;
+    else if (strcmp(verb, "eval") == 0) fn = cmd_eval;
+    if (!fn) {
+        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval or prep; see ringtrain --help)",
+               verb);
+        report(RT_EBADINPUT, false);
+        return RT_EBADINPUT;
+    }
+    rc = mpi_start(&argc, &argv);
+    if (rc) {
+        report(rc, false);
+        return rc;
+    }
+    rc = fn(argc - 2, argv + 2);
+    report(rc, true);
+    MPI_Finalize();
+    return rc;
+}

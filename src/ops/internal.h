@@ -1,0 +1,30 @@
+/* internal.h - forward/backward kernels shared between the files in src/ops and the op
+ * table in src/autograd.c. Not installed: nothing outside src/ may use these. */
+#ifndef RINGTRAIN_OPS_INTERNAL_H
+#define RINGTRAIN_OPS_INTERNAL_H
+
+#include "ringtrain/autograd.h"
+
+#define RT_KERNEL(name) \
+    void rt_fwd_##name(rt_graph *g, rt_node *n); \
+    void rt_bwd_##name(rt_graph *g, rt_node *n);
+
+RT_KERNEL(matmul)
+RT_KERNEL(linear)
+RT_KERNEL(add)
+RT_KERNEL(mul)
+RT_KERNEL(bias_add)
+RT_KERNEL(relu)
+RT_KERNEL(gelu)
+RT_KERNEL(gelu_tanh)
+RT_KERNEL(tanh)
+RT_KERNEL(sigmoid)
+RT_KERNEL(reshape)
+RT_KERNEL(sum)
+RT_KERNEL(mean)
+RT_KERNEL(softmax_ce)
+RT_KERNEL(mse)
+
+#undef RT_KERNEL
+
+#endif

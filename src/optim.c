@@ -1,0 +1,133 @@
+/* optim.c - AdamW, SGD, schedules, clipping. */
+#include "ringtrain/optim.h"
+
+#include "ringtrain/common.h"
+
+#include <math.h>
+#include <string.h>
+
+struct rt_optim {
+    rt_optim_kind type;
+    size_t n;
+    double beta1, beta2, eps, wd, momentum;
+    bool nesterov;
+    int64_t t;  /* steps taken */
+    float *m;   /* (n) AdamW first moment / SGD momentum buffer */
+    float *v;   /* (n) AdamW second moment; NULL for SGD */
+};
+
+rt_optim *rt_optim_create(const rt_config *cfg, size_t n) {
+    rt_optim *o = rt_calloc(1, sizeof *o);
+    o->type = cfg->optim.type;
+    o->n = n;
+    o->beta1 = cfg->optim.beta1;
+    o->beta2 = cfg->optim.beta2;
+    o->eps = cfg->optim.eps;
+    o->wd = cfg->optim.weight_decay;
+    o->momentum = cfg->optim.momentum;
+    o->nesterov = cfg->optim.nesterov;
+    size_t bytes = rt_mul_size(n ? n : 1, sizeof(float));
+    o->m = rt_alloc_aligned(bytes);
+    memset(o->m, 0, bytes);
+    if (o->type == RT_OPTIM_ADAMW) {
+        o->v = rt_alloc_aligned(bytes);
+        memset(o->v, 0, bytes);
+    }
+    return o;
+}
+
+void rt_optim_destroy(rt_optim *o) {
+    if (!o) return;
+    rt_free(o->m);
+    rt_free(o->v);
+    rt_free(o);
+}
+
+float *rt_optim_m(rt_optim *o) { return o->m; }
+float *rt_optim_v(rt_optim *o) { return o->v; }
+int64_t rt_optim_t(const rt_optim *o) { return o->t; }
+void rt_optim_set_t(rt_optim *o, int64_t t) { o->t = t; }
+rt_optim_kind rt_optim_type(const rt_optim *o) { return o->type; }
+
+/* ---- AdamW: float arithmetic in the order torch's single-tensor path uses ---- */
+
+static void adamw_step(rt_optim *o, float *restrict p, const float *restrict g, double lr) {
+    o->t++;
+    const float decay = (float)(1.0 - lr * o->wd);
+    const float b1 = (float)o->beta1, b2 = (float)o->beta2;
+    const float omb1 = (float)(1.0 - o->beta1), omb2 = (float)(1.0 - o->beta2);
+    const double bc1 = 1.0 - pow(o->beta1, (double)o->t);
+    const double bc2 = 1.0 - pow(o->beta2, (double)o->t);
+    const float step_size = (float)(lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float eps = (float)o->eps;
+    float *restrict m = o->m, *restrict v = o->v;
+    for (size_t i = 0; i < o->n; i++) {
+        p[i] *= decay;
+        m[i] = m[i] * b1 + g[i] * omb1;
+        v[i] = v[i] * b2 + omb2 * (g[i] * g[i]);
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] += -step_size * (m[i] / denom);
+    }
+}
+
+static void sgd_step(rt_optim *o, float *restrict p, const float *restrict g, double lr) {
+    const float wd = (float)o->wd, mu = (float)o->momentum, flr = (float)lr;
+    float *restrict buf = o->m;
+    bool first = o->t == 0;
+    o->t++;
+    for (size_t i = 0; i < o->n; i++) {
+        float d = g[i];
+        if (wd != 0.0f) d += wd * p[i];
+        if (mu != 0.0f) {
+            buf[i] = first ? d : buf[i] * mu + d;
+            d = o->nesterov ? d + mu * buf[i] : buf[i];
+        }
+        p[i] += -flr * d;
+    }
+}
+
+void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr) {
+    if (o->type == RT_OPTIM_ADAMW)
+        adamw_step(o, param, grad, lr);
+    else
+        sgd_step(o, param, grad, lr);
+}
+
+/* ---- schedules ---- */
+
+double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total) {
+    double lr0 = cfg->optim.lr;
+    int64_t warm = cfg->optim.schedule.warmup_steps;
+    if (step < warm) return lr0 * (double)(step + 1) / (double)warm;
+    double t = (double)(step - warm);
+    switch (cfg->optim.schedule.type) {
+    case RT_SCHED_CONSTANT: return lr0;
+    case RT_SCHED_COSINE: {
+        double span = total > warm ? (double)(total - warm) : 1.0;
+        double frac = t / span;
+        if (frac > 1.0) frac = 1.0;
+        double lo = cfg->optim.schedule.min_lr;
+        return lo + 0.5 * (lr0 - lo) * (1.0 + cos(M_PI * frac));
+    }
+    case RT_SCHED_STEP:
+        return lr0 * pow(cfg->optim.schedule.gamma, floor(t / (double)cfg->optim.schedule.step_size));
+    case RT_SCHED_INVERSE_TIME: return lr0 / (1.0 + t / cfg->optim.schedule.tau);
+    }
+    return lr0;
+}
+
+/* ---- clipping ---- */
+
+double rt_grad_norm(const float *g, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * (double)g[i];
+    return sqrt(s);
+}
+
+float rt_clip_grad(float *g, size_t n, double norm, double max_norm) {
+    float coef = (float)(max_norm / (norm + 1e-6));
+    if (coef >= 1.0f) return 1.0f;
+    for (size_t i = 0; i < n; i++) g[i] *= coef;
+    return coef;
+}

@@ -1,0 +1,512 @@
+/* train.c - the training loop. */
+#include "ringtrain/train.h"
+
+#include "ringtrain/ckpt.h"
+#include "ringtrain/common.h"
+#include "ringtrain/data.h"
+#include "ringtrain/h5util.h"
+#include "ringtrain/model.h"
+#include "ringtrain/optim.h"
+
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct rt_trainer {
+    const rt_config *cfg;
+    MPI_Comm comm;
+    int rank, world;
+    bool quiet;
+    char run_dir[RT_PATH_MAX];
+    FILE *metrics;              /* rank 0: run_dir/metrics.jsonl */
+
+    rt_model *model;
+    rt_params *params;
+    rt_optim *optim;
+    rt_graph *graph;
+    rt_dataset *train, *test;
+
+    int64_t sample;             /* input elements per row */
+    int64_t B;                  /* global batch */
+    int64_t steps_per_epoch, total_steps;
+    int64_t step;               /* optimizer steps completed */
+    int64_t *perm;              /* (train rows) order of the current epoch */
+    int64_t perm_epoch;
+    int64_t *rows;              /* (local rows) this rank's rows of a micro-batch, sorted */
+    int32_t *y;                 /* (local rows) labels */
+    float *x;                   /* (local rows, sample) inputs */
+    int64_t local_max;          /* rows this rank reads per step, at most */
+
+    double last_grad_norm;
+    double t_compute, t_comm;   /* seconds spent in the last step */
+};
+
+/* ---- small helpers ---- */
+
+static int mkdir_p(const char *path) {
+    char buf[RT_PATH_MAX];
+    rt_fmt(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return (mkdir(buf, 0777) == 0 || errno == EEXIST) ? 0 : -1;
+}
+
+/* Shell sort: in place and allocation-free (qsort may call malloc). */
+static void sort_i64(int64_t *a, int64_t n) {
+    static const int64_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+        int64_t gap = gaps[g];
+        for (int64_t i = gap; i < n; i++) {
+            int64_t v = a[i], j = i;
+            for (; j >= gap && a[j - gap] > v; j -= gap) a[j] = a[j - gap];
+            a[j] = v;
+        }
+    }
+}
+
+/* Every rank learns the worst rc; collective. Used outside the step loop. */
+static int agree(int rc, MPI_Comm comm) {
+    int worst = rc;
+    if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        return rt_err(RT_ERUNTIME, "MPI: cannot agree on the setup result");
+    if (worst && !rc) rt_err(worst, "another rank failed");
+    return worst;
+}
+
+static int write_text_atomic(const char *path, const char *text) {
+    char tmp[RT_PATH_MAX + 16];
+    rt_fmt(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return rt_err(RT_ERUNTIME, "%s: %s", tmp, strerror(errno));
+    bool ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        unlink(tmp);
+        return rt_err(RT_ERUNTIME, "%s: write failed", tmp);
+    }
+    return rt_commit_file(tmp, path);
+}
+
+/* ---- setup ---- */
+
+static int open_data(rt_trainer *t) {
+    const rt_config *c = t->cfg;
+    int classes = rt_model_num_outputs(t->model);
+    int rc = rt_dataset_open(c->data.train, "train", t->sample, classes, &t->train);
+    if (!rc && c->data.test[0]) rc = rt_dataset_open(c->data.test, "test", t->sample, classes, &t->test);
+    if (rc) return rc;
+    int64_t n = rt_dataset_rows(t->train);
+    if (n < t->B)
+        return rt_err(RT_EBADINPUT, "%s: train.global_batch: %lld is larger than the %lld training rows",
+                      c->path, (long long)t->B, (long long)n);
+    int64_t lo, hi;
+    rt_shard_range(t->B, 0, t->world, &lo, &hi);
+    if (t->B < t->world * c->optim.accum_steps)
+        return rt_err(RT_EBADINPUT,
+                      "%s: train.global_batch: %lld rows cannot feed %d ranks x %lld micro-batches",
+                      c->path, (long long)t->B, t->world, (long long)c->optim.accum_steps);
+    t->steps_per_epoch = n / t->B;
+    t->total_steps = c->train.steps ? c->train.steps : c->train.epochs * t->steps_per_epoch;
+    t->perm = rt_malloc(rt_mul_size((size_t)n, sizeof(int64_t)));
+    t->perm_epoch = -1;
+    t->local_max = hi - lo + 1;
+    int64_t eval_rows = c->train.eval_batch;
+    int64_t xrows = t->local_max > eval_rows ? t->local_max : eval_rows;
+    t->rows = rt_malloc(rt_mul_size((size_t)xrows, sizeof(int64_t)));
+    t->y = rt_malloc(rt_mul_size((size_t)xrows, sizeof(int32_t)));
+    t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)xrows, (size_t)t->sample), sizeof(float)));
+    return RT_OK;
+}
+
+static int prepare_run_dir(rt_trainer *t, const rt_train_opts *o) {
+    const rt_config *c = t->cfg;
+    if (o->run_dir)
+        rt_fmt(t->run_dir, sizeof t->run_dir, "%s", o->run_dir);
+    else
+        rt_fmt(t->run_dir, sizeof t->run_dir, "runs/%s", c->name);
+    if (t->rank != 0) return RT_OK;
+    char p[RT_PATH_MAX + 32];
+    rt_fmt(p, sizeof p, "%s/ckpt/latest", t->run_dir);
+    if (!o->resume && access(p, F_OK) == 0)
+        return rt_err(RT_EBADINPUT,
+                      "%s: run directory already holds checkpoints; pass --resume auto to continue "
+                      "it or --run-dir to start a new run",
+                      t->run_dir);
+    rt_fmt(p, sizeof p, "%s/ckpt", t->run_dir);
+    if (mkdir_p(p) != 0)
+        return rt_err(RT_EBADINPUT, "%s: cannot create run directory: %s", t->run_dir, strerror(errno));
+    rt_fmt(p, sizeof p, "%s/config.json", t->run_dir);
+    char *json = rt_config_to_json(c);
+    size_t n = strlen(json);
+    char *withnl = rt_malloc(n + 2);
+    memcpy(withnl, json, n);
+    memcpy(withnl + n, "\n", 2);
+    int rc = write_text_atomic(p, withnl);
+    rt_free(withnl);
+    rt_free(json);
+    if (rc) return rt_err_prefix(RT_EBADINPUT, t->run_dir);
+    rt_fmt(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
+    t->metrics = fopen(p, o->resume ? "a" : "w");
+    if (!t->metrics) return rt_err(RT_EBADINPUT, "%s: %s", p, strerror(errno));
+    return RT_OK;
+}
+
+int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm,
+                      rt_trainer **out) {
+    *out = NULL;
+    rt_trainer *t = rt_calloc(1, sizeof *t);
+    t->cfg = cfg;
+    t->comm = comm;
+    t->quiet = opts->quiet;
+    MPI_Comm_rank(comm, &t->rank);
+    MPI_Comm_size(comm, &t->world);
+    t->B = cfg->train.global_batch;
+    int rc = RT_OK;
+    if (t->world > 1)
+        rc = rt_err(RT_EBADINPUT,
+                    "world size %d: multi-rank training needs the ring all-reduce, which this "
+                    "build does not have yet; run a single process",
+                    t->world);
+    if (!rc && opts->resume)
+        rc = rt_err(RT_EBADINPUT, "--resume: resuming is not supported by this build yet");
+    if (!rc) {
+        t->model = rt_model_create(cfg);
+        t->params = rt_model_params(t->model);
+        t->sample = rt_model_input_size(t->model);
+        if (cfg->init.from[0]) rc = rt_ckpt_load_params(cfg->init.from, t->params);
+        if (rc) rc = rt_err_prefix(rc, "init.from");
+    }
+    if (!rc) rc = open_data(t);
+    rc = agree(rc, comm);
+    if (!rc) rc = agree(prepare_run_dir(t, opts), comm);
+    if (rc) {
+        rt_trainer_destroy(t);
+        return rc;
+    }
+    t->optim = rt_optim_create(cfg, t->params->total);
+    t->graph = rt_graph_create(64u << 20, 1024);
+    *out = t;
+    return RT_OK;
+}
+
+void rt_trainer_destroy(rt_trainer *t) {
+    if (!t) return;
+    if (t->metrics) fclose(t->metrics);
+    rt_model_destroy(t->model);
+    rt_optim_destroy(t->optim);
+    rt_graph_destroy(t->graph);
+    rt_dataset_close(t->train);
+    rt_dataset_close(t->test);
+    rt_free(t->perm);
+    rt_free(t->rows);
+    rt_free(t->y);
+    rt_free(t->x);
+    rt_free(t);
+}
+
+int64_t rt_trainer_steps_done(const rt_trainer *t) { return t->step; }
+
+/* ---- one step ---- */
+
+/* Forward and backward over this rank's rows [lo, hi) of the global batch
+ * starting at `base` in the epoch order; adds the scaled loss to *loss. */
+static int micro_batch(rt_trainer *t, int64_t base, int64_t lo, int64_t hi, double *loss) {
+    int64_t n = hi - lo;
+    if (n <= 0) return RT_OK;
+    for (int64_t i = 0; i < n; i++) t->rows[i] = t->perm[base + lo + i];
+    sort_i64(t->rows, n);
+    int rc = rt_dataset_read(t->train, t->rows, n, t->x, t->y);
+    if (rc) return rc;
+    rt_graph_reset(t->graph);
+    rt_graph_set_grad(t->graph, true);
+    rt_tensor x = {0};
+    int shape[2] = {(int)n, (int)t->sample};
+    rt_tensor_set_shape(&x, 2, shape);
+    x.data = t->x;
+    rt_batch_stats st = {0};
+    rt_tensor *l = rt_model_loss(t->model, t->graph, &x, t->y, (float)(1.0 / (double)t->B), &st);
+    rt_graph_backward(t->graph, l);
+    *loss += l->data[0];
+    return RT_OK;
+}
+
+int rt_trainer_step(rt_trainer *t, double *loss) {
+    const rt_config *c = t->cfg;
+    double t0 = rt_now();
+    int64_t epoch = t->step / t->steps_per_epoch;
+    int64_t s = t->step % t->steps_per_epoch;
+    if (epoch != t->perm_epoch) {
+        rt_epoch_order(t->perm, rt_dataset_rows(t->train), c->train.seed, epoch, c->data.shuffle);
+        t->perm_epoch = epoch;
+    }
+    int64_t lo, hi;
+    rt_shard_range(t->B, t->rank, t->world, &lo, &hi);
+    rt_params_zero_grad(t->params);
+    double local = 0.0;
+    int64_t A = c->optim.accum_steps, n = hi - lo;
+    for (int64_t k = 0; k < A; k++) {
+        int rc = micro_batch(t, s * t->B, lo + (k * n) / A, lo + ((k + 1) * n) / A, &local);
+        if (rc) return rc;
+    }
+    double t1 = rt_now();
+    /* gradients of a single rank are already the global mean (loss scaled by 1/B) */
+    double t2 = rt_now();
+    size_t np = t->params->total;
+    t->last_grad_norm = rt_grad_norm(t->params->grad, np);
+    if (c->optim.clip_grad_norm > 0)
+        rt_clip_grad(t->params->grad, np, t->last_grad_norm, c->optim.clip_grad_norm);
+    rt_optim_step(t->optim, t->params->data, t->params->grad, rt_lr_at(c, t->step, t->total_steps));
+    t->step++;
+    t->t_compute = (t1 - t0) + (rt_now() - t2);
+    t->t_comm = t2 - t1;
+    *loss = local;
+    return RT_OK;
+}
+
+/* ---- evaluation ---- */
+
+static int evaluate_on(rt_trainer *t, rt_dataset *d, double *loss, double *acc) {
+    int64_t n = rt_dataset_rows(d), lo, hi;
+    rt_shard_range(n, t->rank, t->world, &lo, &hi);
+    rt_batch_stats st = {0};
+    rt_graph_set_grad(t->graph, false);
+    for (int64_t i = lo; i < hi; i += t->cfg->train.eval_batch) {
+        int64_t m = hi - i < t->cfg->train.eval_batch ? hi - i : t->cfg->train.eval_batch;
+        for (int64_t k = 0; k < m; k++) t->rows[k] = i + k;
+        int rc = rt_dataset_read(d, t->rows, m, t->x, t->y);
+        if (rc) return rc;
+        rt_graph_reset(t->graph);
+        rt_tensor x = {0};
+        int shape[2] = {(int)m, (int)t->sample};
+        rt_tensor_set_shape(&x, 2, shape);
+        x.data = t->x;
+        rt_model_loss(t->model, t->graph, &x, t->y, 1.0f, &st);
+    }
+    rt_graph_set_grad(t->graph, true);
+    double v[3] = {st.loss_sum, (double)st.correct, (double)st.count}, sum[3];
+    /* three numbers once per evaluation, outside the training step */
+    if (MPI_Allreduce(v, sum, 3, MPI_DOUBLE, MPI_SUM, t->comm) != MPI_SUCCESS)
+        return rt_err(RT_ERUNTIME, "MPI: evaluation reduce failed");
+    *loss = sum[2] > 0 ? sum[0] / sum[2] : NAN;
+    *acc = sum[2] > 0 ? sum[1] / sum[2] : NAN;
+    return RT_OK;
+}
+
+int rt_trainer_evaluate(rt_trainer *t, double *loss, double *acc) {
+    if (!t->test) {
+        *loss = *acc = NAN;
+        return RT_OK;
+    }
+    return evaluate_on(t, t->test, loss, acc);
+}
+
+/* ---- checkpoints ---- */
+
+static void prune_checkpoints(const rt_trainer *t) {
+    char dir[RT_PATH_MAX + 8];
+    rt_fmt(dir, sizeof dir, "%s/ckpt", t->run_dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    long long steps[4096];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        long long s;
+        char tail[8];
+        if (sscanf(e->d_name, "step_%8lld.h%7s", &s, tail) == 2 && strcmp(tail, "5") == 0)
+            steps[n++] = s;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) { /* keep the newest keep_checkpoints */
+        int newer = 0;
+        for (int j = 0; j < n; j++) newer += steps[j] > steps[i];
+        if (newer >= t->cfg->train.keep_checkpoints) {
+            char p[RT_PATH_MAX + 32];
+            rt_fmt(p, sizeof p, "%s/step_%08lld.h5", dir, steps[i]);
+            unlink(p);
+        }
+    }
+}
+
+static int save_checkpoint(rt_trainer *t, char *path_out, size_t len) {
+    char name[64], path[RT_PATH_MAX + 64], latest[RT_PATH_MAX + 64];
+    snprintf(name, sizeof name, "step_%08lld.h5", (long long)t->step);
+    rt_fmt(path, sizeof path, "%s/ckpt/%s", t->run_dir, name);
+    rt_fmt(path_out, len, "%s", path);
+    int rc = RT_OK;
+    if (t->rank == 0) {
+        char *json = rt_config_to_json(t->cfg);
+        rt_ckpt_meta meta = {
+            .step = t->step,
+            .epoch = t->step / t->steps_per_epoch,
+            .world_size = t->world,
+            .seed = (int64_t)t->cfg->train.seed,
+            .optim_t = rt_optim_t(t->optim),
+            .optim_type = rt_optim_type(t->optim) == RT_OPTIM_ADAMW ? "adamw" : "sgd",
+            .config_json = json,
+        };
+        rc = rt_ckpt_save(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta);
+        rt_free(json);
+        if (!rc) {
+            rt_fmt(latest, sizeof latest, "%s/ckpt/latest", t->run_dir);
+            char line[80];
+            snprintf(line, sizeof line, "%s\n", name);
+            rc = write_text_atomic(latest, line);
+        }
+        if (!rc) prune_checkpoints(t);
+    }
+    return agree(rc, t->comm);
+}
+
+/* ---- the loop ---- */
+
+static void log_eval(rt_trainer *t, double loss, double acc) {
+    if (t->rank != 0) return;
+    int64_t epoch = t->step / t->steps_per_epoch;
+    if (t->metrics) {
+        fprintf(t->metrics, "{\"event\":\"eval\",\"step\":%lld,\"epoch\":%lld,\"test_loss\":%.9g,\"test_acc\":%.6f}\n",
+                (long long)t->step, (long long)epoch, loss, acc);
+        fflush(t->metrics);
+    }
+    if (!t->quiet)
+        printf("eval  step %lld epoch %lld: test_loss %.4f test_acc %.4f\n", (long long)t->step,
+               (long long)epoch, loss, acc);
+    fflush(stdout);
+}
+
+int rt_trainer_run(rt_trainer *t) {
+    const rt_config *c = t->cfg;
+    double start = rt_now(), window_t = start, loss = 0.0, test_loss = NAN, test_acc = NAN;
+    int64_t window_steps = 0, start_step = t->step;
+    int rc = RT_OK;
+    if (t->rank == 0 && !t->quiet)
+        printf("train %s: %lld steps (%lld per epoch), global batch %lld, %zu parameters, %d rank%s\n",
+               c->name, (long long)t->total_steps, (long long)t->steps_per_epoch, (long long)t->B,
+               t->params->total, t->world, t->world > 1 ? "s" : "");
+    while (t->step < t->total_steps) {
+        if ((rc = rt_trainer_step(t, &loss))) break;
+        window_steps++;
+        bool last = t->step == t->total_steps;
+        if (t->step % c->train.log_every == 0 || last) {
+            double now = rt_now();
+            double sps = (double)(window_steps * t->B) / (now - window_t);
+            if (t->rank == 0) {
+                int64_t epoch = (t->step - 1) / t->steps_per_epoch;
+                double lr = rt_lr_at(c, t->step - 1, t->total_steps);
+                fprintf(t->metrics,
+                        "{\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
+                        "\"samples_per_s\":%.1f,\"t_compute_s\":%.6f,\"t_comm_s\":%.6f,\"t_wait_s\":%.6f}\n",
+                        (long long)t->step, (long long)epoch, loss, lr, t->last_grad_norm, sps,
+                        t->t_compute, t->t_comm, 0.0);
+                fflush(t->metrics);
+                if (!t->quiet) {
+                    double eta = (double)(t->total_steps - t->step) * (now - start) /
+                                 (double)(t->step - start_step);
+                    printf("step %lld/%lld epoch %lld loss %.4f lr %.2e %.0f samples/s eta %.0fs\n",
+                           (long long)t->step, (long long)t->total_steps, (long long)epoch, loss,
+                           lr, sps, eta);
+                    fflush(stdout);
+                }
+            }
+            window_t = now;
+            window_steps = 0;
+        }
+        bool epoch_end = t->step % t->steps_per_epoch == 0;
+        bool want_eval = c->train.eval_every ? t->step % c->train.eval_every == 0 : epoch_end;
+        if (want_eval || last) {
+            if ((rc = rt_trainer_evaluate(t, &test_loss, &test_acc))) break;
+            log_eval(t, test_loss, test_acc);
+        }
+        if (!last && c->train.checkpoint_every && t->step % c->train.checkpoint_every == 0) {
+            char p[RT_PATH_MAX + 64];
+            if ((rc = save_checkpoint(t, p, sizeof p))) break;
+        }
+    }
+    char ckpt[RT_PATH_MAX + 64] = "";
+    if (!rc) rc = save_checkpoint(t, ckpt, sizeof ckpt);
+    if (rc) return rc;
+    double wall = rt_now() - start;
+    if (t->rank == 0) {
+        double sps = wall > 0 ? (double)((t->step - start_step) * t->B) / wall : 0.0;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "event", "done");
+        cJSON_AddNumberToObject(o, "step", (double)t->step);
+        cJSON_AddNumberToObject(o, "epoch", (double)(t->step / t->steps_per_epoch));
+        cJSON_AddNumberToObject(o, "loss", loss);
+        if (isfinite(test_acc)) {
+            cJSON_AddNumberToObject(o, "test_loss", test_loss);
+            cJSON_AddNumberToObject(o, "test_acc", test_acc);
+        }
+        cJSON_AddNumberToObject(o, "samples_per_s", sps);
+        cJSON_AddNumberToObject(o, "wall_s", wall);
+        cJSON_AddNumberToObject(o, "world_size", t->world);
+        cJSON_AddStringToObject(o, "checkpoint", ckpt);
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s);
+        fflush(stdout);
+        if (t->metrics) {
+            fprintf(t->metrics, "%s\n", s);
+            fflush(t->metrics);
+        }
+        cJSON_free(s);
+        cJSON_Delete(o);
+    }
+    return RT_OK;
+}
+
+/* ---- eval verb ---- */
+
+int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm) {
+    char *json = NULL;
+    int rc = rt_ckpt_read_config(ckpt, &json);
+    rt_config *cfg = NULL;
+    if (!rc) {
+        char origin[RT_PATH_MAX + 16];
+        snprintf(origin, sizeof origin, "%s:config", ckpt);
+        rc = rt_config_parse(json, origin, NULL, 0, &cfg);
+    }
+    rt_free(json);
+    if (rc) return rc;
+    rt_trainer *t = rt_calloc(1, sizeof *t);
+    t->cfg = cfg;
+    t->comm = comm;
+    MPI_Comm_rank(comm, &t->rank);
+    MPI_Comm_size(comm, &t->world);
+    t->model = rt_model_create(cfg);
+    t->params = rt_model_params(t->model);
+    t->sample = rt_model_input_size(t->model);
+    rc = rt_ckpt_load_params(ckpt, t->params);
+    rt_dataset *d = NULL;
+    const char *path = data ? data : cfg->data.test;
+    if (!rc) rc = rt_dataset_open(path, split, t->sample, rt_model_num_outputs(t->model), &d);
+    if (!rc) {
+        int64_t eb = cfg->train.eval_batch;
+        t->rows = rt_malloc(rt_mul_size((size_t)eb, sizeof(int64_t)));
+        t->y = rt_malloc(rt_mul_size((size_t)eb, sizeof(int32_t)));
+        t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)eb, (size_t)t->sample), sizeof(float)));
+        t->graph = rt_graph_create(16u << 20, 1024);
+    }
+    rc = agree(rc, comm);
+    double loss = NAN, acc = NAN;
+    if (!rc) rc = evaluate_on(t, d, &loss, &acc);
+    if (!rc && t->rank == 0) {
+        printf("{\"event\":\"eval\",\"checkpoint\":\"%s\",\"split\":\"%s\",\"rows\":%lld,"
+               "\"loss\":%.9g,\"accuracy\":%.6f}\n",
+               ckpt, split, (long long)rt_dataset_rows(d), loss, acc);
+        fflush(stdout);
+    }
+    rt_dataset_close(d);
+    rt_trainer_destroy(t);
+    rt_config_free(cfg);
+    return rc;
+}
