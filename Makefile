@@ -22,12 +22,18 @@ ifneq ($(SANITIZE),)
 endif
 CFLAGS   := $(WARN) $(OPT) -MMD -MP
 
+# Each flavour (plain, DEBUG, SANITIZE) builds in its own object directory, and
+# build/ringtrain and build/libringtrain.a are refreshed from the one asked for,
+# so switching flavours never mixes objects.
+comma    := ,
+FLAVOUR  := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)))$(if $(filter 1,$(DEBUG)),-debug)
+OBJDIR   := $(BUILD)/obj$(if $(FLAVOUR),-$(FLAVOUR))
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
 LIB      := $(BUILD)/libringtrain.a
 BIN      := $(BUILD)/ringtrain
 TEST_SRC := $(wildcard tests/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(OBJDIR)/tests/%)
 
 DEB_BUILD := libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools \
              libcjson-dev pkg-config zlib1g-dev libpng-dev
@@ -35,8 +41,8 @@ DEB_DATA  := dataset-fashion-mnist
 DEB_REF   := python3-torch python3-h5py python3-numpy
 DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF)
 
-.PHONY: all deps demo test bench install clean help unit-tests
-all: $(BIN)
+.PHONY: all deps demo test bench install clean help unit-tests FORCE
+all: $(BIN) $(LIB)
 
 help:
 	@echo "make            build build/ringtrain"
@@ -47,20 +53,30 @@ help:
 	@echo "make install PREFIX=DIR"
 	@echo "switches: DEBUG=1, SANITIZE=address,undefined"
 
-$(BUILD)/%.o: %.c
+$(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+$(OBJDIR)/libringtrain.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
-$(BIN): $(BUILD)/src/main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(OBJDIR)/ringtrain: $(OBJDIR)/src/main.o $(OBJDIR)/libringtrain.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN): $(OBJDIR)/ringtrain FORCE
+	@cmp -s $< $@ || cp $< $@
+
+$(LIB): $(OBJDIR)/libringtrain.a FORCE
+	@cmp -s $< $@ || cp $< $@
+
+$(OBJDIR)/tests/%: $(OBJDIR)/tests/%.o $(OBJDIR)/libringtrain.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+FORCE:
 
 unit-tests: $(TEST_BIN)
 
@@ -83,7 +99,7 @@ demo: deps
 
 test: deps
 	$(MAKE) $(BIN) unit-tests data/fashion-mnist.h5
-	tests/run_all.sh
+	tests/run_all.sh $(OBJDIR) $(if $(SANITIZE),sanitize)
 
 bench: deps
 	$(MAKE) $(BIN) data/fashion-mnist.h5
@@ -100,4 +116,4 @@ install: $(BIN) $(LIB)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

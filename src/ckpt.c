@@ -53,7 +53,7 @@ static int write_group(hid_t file, const char *gname, const rt_params *p, const 
     return rc;
 }
 
-int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
+static int ckpt_save_locked(const char *path, const rt_params *p, const float *m, const float *v,
                  const rt_ckpt_meta *meta) {
     rt_h5_init();
     char tmp[2048];
@@ -137,7 +137,7 @@ static herr_t find_extra(hid_t g, const char *name, const H5L_info_t *info, void
     return 1;
 }
 
-int rt_ckpt_load_params(const char *path, rt_params *p) {
+static int ckpt_load_params_locked(const char *path, rt_params *p) {
     rt_h5_init();
     hid_t f;
     int rc = rt_h5_open(path, &f);
@@ -161,7 +161,7 @@ int rt_ckpt_load_params(const char *path, rt_params *p) {
     return rc;
 }
 
-int rt_ckpt_read_config(const char *path, char **json) {
+static int ckpt_read_config_locked(const char *path, char **json) {
     rt_h5_init();
     hid_t f;
     int rc = rt_h5_open(path, &f);
@@ -169,4 +169,26 @@ int rt_ckpt_read_config(const char *path, char **json) {
     rc = rt_h5_attr_str(f, "config", json);
     H5Fclose(f);
     return rc ? rt_err_prefix(rc, path) : RT_OK;
+}
+
+int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
+                 const rt_ckpt_meta *meta) {
+    rt_h5_lock();
+    int rc = ckpt_save_locked(path, p, m, v, meta);
+    rt_h5_unlock();
+    return rc;
+}
+
+int rt_ckpt_load_params(const char *path, rt_params *p) {
+    rt_h5_lock();
+    int rc = ckpt_load_params_locked(path, p);
+    rt_h5_unlock();
+    return rc;
+}
+
+int rt_ckpt_read_config(const char *path, char **json) {
+    rt_h5_lock();
+    int rc = ckpt_read_config_locked(path, json);
+    rt_h5_unlock();
+    return rc;
 }

@@ -6,6 +6,7 @@
 #include "ringtrain/rng.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,8 +97,19 @@ static int load_y(rt_dataset *d, const char *name, int num_classes) {
     return rc;
 }
 
+static int dataset_open_locked(const char *path, const char *split, int64_t sample_size,
+                               int num_classes, rt_dataset **out);
+
 int rt_dataset_open(const char *path, const char *split, int64_t sample_size, int num_classes,
                     rt_dataset **out) {
+    rt_h5_lock();
+    int rc = dataset_open_locked(path, split, sample_size, num_classes, out);
+    rt_h5_unlock();
+    return rc;
+}
+
+static int dataset_open_locked(const char *path, const char *split, int64_t sample_size,
+                               int num_classes, rt_dataset **out) {
     *out = NULL;
     rt_h5_init();
     rt_dataset *d = rt_calloc(1, sizeof *d);
@@ -135,10 +147,12 @@ int rt_dataset_open(const char *path, const char *split, int64_t sample_size, in
 
 void rt_dataset_close(rt_dataset *d) {
     if (!d) return;
+    rt_h5_lock();
     if (d->mspace >= 0) H5Sclose(d->mspace);
     if (d->fspace >= 0) H5Sclose(d->fspace);
     if (d->x >= 0) H5Dclose(d->x);
     if (d->file >= 0) H5Fclose(d->file);
+    rt_h5_unlock();
     rt_free(d->y);
     rt_free(d->stage);
     rt_free(d);
@@ -149,7 +163,18 @@ int64_t rt_dataset_rows_read(const rt_dataset *d) { return d->rows_read; }
 
 /* ---- batch reads ---- */
 
+static int dataset_read_locked(rt_dataset *d, const int64_t *rows, int64_t n, float *x,
+                               int32_t *y);
+
 int rt_dataset_read(rt_dataset *d, const int64_t *rows, int64_t n, float *x, int32_t *y) {
+    rt_h5_lock();
+    int rc = dataset_read_locked(d, rows, n, x, y);
+    rt_h5_unlock();
+    return rc;
+}
+
+static int dataset_read_locked(rt_dataset *d, const int64_t *rows, int64_t n, float *x,
+                               int32_t *y) {
     if (n == 0) return RT_OK;
     hsize_t start[8] = {0}, count[8];
     for (int i = 1; i < d->x_ndim; i++) count[i] = d->xdims[i];
@@ -183,6 +208,132 @@ int rt_dataset_read(rt_dataset *d, const int64_t *rows, int64_t n, float *x, int
     for (int64_t i = 0; i < n; i++) y[i] = d->y[rows[i]];
     d->rows_read += n;
     return RT_OK;
+}
+
+/* ---- prefetching loader ---- */
+
+typedef struct slot {
+    int64_t *rows; /* (max_rows) requested rows, sorted */
+    float *x;      /* (max_rows, sample) */
+    int32_t *y;    /* (max_rows) */
+    int64_t n;
+    int rc;        /* result of the read */
+    char err[512]; /* its message when rc != 0 */
+} slot;
+
+struct rt_loader {
+    rt_dataset *d;
+    int64_t max_rows;
+    /* A ring of three slots: the one last handed out by rt_loader_next (in use
+     * by the trainer) sits just before head; head and head+1 hold up to two
+     * queued requests, so a submit never overwrites the batch being used. */
+    slot slots[3];
+    int head, count;      /* oldest queued request, number queued */
+    int done;             /* requests the thread has finished, counted from head */
+    bool stop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void sort_rows(int64_t *a, int64_t n) {
+    static const int64_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1}; /* Ciura */
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
+        for (int64_t i = gaps[g]; i < n; i++) {
+            int64_t v = a[i], j = i;
+            for (; j >= gaps[g] && a[j - gaps[g]] > v; j -= gaps[g]) a[j] = a[j - gaps[g]];
+            a[j] = v;
+        }
+}
+
+static void *loader_main(void *arg) {
+    rt_loader *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->stop && l->done == l->count) pthread_cond_wait(&l->cv, &l->mu);
+        if (l->stop) break;
+        slot *s = &l->slots[(l->head + l->done) % 3];
+        pthread_mutex_unlock(&l->mu);
+        s->rc = rt_dataset_read(l->d, s->rows, s->n, s->x, s->y);
+        if (s->rc) snprintf(s->err, sizeof s->err, "%s", rt_errmsg());
+        pthread_mutex_lock(&l->mu);
+        l->done++;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+rt_loader *rt_loader_create(rt_dataset *d, int64_t max_rows) {
+    rt_loader *l = rt_calloc(1, sizeof *l);
+    l->d = d;
+    l->max_rows = max_rows;
+    size_t xbytes = rt_mul_size(rt_mul_size((size_t)max_rows, (size_t)d->sample), sizeof(float));
+    for (int i = 0; i < 3; i++) {
+        l->slots[i].rows = rt_malloc(rt_mul_size((size_t)max_rows, sizeof(int64_t)));
+        l->slots[i].x = rt_alloc_aligned(xbytes);
+        l->slots[i].y = rt_malloc(rt_mul_size((size_t)max_rows, sizeof(int32_t)));
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    RT_CHECK(pthread_create(&l->thread, NULL, loader_main, l) == 0, "cannot start loader thread");
+    return l;
+}
+
+void rt_loader_destroy(rt_loader *l) {
+    if (!l) return;
+    pthread_mutex_lock(&l->mu);
+    while (l->done < l->count) pthread_cond_wait(&l->cv, &l->mu); /* finish the read in flight */
+    l->stop = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->thread, NULL);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    for (int i = 0; i < 3; i++) {
+        rt_free(l->slots[i].rows);
+        rt_free(l->slots[i].x);
+        rt_free(l->slots[i].y);
+    }
+    rt_free(l);
+}
+
+void rt_loader_submit(rt_loader *l, const int64_t *rows, int64_t n) {
+    RT_CHECK(n >= 0 && n <= l->max_rows, "loader: %lld rows exceed %lld", (long long)n,
+             (long long)l->max_rows);
+    pthread_mutex_lock(&l->mu);
+    RT_CHECK(l->count < 2, "loader: more than two requests queued");
+    slot *s = &l->slots[(l->head + l->count) % 3];
+    memcpy(s->rows, rows, (size_t)n * sizeof *rows);
+    sort_rows(s->rows, n);
+    s->n = n;
+    l->count++;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+int rt_loader_next(rt_loader *l, rt_batch *out) {
+    pthread_mutex_lock(&l->mu);
+    RT_CHECK(l->count > 0, "loader: next without a submitted request");
+    while (l->done == 0) pthread_cond_wait(&l->cv, &l->mu);
+    slot *s = &l->slots[l->head];
+    l->head = (l->head + 1) % 3;
+    l->count--;
+    l->done--;
+    pthread_mutex_unlock(&l->mu);
+    out->x = s->x;
+    out->y = s->y;
+    out->n = s->n;
+    if (s->rc) return rt_err(s->rc, "%s", s->err);
+    return RT_OK;
+}
+
+void rt_loader_drain(rt_loader *l) {
+    pthread_mutex_lock(&l->mu);
+    while (l->done < l->count) pthread_cond_wait(&l->cv, &l->mu);
+    l->head = (l->head + l->count) % 3;
+    l->count = l->done = 0;
+    pthread_mutex_unlock(&l->mu);
 }
 
 /* ---- sampling ---- */
@@ -262,6 +413,7 @@ static int write_split(hid_t file, const char *split, const uint8_t *img, const 
 
 int rt_prep_fashion_mnist(const char *src_dir, const char *out_path) {
     rt_h5_init();
+    rt_h5_lock();
     static const char *const files[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                                          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
     uint8_t *buf[4] = {0};
@@ -286,6 +438,7 @@ int rt_prep_fashion_mnist(const char *src_dir, const char *out_path) {
     if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = rt_err(RT_ERUNTIME, "%s: close failed", tmp);
     if (!rc) rc = rt_commit_file(tmp, out_path);
     if (rc) unlink(tmp);
+    rt_h5_unlock();
     for (int i = 0; i < 4; i++) rt_free(buf[i]);
     return rc;
 }

@@ -6,11 +6,34 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-void rt_h5_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static pthread_mutex_t h5_mutex;
+static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
+
+static void h5_mutex_init(void) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&h5_mutex, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+void rt_h5_lock(void) {
+    pthread_once(&h5_once, h5_mutex_init);
+    pthread_mutex_lock(&h5_mutex);
+}
+
+void rt_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
+
+void rt_h5_init(void) {
+    rt_h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rt_h5_unlock();
+}
 
 int rt_h5_open(const char *path, hid_t *file) {
     *file = H5I_INVALID_HID;
@@ -45,8 +68,7 @@ int rt_h5_attr_str(hid_t obj, const char *name, char **out) {
         rc = rt_err(RT_EBADINPUT, "%s: attribute is not a string", name);
     } else if (H5Tis_variable_str(t) > 0) {
         char *s = NULL;
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
+        hid_t mt = H5Tcopy(t); /* same size and character set as stored */
         if (H5Aread(a, mt, &s) < 0 || !s) {
             rc = rt_err(RT_EBADINPUT, "%s: cannot read attribute", name);
         } else {
@@ -59,6 +81,7 @@ int rt_h5_attr_str(hid_t obj, const char *name, char **out) {
         char *s = rt_calloc(n + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1);
+        H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, s) < 0) {
             rt_free(s);
             rc = rt_err(RT_EBADINPUT, "%s: cannot read attribute", name);

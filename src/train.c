@@ -36,15 +36,18 @@ struct rt_trainer {
     int64_t B;                  /* global batch */
     int64_t steps_per_epoch, total_steps;
     int64_t step;               /* optimizer steps completed */
-    int64_t *perm;              /* (train rows) order of the current epoch */
-    int64_t perm_epoch;
-    int64_t *rows;              /* (local rows) this rank's rows of a micro-batch, sorted */
-    int32_t *y;                 /* (local rows) labels */
-    float *x;                   /* (local rows, sample) inputs */
-    int64_t local_max;          /* rows this rank reads per step, at most */
+    int64_t *perm[2];           /* (train rows) orders of two consecutive epochs */
+    int64_t perm_epoch[2];      /* which epoch each holds, -1 for none */
+    rt_loader *loader;          /* prefetches the next micro-batch */
+    bool queued;                /* the loader holds the current step's first micro-batch */
+    int64_t *rows;              /* (max(local rows, eval batch)) scratch row list */
+    int32_t *y;                 /* (eval batch) labels, for evaluation */
+    float *x;                   /* (eval batch, sample) inputs, for evaluation */
+    int64_t local_max;          /* rows this rank reads per micro-batch, at most */
 
     double last_grad_norm;
     double t_compute, t_comm;   /* seconds spent in the last step */
+    double t_wait;              /* seconds the last step waited for data */
 };
 
 /* ---- small helpers ---- */
@@ -59,19 +62,6 @@ static int mkdir_p(const char *path) {
         *p = '/';
     }
     return (mkdir(buf, 0777) == 0 || errno == EEXIST) ? 0 : -1;
-}
-
-/* Shell sort: in place and allocation-free (qsort may call malloc). */
-static void sort_i64(int64_t *a, int64_t n) {
-    static const int64_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
-    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
-        int64_t gap = gaps[g];
-        for (int64_t i = gap; i < n; i++) {
-            int64_t v = a[i], j = i;
-            for (; j >= gap && a[j - gap] > v; j -= gap) a[j] = a[j - gap];
-            a[j] = v;
-        }
-    }
 }
 
 /* Every rank learns the worst rc; collective. Used outside the step loop. */
@@ -117,14 +107,17 @@ static int open_data(rt_trainer *t) {
                       c->path, (long long)t->B, t->world, (long long)c->optim.accum_steps);
     t->steps_per_epoch = n / t->B;
     t->total_steps = c->train.steps ? c->train.steps : c->train.epochs * t->steps_per_epoch;
-    t->perm = rt_malloc(rt_mul_size((size_t)n, sizeof(int64_t)));
-    t->perm_epoch = -1;
-    t->local_max = hi - lo + 1;
+    for (int i = 0; i < 2; i++) {
+        t->perm[i] = rt_malloc(rt_mul_size((size_t)n, sizeof(int64_t)));
+        t->perm_epoch[i] = -1;
+    }
+    t->local_max = (hi - lo + c->optim.accum_steps - 1) / c->optim.accum_steps + 1;
     int64_t eval_rows = c->train.eval_batch;
     int64_t xrows = t->local_max > eval_rows ? t->local_max : eval_rows;
     t->rows = rt_malloc(rt_mul_size((size_t)xrows, sizeof(int64_t)));
-    t->y = rt_malloc(rt_mul_size((size_t)xrows, sizeof(int32_t)));
-    t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)xrows, (size_t)t->sample), sizeof(float)));
+    t->y = rt_malloc(rt_mul_size((size_t)eval_rows, sizeof(int32_t)));
+    t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)eval_rows, (size_t)t->sample), sizeof(float)));
+    t->loader = rt_loader_create(t->train, t->local_max);
     return RT_OK;
 }
 
@@ -202,12 +195,14 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
 void rt_trainer_destroy(rt_trainer *t) {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
+    rt_loader_destroy(t->loader);
     rt_model_destroy(t->model);
     rt_optim_destroy(t->optim);
     rt_graph_destroy(t->graph);
     rt_dataset_close(t->train);
     rt_dataset_close(t->test);
-    rt_free(t->perm);
+    rt_free(t->perm[0]);
+    rt_free(t->perm[1]);
     rt_free(t->rows);
     rt_free(t->y);
     rt_free(t->x);
@@ -218,45 +213,66 @@ int64_t rt_trainer_steps_done(const rt_trainer *t) { return t->step; }
 
 /* ---- one step ---- */
 
-/* Forward and backward over this rank's rows [lo, hi) of the global batch
- * starting at `base` in the epoch order; adds the scaled loss to *loss. */
-static int micro_batch(rt_trainer *t, int64_t base, int64_t lo, int64_t hi, double *loss) {
-    int64_t n = hi - lo;
-    if (n <= 0) return RT_OK;
-    for (int64_t i = 0; i < n; i++) t->rows[i] = t->perm[base + lo + i];
-    sort_i64(t->rows, n);
-    int rc = rt_dataset_read(t->train, t->rows, n, t->x, t->y);
-    if (rc) return rc;
+/* Epoch e's row order, computed once into one of two buffers (the loader may
+ * already be reading the next epoch while this one finishes). */
+static const int64_t *epoch_order(rt_trainer *t, int64_t epoch) {
+    int64_t *p = t->perm[epoch % 2];
+    if (t->perm_epoch[epoch % 2] != epoch) {
+        rt_epoch_order(p, rt_dataset_rows(t->train), t->cfg->train.seed, epoch, t->cfg->data.shuffle);
+        t->perm_epoch[epoch % 2] = epoch;
+    }
+    return p;
+}
+
+/* Queues this rank's rows of micro-batch k of global step `step`:
+ * its slice [lo, hi) of the step's B rows, split evenly into accum_steps parts. */
+static void submit_micro(rt_trainer *t, int64_t step, int64_t k) {
+    int64_t A = t->cfg->optim.accum_steps, lo, hi;
+    rt_shard_range(t->B, t->rank, t->world, &lo, &hi);
+    int64_t n = hi - lo, a = lo + (k * n) / A, b = lo + ((k + 1) * n) / A;
+    const int64_t *order = epoch_order(t, step / t->steps_per_epoch);
+    int64_t base = (step % t->steps_per_epoch) * t->B;
+    for (int64_t i = a; i < b; i++) t->rows[i - a] = order[base + i];
+    rt_loader_submit(t->loader, t->rows, b - a);
+}
+
+/* Forward and backward on one loaded micro-batch; adds its scaled loss. */
+static void micro_batch(rt_trainer *t, const rt_batch *b, double *loss) {
+    if (b->n == 0) return;
     rt_graph_reset(t->graph);
     rt_graph_set_grad(t->graph, true);
     rt_tensor x = {0};
-    int shape[2] = {(int)n, (int)t->sample};
+    int shape[2] = {(int)b->n, (int)t->sample};
     rt_tensor_set_shape(&x, 2, shape);
-    x.data = t->x;
+    x.data = (float *)b->x;
     rt_batch_stats st = {0};
-    rt_tensor *l = rt_model_loss(t->model, t->graph, &x, t->y, (float)(1.0 / (double)t->B), &st);
+    rt_tensor *l = rt_model_loss(t->model, t->graph, &x, b->y, (float)(1.0 / (double)t->B), &st);
     rt_graph_backward(t->graph, l);
     *loss += l->data[0];
-    return RT_OK;
 }
 
 int rt_trainer_step(rt_trainer *t, double *loss) {
     const rt_config *c = t->cfg;
-    double t0 = rt_now();
-    int64_t epoch = t->step / t->steps_per_epoch;
-    int64_t s = t->step % t->steps_per_epoch;
-    if (epoch != t->perm_epoch) {
-        rt_epoch_order(t->perm, rt_dataset_rows(t->train), c->train.seed, epoch, c->data.shuffle);
-        t->perm_epoch = epoch;
-    }
-    int64_t lo, hi;
-    rt_shard_range(t->B, t->rank, t->world, &lo, &hi);
+    double t0 = rt_now(), wait = 0.0;
+    int64_t A = c->optim.accum_steps;
+    if (!t->queued) submit_micro(t, t->step, 0);
+    t->queued = false;
     rt_params_zero_grad(t->params);
     double local = 0.0;
-    int64_t A = c->optim.accum_steps, n = hi - lo;
     for (int64_t k = 0; k < A; k++) {
-        int rc = micro_batch(t, s * t->B, lo + (k * n) / A, lo + ((k + 1) * n) / A, &local);
+        rt_batch b;
+        double w0 = rt_now();
+        int rc = rt_loader_next(t->loader, &b);
+        wait += rt_now() - w0;
         if (rc) return rc;
+        /* prefetch the next micro-batch, of this step or the next, while computing */
+        if (k + 1 < A) {
+            submit_micro(t, t->step, k + 1);
+        } else if (t->step + 1 < t->total_steps) {
+            submit_micro(t, t->step + 1, 0);
+            t->queued = true;
+        }
+        micro_batch(t, &b, &local);
     }
     double t1 = rt_now();
     /* gradients of a single rank are already the global mean (loss scaled by 1/B) */
@@ -267,8 +283,9 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         rt_clip_grad(t->params->grad, np, t->last_grad_norm, c->optim.clip_grad_norm);
     rt_optim_step(t->optim, t->params->data, t->params->grad, rt_lr_at(c, t->step, t->total_steps));
     t->step++;
-    t->t_compute = (t1 - t0) + (rt_now() - t2);
+    t->t_compute = (t1 - t0 - wait) + (rt_now() - t2);
     t->t_comm = t2 - t1;
+    t->t_wait = wait;
     *loss = local;
     return RT_OK;
 }
@@ -407,7 +424,7 @@ int rt_trainer_run(rt_trainer *t) {
                         "{\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
                         "\"samples_per_s\":%.1f,\"t_compute_s\":%.6f,\"t_comm_s\":%.6f,\"t_wait_s\":%.6f}\n",
                         (long long)t->step, (long long)epoch, loss, lr, t->last_grad_norm, sps,
-                        t->t_compute, t->t_comm, 0.0);
+                        t->t_compute, t->t_comm, t->t_wait);
                 fflush(t->metrics);
                 if (!t->quiet) {
                     double eta = (double)(t->total_steps - t->step) * (now - start) /

@@ -77,15 +77,19 @@ static void note(char *why, size_t len, const char *fmt, ...) {
 
 /* The comparison every numeric check goes through: counts entries with
  * |ref - got| > atol + rtol*|ref| (a NaN anywhere counts as a mismatch) and
- * returns that count; *maxerr is the largest |ref - got| (NaN if any is NaN). */
+ * returns that count. *maxerr is the largest |ref - got| and *ratio the largest
+ * |ref - got| / (atol + rtol*|ref|) (both NaN if any entry is NaN). */
 static int64_t compare(const double *ref, const double *got, int64_t n, double atol, double rtol,
-                       double *maxerr) {
+                       double *maxerr, double *ratio) {
     int64_t bad = 0;
     *maxerr = 0.0;
+    *ratio = 0.0;
     for (int64_t i = 0; i < n; i++) {
-        double err = fabs(ref[i] - got[i]);
-        if (!(err <= atol + rtol * fabs(ref[i]))) bad++;
+        double err = fabs(ref[i] - got[i]), tol = atol + rtol * fabs(ref[i]);
+        double r = tol > 0.0 ? err / tol : (err == 0.0 ? 0.0 : INFINITY);
+        if (!(err <= tol)) bad++;
         if (!isnan(*maxerr) && !(err <= *maxerr)) *maxerr = err;
+        if (!isnan(*ratio) && !(r <= *ratio)) *ratio = r;
     }
     return bad;
 }
@@ -517,17 +521,17 @@ static void negative_controls(const char *op, const tcase *c, int i, const doubl
     int64_t j = 0;
     for (int64_t k = 1; k < n; k++)
         if (fabs(ana[k]) > fabs(ana[j])) j = k;
-    double maxerr;
+    double maxerr, ratio;
 
     memcpy(bad, ana, (size_t)n * sizeof *bad);
     bad[j] *= 1.05;
-    int64_t nbad = compare(num, bad, n, c->atol, c->rtol, &maxerr);
+    int64_t nbad = compare(num, bad, n, c->atol, c->rtol, &maxerr, &ratio);
     report(nbad == 1, "%s %s/negctl:d%s[%lld]*1.05-detected mismatches=%lld maxerr=%.3g tol=%.0e+%.0e*|num|",
            op, c->name, c->in[i].name, (long long)j, (long long)nbad, maxerr, c->atol, c->rtol);
 
     memcpy(bad, ana, (size_t)n * sizeof *bad);
     bad[n - 1] = NAN;
-    nbad = compare(num, bad, n, c->atol, c->rtol, &maxerr);
+    nbad = compare(num, bad, n, c->atol, c->rtol, &maxerr, &ratio);
     report(nbad == 1 && isnan(maxerr),
            "%s %s/negctl:d%s[%lld]=NaN-detected mismatches=%lld maxerr=%.3g tol=%.0e+%.0e*|num|", op,
            c->name, c->in[i].name, (long long)(n - 1), (long long)nbad, maxerr, c->atol, c->rtol);
@@ -543,6 +547,8 @@ static void run_case(rt_graph *g, int idx) {
     float *host[MAXIN] = {0}, *grad[MAXIN] = {0}, *pre[MAXIN] = {0}, *grad2[MAXIN] = {0};
     int64_t n[MAXIN] = {0};
     for (int i = 0; i < c->nin; i++) {
+        if (c->in[i].dist == DIST_AWAY0 && !(c->eps < 0.1))
+            report(false, "%s %s/setup eps %.0e would step over the kink at 0", op, c->name, c->eps);
         n[i] = numel_of(c->in[i].ndim, c->in[i].shape);
         host[i] = rt_malloc((size_t)n[i] * sizeof(float));
         fill(&rng, &c->in[i], host[i]);
@@ -571,10 +577,10 @@ static void run_case(rt_graph *g, int idx) {
     if (c->ref) {
         c->ref(c, (const float *const *)host, ref);
         for (int64_t k = 0; k < nout; k++) got[k] = (double)fwd[k];
-        double maxerr;
-        int64_t bad = compare(ref, got, nout, c->fwd_atol, c->fwd_rtol, &maxerr);
-        report(bad == 0, "%s %s/forward-vs-double maxerr=%.3g tol=%.0e+%.0e*|ref|", op, c->name,
-               maxerr, c->fwd_atol, c->fwd_rtol);
+        double maxerr, ratio;
+        int64_t bad = compare(ref, got, nout, c->fwd_atol, c->fwd_rtol, &maxerr, &ratio);
+        report(bad == 0, "%s %s/forward-vs-double maxerr=%.3g tol=%.0e+%.0e*|ref| err/tol=%.2f", op,
+               c->name, maxerr, c->fwd_atol, c->fwd_rtol, ratio);
     }
 
     /* recording off: no tape, no buffers, and the same forward values bit for bit */
@@ -601,10 +607,10 @@ static void run_case(rt_graph *g, int idx) {
             num[k] = (lp - lm) / ((double)xp - (double)xm);
             ana[k] = (double)grad[i][k];
         }
-        double maxerr;
-        int64_t bad = compare(num, ana, n[i], c->atol, c->rtol, &maxerr);
-        report(bad == 0, "%s %s/d%s maxerr=%.3g tol=%.0e+%.0e*|num| eps=%.0e", op, c->name,
-               c->in[i].name, maxerr, c->atol, c->rtol, c->eps);
+        double maxerr, ratio;
+        int64_t bad = compare(num, ana, n[i], c->atol, c->rtol, &maxerr, &ratio);
+        report(bad == 0, "%s %s/d%s maxerr=%.3g tol=%.0e+%.0e*|num| err/tol=%.2f eps=%.0e", op,
+               c->name, c->in[i].name, maxerr, c->atol, c->rtol, ratio, c->eps);
         if (c->negctl && i == 0) negative_controls(op, c, i, num, ana, n[i]);
         rt_free(num);
         rt_free(ana);
@@ -622,8 +628,8 @@ static void run_case(rt_graph *g, int idx) {
             want[k] = (double)grad[i][k];
             have[k] = (double)grad2[i][k] - (double)pre[i][k];
         }
-        double maxerr;
-        bad += compare(want, have, n[i], 1e-6, 1e-6, &maxerr);
+        double maxerr, ratio;
+        bad += compare(want, have, n[i], 1e-6, 1e-6, &maxerr, &ratio);
         if (!(maxerr <= worst)) worst = maxerr;
         rt_free(want);
         rt_free(have);

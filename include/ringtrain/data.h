@@ -24,11 +24,37 @@ void rt_dataset_close(rt_dataset *d);
 int64_t rt_dataset_rows(const rt_dataset *d);
 /* Reads the rows listed in `rows` (n, strictly increasing) into x (n, sample_size)
  * and y (n), merging adjacent rows into one hyperslab block. Returns RT_OK or
- * RT_ERUNTIME on an HDF5 read failure. Makes no heap allocation after the first
- * call with the largest n. */
+ * RT_ERUNTIME on an HDF5 read failure. (libhdf5 allocates internally on every
+ * read; the training loop therefore reads through an rt_loader thread.) */
 int rt_dataset_read(rt_dataset *d, const int64_t *rows, int64_t n, float *x, int32_t *y);
 /* Rows of x read since open (for tests that count what a rank touched). */
 int64_t rt_dataset_rows_read(const rt_dataset *d);
+
+/* ---- prefetching loader ---- */
+
+/* A loader owns one thread and two batch buffers: while the trainer computes
+ * on one buffer, the thread reads the next batch into the other. All buffers
+ * are allocated at creation, so the training thread never allocates. */
+typedef struct rt_loader rt_loader;
+
+typedef struct rt_batch {
+    const float *x;   /* (n, sample_size) */
+    const int32_t *y; /* (n) */
+    int64_t n;
+} rt_batch;
+
+/* Starts a loader over d for batches of at most max_rows rows. */
+rt_loader *rt_loader_create(rt_dataset *d, int64_t max_rows);
+/* Stops the thread (after any read in flight) and frees the buffers. */
+void rt_loader_destroy(rt_loader *l);
+/* Queues a read of `rows` (n <= max_rows, any order; sorted by the loader).
+ * At most one request may be outstanding beyond the batch being consumed. */
+void rt_loader_submit(rt_loader *l, const int64_t *rows, int64_t n);
+/* Waits for the oldest queued read; its buffers stay valid until the next
+ * rt_loader_next. Returns RT_OK or the read's error (rt_errmsg() set). */
+int rt_loader_next(rt_loader *l, rt_batch *out);
+/* Drops queued reads (waits for any in flight). */
+void rt_loader_drain(rt_loader *l);
 
 /* ---- sampling ---- */
 

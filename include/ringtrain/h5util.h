@@ -8,6 +8,10 @@
 
 /* Silences HDF5's own stderr traces (errors are reported once, by us). */
 void rt_h5_init(void);
+/* Debian's HDF5 is not thread-safe: every HDF5 call made while the data
+ * loader thread may run holds this (recursive) lock. */
+void rt_h5_lock(void);
+void rt_h5_unlock(void);
 /* Opens an existing HDF5 file read-only; a missing file or a file that is not
  * HDF5 is RT_EBADINPUT with a one-line reason. */
 int rt_h5_open(const char *path, hid_t *file);

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Bad input: every case must give exactly one line on stderr of the form
+# "ringtrain: error: <file or key>: <what>", naming the expected file or key,
+# exit with 2, not crash, and leave existing files untouched.
+# usage: tests/test_bad_input.sh [BIN]
+set -u
+BIN=${1:-build/ringtrain}
+T=$(mktemp -d /tmp/rt_bad.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+CFG=configs/fashion_mlp.json
+/usr/bin/python3 tests/make_bad_data.py "$T/data" || { echo "FAIL: cannot make bad data"; exit 1; }
+G="$T/data/good.h5"
+pass=0 fail=0
+
+# expect_bad NAME SUBSTRING CMD...: exit 2, one stderr line naming SUBSTRING
+expect_bad() {
+    local name=$1 want=$2
+    shift 2
+    local out="$T/out" err="$T/err" rc
+    timeout 60 "$@" >"$out" 2>"$err"
+    rc=$?
+    local lines first
+    lines=$(wc -l <"$err")
+    first=$(head -n1 "$err")
+    if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && [[ "$first" == "ringtrain: error: "* ]] &&
+        [[ "$first" == *"$want"* ]]; then
+        echo "ok   $name: $first"
+        pass=$((pass + 1))
+    else
+        echo "FAIL $name: exit $rc, $lines stderr lines, wanted \"$want\":"
+        sed 's/^/    /' "$err" | head -n 8
+        fail=$((fail + 1))
+    fi
+}
+
+# a training command over the small good file; later --set flags override these
+train=("$BIN" train --run-dir "$T/run" --quiet --set "data.train=$G" --set "data.test=$G"
+       --set train.steps=2 --set train.global_batch=64)
+
+# ---- configs ----
+printf '{"model": {"type": "sequential",,}}\n' >"$T/malformed.json"
+expect_bad "malformed JSON" "malformed.json: line 1: malformed JSON" "$BIN" train "$T/malformed.json"
+expect_bad "missing config" "nope.json: cannot open config" "$BIN" train "$T/nope.json"
+expect_bad "unknown key" "optim.lrr: unknown key" "${train[@]}" $CFG --set optim.lrr=0.1
+expect_bad "unknown section" "trainer: unknown key" "${train[@]}" $CFG --set trainer.steps=3
+expect_bad "wrong type" "optim.lr: expected a number, got a string" "${train[@]}" $CFG --set optim.lr='"fast"'
+expect_bad "negative lr" "optim.lr: must be in (0, 10], got -1" "${train[@]}" $CFG --set optim.lr=-1
+expect_bad "zero batch" "train.global_batch: must be in" "${train[@]}" $CFG --set train.global_batch=0
+expect_bad "fractional steps" "train.steps: expected an integer, got 2.5" "${train[@]}" $CFG --set train.steps=2.5
+expect_bad "betas out of range" "optim.betas[1]: must be in [0, 1)" "${train[@]}" $CFG --set 'optim.betas=[0.9,1.5]'
+expect_bad "unknown optimizer" "optim.type: expected one of adamw|sgd" "${train[@]}" $CFG --set optim.type=adam
+expect_bad "unknown schedule" "optim.schedule.type: expected one of" "${train[@]}" $CFG --set optim.schedule.type=exp
+expect_bad "unknown layer type" "model.layers[1].type: unknown layer type \"swish\"" "${train[@]}" $CFG --set model.layers.1.type=swish
+expect_bad "unknown layer key" "model.layers[0].outt: unknown key" "${train[@]}" $CFG --set model.layers.0.outt=5
+expect_bad "linear without out" "model.layers[2].out: expected a positive integer" "${train[@]}" $CFG --set model.layers.2.out=0
+expect_bad "inconsistent shapes" "model.layers[0]: linear needs a flat input" "${train[@]}" $CFG --set 'model.input=[28,28]'
+expect_bad "batch over accum" "optim.accum_steps: 128 exceeds" "${train[@]}" $CFG --set optim.accum_steps=128 --set train.global_batch=64
+
+# ---- flags ----
+expect_bad "unknown verb" "unknown verb \"trian\"" "$BIN" trian $CFG
+expect_bad "unknown flag" "unknown or incomplete option --frobnicate" "$BIN" train $CFG --frobnicate
+expect_bad "bad --set" "--set optim.lr: expected key.path=value" "${train[@]}" $CFG --set optim.lr
+expect_bad "bad --set path" "--set .lr=1: malformed key path" "${train[@]}" $CFG --set .lr=1
+expect_bad "eval bad --split" "--split must be test or train" "$BIN" eval x.h5 --split valid
+
+# ---- datasets ----
+expect_bad "missing data file" "$T/none.h5: No such file" "${train[@]}" $CFG --set data.train=$T/none.h5
+expect_bad "not HDF5" "not_hdf5.h5: not an HDF5 file" "${train[@]}" $CFG --set data.train=$T/data/not_hdf5.h5
+expect_bad "missing group" "missing_group.h5: /train: missing group" "${train[@]}" $CFG --set data.train=$T/data/missing_group.h5
+expect_bad "missing y" "missing_y.h5: /train/y: missing dataset" "${train[@]}" $CFG --set data.train=$T/data/missing_y.h5
+expect_bad "wrong x shape" "wrong_shape.h5: /train/x: rows have 560 elements but model.input needs 784" "${train[@]}" $CFG --set data.train=$T/data/wrong_shape.h5
+expect_bad "wrong x dtype" "wrong_dtype.h5: /train/x: dtype must be float32 or uint8" "${train[@]}" $CFG --set data.train=$T/data/wrong_dtype.h5
+expect_bad "wrong y dtype" "wrong_label_dtype.h5: /train/y: dtype must be int32" "${train[@]}" $CFG --set data.train=$T/data/wrong_label_dtype.h5
+expect_bad "y of rank 2" "y_2d.h5: /train/y: expected shape [N], got rank 2" "${train[@]}" $CFG --set data.train=$T/data/y_2d.h5
+expect_bad "label out of range" "label_range.h5: /train/y: label 12 at row 100" "${train[@]}" $CFG --set data.train=$T/data/label_range.h5
+expect_bad "negative label" "label_negative.h5: /train/y: label -1 at row 7" "${train[@]}" $CFG --set data.train=$T/data/label_negative.h5
+expect_bad "x/y lengths differ" "length_mismatch.h5: /train/y: has 509 labels for 512 rows" "${train[@]}" $CFG --set data.train=$T/data/length_mismatch.h5
+expect_bad "empty set" "empty.h5: /train/x: the set is empty" "${train[@]}" $CFG --set data.train=$T/data/empty.h5
+expect_bad "num_classes mismatch" "classes_attr.h5: num_classes: file has 5 classes, model has 10" "${train[@]}" $CFG --set data.train=$T/data/classes_attr.h5
+expect_bad "batch larger than data" "train.global_batch: 1024 is larger than the 512 training rows" "${train[@]}" $CFG --set train.global_batch=1024
+
+# ---- parameters and checkpoints ----
+expect_bad "init.from shape mismatch" "init_mismatch.h5: /params/fc1.weight: shape [512, 784] in the file, model needs [1024, 784]" "${train[@]}" $CFG --set init.from=$T/data/init_mismatch.h5
+expect_bad "init.from extra param" "init_extra.h5: /params/head.weight: not a parameter of this model" "${train[@]}" $CFG --set init.from=$T/data/init_extra.h5 --set 'model.layers=[{"name":"fc1","type":"linear","out":16},{"type":"relu"},{"name":"fc2","type":"linear","out":10}]'
+expect_bad "init.from missing" "init.from: $T/none.h5: No such file" "${train[@]}" $CFG --set init.from=$T/none.h5
+expect_bad "eval missing checkpoint" "$T/none.h5: No such file" "$BIN" eval $T/none.h5
+
+# a real run, then damage its checkpoint
+if "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set "data.test=$G" \
+    --set train.steps=2 --set train.global_batch=64 >/dev/null 2>&1; then
+    ck="$T/good_run/ckpt/step_00000002.h5"
+    head -c 20000 "$ck" >"$T/truncated.h5"
+    expect_bad "eval truncated checkpoint" "truncated.h5" "$BIN" eval "$T/truncated.h5"
+    cp "$ck" "$T/flipped.h5"
+    # flip bytes inside the largest dataset's data (Fletcher32 must catch it)
+    /usr/bin/python3 - "$T/flipped.h5" <<'PY'
+import sys, h5py
+p = sys.argv[1]
+with h5py.File(p, "r") as f:
+    off = f["params/fc1.weight"].id.get_chunk_info(0).byte_offset
+with open(p, "r+b") as f:
+    f.seek(off + 4096)
+    b = f.read(16)
+    f.seek(off + 4096)
+    f.write(bytes(x ^ 0x5A for x in b))
+PY
+    expect_bad "eval flipped bytes" "flipped.h5: /params/fc1.weight: read failed (checksum mismatch" "$BIN" eval "$T/flipped.h5"
+    # starting over an existing run must refuse, and leave every file as it was
+    before=$(cd "$T/good_run" && find . -type f -exec md5sum {} + | sort)
+    expect_bad "existing run directory" "already holds checkpoints" "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set "data.test=$G"
+    after=$(cd "$T/good_run" && find . -type f -exec md5sum {} + | sort)
+    if [ "$before" = "$after" ]; then echo "ok   existing run directory untouched"; pass=$((pass + 1)); else echo "FAIL existing run directory changed"; fail=$((fail + 1)); fi
+else
+    echo "FAIL could not train the small run the checkpoint cases need"
+    fail=$((fail + 1))
+fi
+
+# ---- environment ----
+expect_bad "unwritable run dir" "/proc/rt_forbidden: cannot create run directory" "$BIN" train $CFG --run-dir /proc/rt_forbidden --quiet --set "data.train=$G" --set "data.test=$G"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
