@@ -32,6 +32,8 @@ static const key_def keys[] = {
     {"data.train", K_PATH, F(data.train), "\"data/fashion-mnist.h5\"", 0, 0, false, NULL},
     {"data.test", K_PATH, F(data.test), "\"data/fashion-mnist.h5\"", 0, 0, false, NULL},
     {"data.shuffle", K_BOOL, F(data.shuffle), "true", 0, 0, false, NULL},
+    {"data.mean", K_NUM, F(data.mean), "0", -1e6, 1e6, false, NULL},
+    {"data.std", K_NUM, F(data.std), "1", 0, 1e6, true, NULL},
     {"optim.type", K_ENUM, F(optim.type), "\"adamw\"", 0, 0, false, "adamw|sgd"},
     {"optim.lr", K_NUM, F(optim.lr), "0.001", 0, 10, true, NULL},
     {"optim.betas", K_PAIR, F(optim.beta1), "[0.9, 0.999]", 0, 1, false, NULL},

@@ -27,6 +27,7 @@ struct rt_dataset {
     uint8_t *stage;      /* (stage_rows, sample) uint8 staging for conversion */
     int64_t stage_rows;
     int64_t rows_read;
+    float mean, std;     /* normalisation applied after reading */
 };
 
 /* ---- open and validate ---- */
@@ -114,6 +115,8 @@ static int dataset_open_locked(const char *path, const char *split, int64_t samp
     rt_h5_init();
     rt_dataset *d = rt_calloc(1, sizeof *d);
     snprintf(d->path, sizeof d->path, "%s", path);
+    d->mean = 0.0f;
+    d->std = 1.0f;
     d->file = d->x = d->fspace = d->mspace = H5I_INVALID_HID;
     char xname[64], yname[64];
     snprintf(xname, sizeof xname, "/%s/x", split);
@@ -159,6 +162,11 @@ void rt_dataset_close(rt_dataset *d) {
 }
 
 int64_t rt_dataset_rows(const rt_dataset *d) { return d->rows; }
+
+void rt_dataset_set_normalize(rt_dataset *d, float mean, float std) {
+    d->mean = mean;
+    d->std = std;
+}
 int64_t rt_dataset_rows_read(const rt_dataset *d) { return d->rows_read; }
 
 /* ---- batch reads ---- */
@@ -205,6 +213,8 @@ static int dataset_read_locked(rt_dataset *d, const int64_t *rows, int64_t n, fl
         st = H5Dread(d->x, H5T_NATIVE_FLOAT, d->mspace, d->fspace, H5P_DEFAULT, x);
     }
     if (st < 0) return rt_err(RT_ERUNTIME, "%s: reading %lld rows failed", d->path, (long long)n);
+    if (d->mean != 0.0f || d->std != 1.0f)
+        for (int64_t i = 0; i < n * d->sample; i++) x[i] = (x[i] - d->mean) / d->std;
     for (int64_t i = 0; i < n; i++) y[i] = d->y[rows[i]];
     d->rows_read += n;
     return RT_OK;

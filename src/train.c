@@ -95,6 +95,8 @@ static int open_data(rt_trainer *t) {
     int rc = rt_dataset_open(c->data.train, "train", t->sample, classes, &t->train);
     if (!rc && c->data.test[0]) rc = rt_dataset_open(c->data.test, "test", t->sample, classes, &t->test);
     if (rc) return rc;
+    rt_dataset_set_normalize(t->train, (float)c->data.mean, (float)c->data.std);
+    if (t->test) rt_dataset_set_normalize(t->test, (float)c->data.mean, (float)c->data.std);
     int64_t n = rt_dataset_rows(t->train);
     if (n < t->B)
         return rt_err(RT_EBADINPUT, "%s: train.global_batch: %lld is larger than the %lld training rows",
@@ -507,6 +509,7 @@ int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MP
     const char *path = data ? data : cfg->data.test;
     if (!rc) rc = rt_dataset_open(path, split, t->sample, rt_model_num_outputs(t->model), &d);
     if (!rc) {
+        rt_dataset_set_normalize(d, (float)cfg->data.mean, (float)cfg->data.std);
         int64_t eb = cfg->train.eval_batch;
         t->rows = rt_malloc(rt_mul_size((size_t)eb, sizeof(int64_t)));
         t->y = rt_malloc(rt_mul_size((size_t)eb, sizeof(int32_t)));

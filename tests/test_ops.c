@@ -326,9 +326,18 @@ static tcase cases[] = {
      .out_ndim = 2, .out_shape = {2, 3}, .nodes = 1, .build = build_linear, .ref = ref_linear,
      .fwd_atol = 1e-5, .fwd_rtol = 1e-5, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4},
     /* ---- add, mul ---- */
+    {.op = RT_OP_LINEAR, .name = "bias:x(3,4),w(2,4)frozen,b(2)", .nin = 3,
+     .in = {{"x", X2(3, 4), true, DIST_NORMAL, 1}, {"w", X2(2, 4), false, DIST_NORMAL, 1},
+            {"b", X1(2), true, DIST_NORMAL, 1}},
+     .out_ndim = 2, .out_shape = {3, 2}, .nodes = 1, .build = build_linear, .ref = ref_linear,
+     .fwd_atol = 1e-5, .fwd_rtol = 1e-5, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4},
     {.op = RT_OP_ADD, .name = "a(3,4)+b(3,4)", .nin = 2,
      .in = {{"a", X2(3, 4), true, DIST_NORMAL, 1}, {"b", X2(3, 4), true, DIST_NORMAL, 1}},
      .out_ndim = 2, .out_shape = {3, 4}, .nodes = 1, .build = build_add, .ref = ref_add,
+     .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4},
+    {.op = RT_OP_ADD, .name = "a(2,5)nograd+b(2,5)", .nin = 2,
+     .in = {{"a", X2(2, 5), false, DIST_NORMAL, 1}, {"b", X2(2, 5), true, DIST_NORMAL, 1}},
+     .out_ndim = 2, .out_shape = {2, 5}, .nodes = 1, .build = build_add, .ref = ref_add,
      .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4},
     {.op = RT_OP_MUL, .name = "a(3,4)*b(3,4)", .nin = 2,
      .in = {{"a", X2(3, 4), true, DIST_NORMAL, 1}, {"b", X2(3, 4), true, DIST_NORMAL, 1}},
@@ -349,6 +358,11 @@ static tcase cases[] = {
      .ref = ref_bias_add, .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-1, .atol = 1e-4,
      .rtol = 1e-4},
     /* ---- activations ---- */
+    {.op = RT_OP_BIAS_ADD, .name = "x(5,3)nograd+b(3)", .nin = 2,
+     .in = {{"x", X2(5, 3), false, DIST_NORMAL, 1}, {"b", X1(3), true, DIST_NORMAL, 1}},
+     .out_ndim = 2, .out_shape = {5, 3}, .nodes = 1, .build = build_bias_add,
+     .ref = ref_bias_add, .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-1, .atol = 1e-4,
+     .rtol = 1e-4},
     {.op = RT_OP_RELU, .name = "x(4,6)|x|>=0.1", .nin = 1,
      .in = {{"x", X2(4, 6), true, DIST_AWAY0, 1}},
      .out_ndim = 2, .out_shape = {4, 6}, .nodes = 1, .build = build_unary, .ref = ref_unary,
@@ -408,6 +422,10 @@ static tcase cases[] = {
      .in = {{"a", X2(2, 3), true, DIST_NORMAL, 1}, {"target", X2(2, 3), false, DIST_NORMAL, 1}},
      .out_ndim = 0, .nodes = 1, .build = build_mse, .ref = ref_mse, .fwd_atol = 1e-6,
      .fwd_rtol = 1e-6, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4, .scale = 1.0f / 6.0f},
+    {.op = RT_OP_MSE, .name = "a(4,2)nograd,b(4,2),scale=1/8", .nin = 2,
+     .in = {{"a", X2(4, 2), false, DIST_NORMAL, 1}, {"b", X2(4, 2), true, DIST_NORMAL, 1}},
+     .out_ndim = 0, .nodes = 1, .build = build_mse, .ref = ref_mse, .fwd_atol = 1e-6,
+     .fwd_rtol = 1e-6, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4, .scale = 0.125f},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -490,19 +508,24 @@ static bool analytic(rt_graph *g, const tcase *c, float *const *host, const floa
     return why[0] == '\0';
 }
 
-/* Recording off: L = sum(out * R) (or out) in double. Clears *tape_ok when the
- * graph records anything or hands out a gradient buffer; copies the output to
- * fwd when fwd is non-NULL. */
+/* Evaluation mode, as a trainer's eval loop sees it: the inputs are created
+ * while recording (those with c->in[i].grad own zeroed gradient buffers, like
+ * parameters), then recording is turned off and the op runs. Returns
+ * L = sum(out * R) (or out) accumulated in double. Clears *tape_ok when a node
+ * is recorded, the output gets a gradient buffer or an input's gradient is
+ * written; copies the output to fwd when fwd is non-NULL. */
 static double eval_loss(rt_graph *g, const tcase *c, float *const *host, const float *R,
                         float *fwd, bool *tape_ok) {
     rt_graph_reset(g);
-    rt_graph_set_grad(g, false);
+    rt_graph_set_grad(g, true);
     rt_tensor *in[MAXIN] = {0};
     make_inputs(g, c, host, in);
+    rt_graph_set_grad(g, false);
     rt_tensor *out = c->build(g, in, c);
     if (rt_graph_num_nodes(g) != 0 || out->grad) *tape_ok = false;
     for (int i = 0; i < c->nin; i++)
-        if (in[i]->grad) *tape_ok = false;
+        for (int64_t k = 0; in[i]->grad && k < in[i]->numel; k++)
+            if (in[i]->grad[k] != 0.0f) *tape_ok = false;
     if (fwd) memcpy(fwd, out->data, (size_t)out->numel * sizeof(float));
     double L = 0.0;
     if (out->ndim == 0)
@@ -583,13 +606,15 @@ static void run_case(rt_graph *g, int idx) {
                c->name, maxerr, c->fwd_atol, c->fwd_rtol, ratio);
     }
 
-    /* recording off: no tape, no buffers, and the same forward values bit for bit */
+    /* recording off (inputs keep their buffers): no tape, no output gradient,
+     * input gradients untouched, and the same forward values bit for bit */
     bool tape_ok = true;
     (void)eval_loss(g, c, host, R, fwd_off, &tape_ok);
     bool same = memcmp(fwd, fwd_off, (size_t)nout * sizeof(float)) == 0;
     report(tape_ok && same, "%s %s/recording-off %s", op, c->name,
-           !tape_ok ? "recorded a node or allocated a gradient"
-                    : same ? "no tape, forward identical" : "forward differs from recording run");
+           !tape_ok ? "recorded a node, gave the output a gradient or wrote an input gradient"
+           : same   ? "no tape, no output gradient, input gradients untouched, forward identical"
+                    : "forward differs from the recording run");
 
     /* gradcheck, one line per input with a gradient */
     for (int i = 0; i < c->nin; i++) {
@@ -696,6 +721,12 @@ static void check_reshape_view(rt_graph *g) {
     rt_tensor *vn = rt_reshape(g, xn, 2, vs);
     report(vn->grad == NULL && vn->data == xn->data && rt_graph_num_nodes(g) == before,
            "reshape view-of-nograd no gradient buffer, no tape node");
+
+    rt_graph_set_grad(g, false); /* x owns a gradient buffer, but recording is off */
+    rt_tensor *ve = rt_reshape(g, x, 2, vs);
+    report(ve->grad == NULL && ve->data == x->data && rt_graph_num_nodes(g) == before,
+           "reshape view-recording-off no gradient on the view, no tape node");
+    rt_graph_set_grad(g, true);
 }
 
 /* inputs without gradient buffers: nothing is recorded, backward is a no-op */

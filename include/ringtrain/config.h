@@ -58,6 +58,7 @@ typedef struct rt_config {
         char train[RT_PATH_MAX];
         char test[RT_PATH_MAX];
         bool shuffle;
+        double mean, std;         /* inputs become (x - mean) / std after scaling */
     } data;
     struct {
         rt_optim_kind type;

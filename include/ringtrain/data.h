@@ -21,6 +21,8 @@ typedef struct rt_dataset rt_dataset;
 int rt_dataset_open(const char *path, const char *split, int64_t sample_size, int num_classes,
                     rt_dataset **out);
 void rt_dataset_close(rt_dataset *d);
+/* Every value read afterwards becomes (x - mean) / std (after uint8 scaling). */
+void rt_dataset_set_normalize(rt_dataset *d, float mean, float std);
 int64_t rt_dataset_rows(const rt_dataset *d);
 /* Reads the rows listed in `rows` (n, strictly increasing) into x (n, sample_size)
  * and y (n), merging adjacent rows into one hyperslab block. Returns RT_OK or

@@ -71,6 +71,8 @@ def main():
     torch.set_num_threads(1)
     with h5py.File(data_path, "r") as f:
         x = f["train/x"][: STEPS * BATCH].reshape(-1, 784).astype(np.float32) / np.float32(255)
+        # the config's data.mean / data.std, applied in float32 as ringtrain does
+        x = (x - np.float32(0.2860)) / np.float32(0.3530)
         y = f["train/y"][: STEPS * BATCH].astype(np.int64)
     passed = failed = 0
     cases = [("adamw", 0.0, "gelu"), ("sgd", 0.0, "relu"), ("adamw", 0.5, "gelu")]
@@ -84,7 +86,7 @@ def main():
                     f[f"params/{rt_name(k)}"] = v.numpy()
             ref_losses = torch_run(model, (x, y), optim_name, clip)
             run_dir = os.path.join(tmp, "run")
-            sets = [f"init.from={init}", "data.shuffle=false", f"train.steps={STEPS}",
+            sets = ["data.mean=0.2860", "data.std=0.3530", f"init.from={init}", "data.shuffle=false", f"train.steps={STEPS}",
                     "train.log_every=1", f"train.global_batch={BATCH}", f"data.train={data_path}",
                     f"data.test={data_path}", f"optim.type={optim_name}",
                     f"optim.clip_grad_norm={clip}", f"model.layers.1.type={act}",

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test suite of `make test` and prints one closing line
+# "N passed, M failed" over all of them. Each suite prints its own cases.
+# usage: tests/run_all.sh OBJDIR [sanitize]
+set -u
+OBJDIR=${1:-build/obj}
+MODE=${2:-}
+BIN=build/ringtrain
+DATA=data/fashion-mnist.h5
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+if [ "$MODE" = sanitize ]; then
+    # Open MPI and its libraries keep allocations for the life of the process.
+    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+fi
+total_pass=0 total_fail=0 failed_suites=""
+
+suite() { # suite NAME CMD...
+    local name=$1
+    shift
+    echo "==== $name"
+    local log
+    log=$(mktemp)
+    local t0=$SECONDS
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    local line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    if [ -z "$line" ]; then p=0 f=1; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    [ "$f" -ne 0 ] && failed_suites="$failed_suites $name"
+    echo "---- $name: $p passed, $f failed, exit $rc, $((SECONDS - t0)) s"
+    rm -f "$log"
+}
+
+suite "ops gradcheck" "$OBJDIR/tests/test_ops"
+suite "zero allocations" "$OBJDIR/tests/test_alloc" "$DATA" configs/fashion_mlp.json
+suite "bad input" tests/test_bad_input.sh "$BIN"
+suite "end to end" tests/test_e2e.sh "$BIN" "$DATA"
+suite "pytorch parity" /usr/bin/python3 tests/reference/parity_mlp.py build "$DATA"
+
+echo
+[ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
