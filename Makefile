@@ -67,10 +67,10 @@ $(OBJDIR)/ringtrain: $(OBJDIR)/src/main.o $(OBJDIR)/libringtrain.a
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN): $(OBJDIR)/ringtrain FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(LIB): $(OBJDIR)/libringtrain.a FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(OBJDIR)/tests/%: $(OBJDIR)/tests/%.o $(OBJDIR)/libringtrain.a
 	@echo "  LD      $@"

@@ -65,8 +65,8 @@ check "accum_steps=4" $? "per-step losses match accum_steps=1 within 1e-5 relati
 
 # schedules: logged lr follows the formulas
 run cos --set train.steps=20 --set train.log_every=1 --set optim.schedule.type=cosine --set optim.schedule.warmup_steps=5 --set optim.schedule.min_lr=1e-4
-run inv --set train.steps=20 --set train.log_every=1 --set optim.schedule.type=inverse_time --set optim.schedule.tau=4
-run stp --set train.steps=20 --set train.log_every=1 --set optim.schedule.type=step --set optim.schedule.step_size=6 --set optim.schedule.gamma=0.5
+run inv --set train.steps=20 --set train.log_every=1 --set optim.schedule.type=inverse_time --set optim.schedule.tau=4 --set optim.schedule.warmup_steps=0
+run stp --set train.steps=20 --set train.log_every=1 --set optim.schedule.type=step --set optim.schedule.step_size=6 --set optim.schedule.gamma=0.5 --set optim.schedule.warmup_steps=0
 py "$T" <<'PY'
 import sys, json, math
 t = sys.argv[1]

@@ -86,7 +86,8 @@ def main():
                     f[f"params/{rt_name(k)}"] = v.numpy()
             ref_losses = torch_run(model, (x, y), optim_name, clip)
             run_dir = os.path.join(tmp, "run")
-            sets = ["data.mean=0.2860", "data.std=0.3530", f"init.from={init}", "data.shuffle=false", f"train.steps={STEPS}",
+            sets = ["data.mean=0.2860", "data.std=0.3530", "optim.schedule.type=constant",
+                    "optim.schedule.warmup_steps=0", f"init.from={init}", "data.shuffle=false", f"train.steps={STEPS}",
                     "train.log_every=1", f"train.global_batch={BATCH}", f"data.train={data_path}",
                     f"data.test={data_path}", f"optim.type={optim_name}",
                     f"optim.clip_grad_norm={clip}", f"model.layers.1.type={act}",
