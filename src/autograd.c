@@ -34,6 +34,11 @@ struct rt_graph {
     int nnodes;
     int max_nodes;
     bool grad;        /* recording on */
+    rt_param_hook hook;
+    void *hook_ctx;
+    int nparams;
+    int uses_cap;
+    int *uses;        /* (uses_cap) tape nodes still to run that read each parameter */
 };
 
 rt_graph *rt_graph_create(size_t arena_bytes, int max_nodes) {
@@ -49,6 +54,7 @@ void rt_graph_destroy(rt_graph *g) {
     if (!g) return;
     rt_arena_destroy(g->arena);
     rt_free(g->nodes);
+    rt_free(g->uses);
     rt_free(g);
 }
 
@@ -101,6 +107,7 @@ rt_tensor *rt_graph_apply(rt_graph *g, rt_op op, rt_tensor *const *in, int nin,
         *t = *in[0];
         rt_tensor_set_shape(t, ndim, shape);
         if (!need_grad) t->grad = NULL;
+        t->param_id = 0; /* a view is not the parameter itself */
         n->out = t;
     } else {
         n->out = rt_graph_tensor(g, ndim, shape, need_grad);
@@ -109,13 +116,45 @@ rt_tensor *rt_graph_apply(rt_graph *g, rt_op op, rt_tensor *const *in, int nin,
     return n->out;
 }
 
+void rt_graph_set_param_hook(rt_graph *g, int nparams, rt_param_hook fn, void *ctx) {
+    if (fn && nparams > g->uses_cap) { /* grows once; toggling the hook never allocates */
+        rt_free(g->uses);
+        g->uses = rt_calloc((size_t)nparams, sizeof *g->uses);
+        g->uses_cap = nparams;
+    }
+    g->nparams = fn ? nparams : 0;
+    g->hook = fn;
+    g->hook_ctx = ctx;
+}
+
+/* Parameters read by node n (each at most once per node). */
+static void count_uses(rt_graph *g, const rt_node *n, int delta) {
+    for (int k = 0; k < n->nin; k++) {
+        const rt_tensor *t = n->in[k];
+        if (!t || t->param_id <= 0 || t->param_id > g->nparams) continue;
+        bool seen = false;
+        for (int j = 0; j < k; j++) seen = seen || n->in[j] == t;
+        if (seen) continue;
+        int idx = t->param_id - 1;
+        g->uses[idx] += delta;
+        if (delta < 0 && g->uses[idx] == 0) g->hook(g->hook_ctx, idx);
+    }
+}
+
 void rt_graph_backward(rt_graph *g, rt_tensor *loss) {
     RT_CHECK(loss->numel == 1, "backward needs a scalar loss, got %lld elements",
              (long long)loss->numel);
+    if (g->hook) {
+        memset(g->uses, 0, (size_t)g->nparams * sizeof *g->uses);
+        for (int i = 0; i < g->nnodes; i++) count_uses(g, &g->nodes[i], +1);
+        for (int i = 0; i < g->nparams; i++) /* never read by this tape: final already */
+            if (g->uses[i] == 0) g->hook(g->hook_ctx, i);
+    }
     if (!loss->grad) return; /* nothing requires a gradient */
     loss->grad[0] = 1.0f;
     for (int i = g->nnodes - 1; i >= 0; i--) {
         rt_node *n = &g->nodes[i];
         rt_op_table[n->op].backward(g, n);
+        if (g->hook) count_uses(g, n, -1);
     }
 }

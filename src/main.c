@@ -2,6 +2,7 @@
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
 #include "ringtrain/data.h"
+#include "ringtrain/dist.h"
 #include "ringtrain/train.h"
 
 #include <cblas.h>
@@ -79,13 +80,8 @@ static int world_rank(void) {
 static void report(int rc, bool mpi_up) {
     const char *msg = rt_errmsg();
     bool own = rc != RT_OK && strcmp(msg, "another rank failed") != 0;
-    int me = mpi_up ? world_rank() : 0, world = 1, printer = me;
-    if (mpi_up) {
-        MPI_Comm_size(MPI_COMM_WORLD, &world);
-        int mine = own ? me : world;
-        if (MPI_Allreduce(&mine, &printer, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
-            printer = me;
-    }
+    int me = mpi_up ? world_rank() : 0;
+    int printer = mpi_up ? rt_dist_first(own, MPI_COMM_WORLD) : me;
     if (own && printer == me) {
         fprintf(stderr, "ringtrain: error: %s\n", msg);
         fflush(stderr);

@@ -38,6 +38,7 @@ void rt_params_finalize(rt_params *p) {
     for (int i = 0; i < p->count; i++) {
         p->items[i].t.data = p->data + p->items[i].offset;
         p->items[i].t.grad = p->grad + p->items[i].offset;
+        p->items[i].t.param_id = i + 1;
     }
 }
 

@@ -4,6 +4,8 @@
 #include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/data.h"
+#include "ringtrain/dist.h"
+#include "ringtrain/gradsync.h"
 #include "ringtrain/h5util.h"
 #include "ringtrain/model.h"
 #include "ringtrain/optim.h"
@@ -28,6 +30,9 @@ struct rt_trainer {
 
     rt_model *model;
     rt_params *params;
+    rt_ring *ring;              /* gradient all-reduce (and the step's loss) */
+    rt_gradsync *sync;          /* gradient buckets, overlapped with backward */
+    FILE *trace;                /* RINGTRAIN_TRACE_ROWS: rows this rank reads, per step */
     rt_optim *optim;
     rt_graph *graph;
     rt_dataset *train, *test;
@@ -62,15 +67,6 @@ static int mkdir_p(const char *path) {
         *p = '/';
     }
     return (mkdir(buf, 0777) == 0 || errno == EEXIST) ? 0 : -1;
-}
-
-/* Every rank learns the worst rc; collective. Used outside the step loop. */
-static int agree(int rc, MPI_Comm comm) {
-    int worst = rc;
-    if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
-        return rt_err(RT_ERUNTIME, "MPI: cannot agree on the setup result");
-    if (worst && !rc) rt_err(worst, "another rank failed");
-    return worst;
 }
 
 static int write_text_atomic(const char *path, const char *text) {
@@ -167,12 +163,7 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
     MPI_Comm_size(comm, &t->world);
     t->B = cfg->train.global_batch;
     int rc = RT_OK;
-    if (t->world > 1)
-        rc = rt_err(RT_EBADINPUT,
-                    "world size %d: multi-rank training needs the ring all-reduce, which this "
-                    "build does not have yet; run a single process",
-                    t->world);
-    if (!rc && opts->resume)
+    if (opts->resume)
         rc = rt_err(RT_EBADINPUT, "--resume: resuming is not supported by this build yet");
     if (!rc) {
         t->model = rt_model_create(cfg);
@@ -182,14 +173,30 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         if (rc) rc = rt_err_prefix(rc, "init.from");
     }
     if (!rc) rc = open_data(t);
-    rc = agree(rc, comm);
-    if (!rc) rc = agree(prepare_run_dir(t, opts), comm);
+    rc = rt_dist_agree(rc, comm);
+    if (!rc) rc = rt_dist_agree(prepare_run_dir(t, opts), comm);
+    if (rc) {
+        rt_trainer_destroy(t);
+        return rc;
+    }
+    /* replicas start from rank 0's parameters */
+    rc = rt_dist_agree(rt_dist_bcast(t->params->data, t->params->total, comm), comm);
     if (rc) {
         rt_trainer_destroy(t);
         return rc;
     }
     t->optim = rt_optim_create(cfg, t->params->total);
     t->graph = rt_graph_create(64u << 20, 1024);
+    t->ring = rt_ring_create(comm, 101, t->params->total + 16, (size_t)cfg->dist.segment_kb * 1024,
+                             cfg->dist.timeout_s);
+    t->sync = rt_gradsync_create(t->params, t->ring, cfg->dist.bucket_mb, cfg->dist.overlap);
+    rt_graph_set_param_hook(t->graph, t->params->count, rt_gradsync_param_ready, t->sync);
+    const char *trace = getenv("RINGTRAIN_TRACE_ROWS");
+    if (trace && *trace) {
+        char p[RT_PATH_MAX];
+        rt_fmt(p, sizeof p, "%s.rank%d", trace, t->rank);
+        t->trace = fopen(p, "w");
+    }
     *out = t;
     return RT_OK;
 }
@@ -197,6 +204,9 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
 void rt_trainer_destroy(rt_trainer *t) {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
+    if (t->trace) fclose(t->trace);
+    rt_gradsync_destroy(t->sync);
+    rt_ring_destroy(t->ring);
     rt_loader_destroy(t->loader);
     rt_model_destroy(t->model);
     rt_optim_destroy(t->optim);
@@ -235,12 +245,21 @@ static void submit_micro(rt_trainer *t, int64_t step, int64_t k) {
     const int64_t *order = epoch_order(t, step / t->steps_per_epoch);
     int64_t base = (step % t->steps_per_epoch) * t->B;
     for (int64_t i = a; i < b; i++) t->rows[i - a] = order[base + i];
+    if (t->trace) {
+        fprintf(t->trace, "%lld %lld:", (long long)step, (long long)k);
+        for (int64_t i = 0; i < b - a; i++) fprintf(t->trace, " %lld", (long long)t->rows[i]);
+        fputc('\n', t->trace);
+    }
     rt_loader_submit(t->loader, t->rows, b - a);
 }
 
-/* Forward and backward on one loaded micro-batch; adds its scaled loss. */
-static void micro_batch(rt_trainer *t, const rt_batch *b, double *loss) {
-    if (b->n == 0) return;
+/* Forward and backward on one loaded micro-batch; adds its scaled loss. The
+ * last micro-batch of a step arms the gradient sync, so buckets go out to the
+ * ring while its backward runs. */
+static void micro_batch(rt_trainer *t, const rt_batch *b, bool last, double *loss) {
+    if (last) rt_gradsync_begin(t->sync);
+    rt_graph_set_param_hook(t->graph, t->params->count, last ? rt_gradsync_param_ready : NULL,
+                            t->sync);
     rt_graph_reset(t->graph);
     rt_graph_set_grad(t->graph, true);
     rt_tensor x = {0};
@@ -248,6 +267,7 @@ static void micro_batch(rt_trainer *t, const rt_batch *b, double *loss) {
     rt_tensor_set_shape(&x, 2, shape);
     x.data = (float *)b->x;
     rt_batch_stats st = {0};
+    RT_CHECK(b->n > 0, "empty micro-batch"); /* global_batch >= world * accum_steps */
     rt_tensor *l = rt_model_loss(t->model, t->graph, &x, b->y, (float)(1.0 / (double)t->B), &st);
     rt_graph_backward(t->graph, l);
     *loss += l->data[0];
@@ -274,10 +294,14 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
             submit_micro(t, t->step + 1, 0);
             t->queued = true;
         }
-        micro_batch(t, &b, &local);
+        micro_batch(t, &b, k + 1 == A, &local);
     }
-    double t1 = rt_now();
-    /* gradients of a single rank are already the global mean (loss scaled by 1/B) */
+    double t1 = rt_now(), t_comm = 0.0, t_sync = 0.0;
+    /* each rank's loss is its share of the global mean: summing gives the mean */
+    int rc = rt_gradsync_finish(t->sync, &t_comm, &t_sync);
+    float lsum[1] = {(float)local};
+    if (!rc) rc = rt_ring_allreduce(t->ring, lsum, 1);
+    if (rc) return rc;
     double t2 = rt_now();
     size_t np = t->params->total;
     t->last_grad_norm = rt_grad_norm(t->params->grad, np);
@@ -285,10 +309,14 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         rt_clip_grad(t->params->grad, np, t->last_grad_norm, c->optim.clip_grad_norm);
     rt_optim_step(t->optim, t->params->data, t->params->grad, rt_lr_at(c, t->step, t->total_steps));
     t->step++;
+    if (c->dist.check_every && t->world > 1 && t->step % c->dist.check_every == 0) {
+        rc = rt_dist_check_replicas(t->params->data, t->params->total, t->step, t->comm);
+        if (rc) return rc;
+    }
     t->t_compute = (t1 - t0 - wait) + (rt_now() - t2);
-    t->t_comm = t2 - t1;
-    t->t_wait = wait;
-    *loss = local;
+    t->t_comm = t_comm;
+    t->t_wait = wait + t_sync;
+    *loss = lsum[0];
     return RT_OK;
 }
 
@@ -312,10 +340,9 @@ static int evaluate_on(rt_trainer *t, rt_dataset *d, double *loss, double *acc) 
         rt_model_loss(t->model, t->graph, &x, t->y, 1.0f, &st);
     }
     rt_graph_set_grad(t->graph, true);
-    double v[3] = {st.loss_sum, (double)st.correct, (double)st.count}, sum[3];
-    /* three numbers once per evaluation, outside the training step */
-    if (MPI_Allreduce(v, sum, 3, MPI_DOUBLE, MPI_SUM, t->comm) != MPI_SUCCESS)
-        return rt_err(RT_ERUNTIME, "MPI: evaluation reduce failed");
+    double sum[3] = {st.loss_sum, (double)st.correct, (double)st.count};
+    int rc = rt_dist_sum(sum, 3, t->comm);
+    if (rc) return rc;
     *loss = sum[2] > 0 ? sum[0] / sum[2] : NAN;
     *acc = sum[2] > 0 ? sum[1] / sum[2] : NAN;
     return RT_OK;
@@ -384,7 +411,7 @@ static int save_checkpoint(rt_trainer *t, char *path_out, size_t len) {
         }
         if (!rc) prune_checkpoints(t);
     }
-    return agree(rc, t->comm);
+    return rt_dist_agree(rc, t->comm);
 }
 
 /* ---- the loop ---- */
@@ -516,7 +543,7 @@ int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MP
         t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)eb, (size_t)t->sample), sizeof(float)));
         t->graph = rt_graph_create(16u << 20, 1024);
     }
-    rc = agree(rc, comm);
+    rc = rt_dist_agree(rc, comm);
     double loss = NAN, acc = NAN;
     if (!rc) rc = evaluate_on(t, d, &loss, &acc);
     if (!rc && t->rank == 0) {

@@ -89,14 +89,16 @@ check "lr schedules" $? "cosine+warmup, inverse-time and step decay follow their
 # one full epoch of the demo config; eval of its checkpoint reproduces the figure
 run full
 done_line=$(tail -n1 "$T/full.out")
-acc=$(echo "$done_line" | py -c 'import sys,json; print(json.loads(sys.stdin.read())["test_acc"])' 2>/dev/null || echo 0)
+acc=$(echo "$done_line" | /usr/bin/python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["test_acc"])' 2>/dev/null || echo 0)
 py "$acc" <<'PY'
 import sys; sys.exit(0 if float(sys.argv[1]) >= 0.85 else 1)
 PY
-check "fashion_mlp 1 epoch" $? "test_acc $acc (needs >= 0.85)"
-ck=$(echo "$done_line" | py -c 'import sys,json; print(json.loads(sys.stdin.read())["checkpoint"])' 2>/dev/null)
+rc=$?
+[ $rc -ne 0 ] && sed 's/^/    /' "$T/full.err" | head -20
+check "fashion_mlp 1 epoch" $rc "test_acc $acc (needs >= 0.85)"
+ck=$(echo "$done_line" | /usr/bin/python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["checkpoint"])' 2>/dev/null)
 ev=$("$BIN" eval "$ck" --data "$DATA" 2>&1)
-eacc=$(echo "$ev" | py -c 'import sys,json; print(json.loads(sys.stdin.read())["accuracy"])' 2>/dev/null || echo -1)
+eacc=$(echo "$ev" | /usr/bin/python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["accuracy"])' 2>/dev/null || echo -1)
 py "$acc" "$eacc" <<'PY'
 import sys; sys.exit(0 if abs(float(sys.argv[1]) - float(sys.argv[2])) < 1e-9 else 1)
 PY

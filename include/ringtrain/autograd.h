@@ -87,6 +87,14 @@ void *rt_graph_scratch(rt_graph *g, size_t bytes);
 rt_tensor *rt_graph_apply(rt_graph *g, rt_op op, rt_tensor *const *in, int nin,
                           const rt_op_params *p, int ndim, const int *shape);
 
+/* Called during backward once a parameter's gradient is final for this tape:
+ * after the last node that reads it, or at the end for unused parameters. */
+typedef void (*rt_param_hook)(void *ctx, int param_index);
+/* Installs (fn != NULL) or removes the hook for a model of nparams parameters.
+ * Its bookkeeping is allocated the first time and kept, so turning the hook
+ * on and off each step never allocates. */
+void rt_graph_set_param_hook(rt_graph *g, int nparams, rt_param_hook fn, void *ctx);
+
 /* Seeds d(loss)/d(loss) = 1 on a scalar and runs the tape backwards. */
 void rt_graph_backward(rt_graph *g, rt_tensor *loss);
 

@@ -20,6 +20,7 @@ typedef struct rt_tensor {
     int ndim;                    /* 0..RT_MAX_DIMS; 0 is a scalar */
     int shape[RT_MAX_DIMS];      /* sizes, outermost first */
     int64_t stride[RT_MAX_DIMS]; /* element strides; contiguous row-major here */
+    int param_id;                /* 1 + index in its rt_params; 0 for activations */
 } rt_tensor;
 
 /* Fills shape, numel and contiguous strides; data and grad are left alone.

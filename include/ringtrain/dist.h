@@ -1,0 +1,27 @@
+/* dist.h - the small collectives around the ring: agreeing on an error,
+ * summing a few doubles, broadcasting parameters, and checking that replicas
+ * are bit-identical. None of them uses MPI_Allreduce: sums are gathered and
+ * added in rank order, so every rank gets the same bits. */
+#ifndef RINGTRAIN_DIST_H
+#define RINGTRAIN_DIST_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every rank learns the largest rc of all ranks. A rank whose own rc was 0
+ * but another's was not gets rt_errmsg() "another rank failed". Collective. */
+int rt_dist_agree(int rc, MPI_Comm comm);
+/* The lowest rank for which `flag` is true, or the world size if none. */
+int rt_dist_first(int flag, MPI_Comm comm);
+/* v[0..n) becomes the sum over ranks (n <= 16), added in rank order. */
+int rt_dist_sum(double *v, int n, MPI_Comm comm);
+/* Copies rank 0's buffer of n floats to every rank. */
+int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm);
+/* FNV-1a over the bytes of buf (n floats). */
+uint64_t rt_dist_checksum(const float *buf, size_t n);
+/* Compares every rank's checksum of buf with rank 0's. Returns RT_OK, or
+ * RT_ERUNTIME naming the ranks that differ, on every rank. */
+int rt_dist_check_replicas(const float *buf, size_t n, int64_t step, MPI_Comm comm);
+
+#endif

@@ -1,0 +1,103 @@
+/* dist.c - agreement, small sums, broadcast and replica checks. */
+#include "ringtrain/dist.h"
+
+#include "ringtrain/common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int rt_dist_agree(int rc, MPI_Comm comm) {
+    int n = 1;
+    MPI_Comm_size(comm, &n);
+    int small[64], *all = n <= 64 ? small : rt_malloc((size_t)n * sizeof(int));
+    int worst = rc;
+    if (MPI_Allgather(&rc, 1, MPI_INT, all, 1, MPI_INT, comm) != MPI_SUCCESS) {
+        worst = rt_err(RT_ERUNTIME, "MPI: ranks cannot agree on a result (is a rank gone?)");
+    } else {
+        for (int i = 0; i < n; i++) worst = all[i] > worst ? all[i] : worst;
+        if (worst && !rc) rt_err(worst, "another rank failed");
+    }
+    if (all != small) rt_free(all);
+    return worst;
+}
+
+int rt_dist_first(int flag, MPI_Comm comm) {
+    int n = 1, first;
+    MPI_Comm_size(comm, &n);
+    int small[64], *all = n <= 64 ? small : rt_malloc((size_t)n * sizeof(int));
+    int mine = flag != 0;
+    if (MPI_Allgather(&mine, 1, MPI_INT, all, 1, MPI_INT, comm) != MPI_SUCCESS) {
+        MPI_Comm_rank(comm, &first); /* cannot agree: everyone speaks for itself */
+        first = mine ? first : n;
+    } else {
+        for (first = 0; first < n && !all[first]; first++) {}
+    }
+    if (all != small) rt_free(all);
+    return first;
+}
+
+int rt_dist_sum(double *v, int n, MPI_Comm comm) {
+    RT_CHECK(n >= 1 && n <= 16, "rt_dist_sum: n = %d", n);
+    int w = 1;
+    MPI_Comm_size(comm, &w);
+    double *all = rt_malloc(rt_mul_size((size_t)w * 16, sizeof(double)));
+    int rc = RT_OK;
+    if (MPI_Allgather(v, n, MPI_DOUBLE, all, n, MPI_DOUBLE, comm) != MPI_SUCCESS) {
+        rc = rt_err(RT_ERUNTIME, "MPI: gathering %d values failed (is a rank gone?)", n);
+    } else {
+        for (int j = 0; j < n; j++) {
+            double s = 0.0;
+            for (int r = 0; r < w; r++) s += all[r * n + j];
+            v[j] = s;
+        }
+    }
+    rt_free(all);
+    return rc;
+}
+
+int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm) {
+    const size_t max = 1u << 30; /* MPI counts are int */
+    for (size_t off = 0; off < n; off += max) {
+        int len = (int)(n - off < max ? n - off : max);
+        if (MPI_Bcast(buf + off, len, MPI_FLOAT, 0, comm) != MPI_SUCCESS)
+            return rt_err(RT_ERUNTIME, "MPI: broadcasting parameters from rank 0 failed");
+    }
+    return RT_OK;
+}
+
+uint64_t rt_dist_checksum(const float *buf, size_t n) {
+    const unsigned char *b = (const unsigned char *)buf;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+int rt_dist_check_replicas(const float *buf, size_t n, int64_t step, MPI_Comm comm) {
+    int w = 1;
+    MPI_Comm_size(comm, &w);
+    uint64_t mine = rt_dist_checksum(buf, n);
+    uint64_t small[64], *all = w <= 64 ? small : rt_malloc((size_t)w * sizeof(uint64_t));
+    int rc = RT_OK;
+    if (MPI_Allgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, comm) != MPI_SUCCESS) {
+        rc = rt_err(RT_ERUNTIME, "MPI: gathering parameter checksums failed");
+    } else {
+        char list[256] = "";
+        size_t len = 0;
+        int bad = 0, first = 0;
+        for (int r = 1; r < w; r++)
+            if (all[r] != all[0]) {
+                if (!bad) first = r;
+                bad++;
+                if (len < sizeof list - 16)
+                    len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", bad > 1 ? ", " : "", r);
+            }
+        if (bad)
+            rc = rt_err(RT_ERUNTIME,
+                        "step %lld: replicas differ: rank%s %s ha%s parameters different from "
+                        "rank 0 (checksum %016llx vs %016llx)",
+                        (long long)step, bad > 1 ? "s" : "", list, bad > 1 ? "ve" : "s",
+                        (unsigned long long)all[first], (unsigned long long)all[0]);
+    }
+    if (all != small) rt_free(all);
+    return rc;
+}

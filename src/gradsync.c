@@ -1,0 +1,156 @@
+/* gradsync.c - bucketed gradient all-reduce with a communication thread. */
+#include "ringtrain/gradsync.h"
+
+#include "ringtrain/common.h"
+
+#include <pthread.h>
+#include <string.h>
+
+typedef struct bucket {
+    size_t lo, hi;   /* range of the gradient arena */
+    int pending;     /* parameters not yet final this step */
+    int nparams;
+} bucket;
+
+struct rt_gradsync {
+    rt_params *p;
+    rt_ring *ring;
+    bool overlap;
+    int nb;
+    bucket *b;        /* (nb) buckets, b[0] holds the last parameters */
+    int *of_param;    /* (p->count) bucket of each parameter */
+    /* queue of ready buckets, filled by the hook and drained by the thread */
+    int *queue;       /* (nb) */
+    int queued, taken, done;
+    int rc;           /* first ring error of this step */
+    char err[512];
+    double t_comm;
+    bool stop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
+    double t0 = rt_now();
+    int rc = rt_ring_allreduce(s->ring, s->p->grad + s->b[i].lo, s->b[i].hi - s->b[i].lo);
+    *secs += rt_now() - t0;
+    return rc;
+}
+
+static void *comm_main(void *arg) {
+    rt_gradsync *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->stop && s->taken == s->queued) pthread_cond_wait(&s->cv, &s->mu);
+        if (s->stop) break;
+        int i = s->queue[s->taken++];
+        bool skip = s->rc != 0; /* after a failure the ring is not reused */
+        pthread_mutex_unlock(&s->mu);
+        double secs = 0.0;
+        int rc = skip ? RT_OK : reduce_bucket(s, i, &secs);
+        pthread_mutex_lock(&s->mu);
+        if (rc && !s->rc) {
+            s->rc = rc;
+            memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
+        }
+        s->t_comm += secs;
+        s->done++;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap) {
+    rt_gradsync *s = rt_calloc(1, sizeof *s);
+    s->p = p;
+    s->ring = ring;
+    s->overlap = overlap && rt_ring_size(ring) > 1;
+    size_t target = (size_t)(bucket_mb * 1024.0 * 1024.0 / sizeof(float));
+    if (target < 1) target = 1;
+    s->b = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->b);
+    s->of_param = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->of_param);
+    /* walk parameters from the last: ranges [offset(i), end) grow downwards */
+    size_t end = p->total;
+    for (int i = p->count - 1; i >= 0; i--) {
+        bucket *b = &s->b[s->nb];
+        b->nparams++;
+        s->of_param[i] = s->nb;
+        size_t lo = p->items[i].offset;
+        if (end - lo >= target || i == 0) {
+            b->lo = i == 0 ? 0 : lo;
+            b->hi = end;
+            end = b->lo;
+            s->nb++;
+        }
+    }
+    s->queue = rt_calloc((size_t)(s->nb ? s->nb : 1), sizeof *s->queue);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (s->overlap)
+        RT_CHECK(pthread_create(&s->thread, NULL, comm_main, s) == 0, "cannot start comm thread");
+    return s;
+}
+
+void rt_gradsync_destroy(rt_gradsync *s) {
+    if (!s) return;
+    if (s->overlap) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    rt_free(s->b);
+    rt_free(s->of_param);
+    rt_free(s->queue);
+    rt_free(s);
+}
+
+int rt_gradsync_num_buckets(const rt_gradsync *s) { return s->nb; }
+
+void rt_gradsync_begin(rt_gradsync *s) {
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->nb; i++) s->b[i].pending = s->b[i].nparams;
+    s->queued = s->taken = s->done = 0;
+    s->rc = 0;
+    s->t_comm = 0.0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void rt_gradsync_param_ready(void *arg, int index) {
+    rt_gradsync *s = arg;
+    int i = s->of_param[index];
+    pthread_mutex_lock(&s->mu);
+    if (--s->b[i].pending == 0) {
+        s->queue[s->queued++] = i;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
+    double t0 = rt_now();
+    pthread_mutex_lock(&s->mu);
+    RT_CHECK(s->queued == s->nb, "gradsync: %d of %d buckets were reported ready", s->queued, s->nb);
+    if (s->overlap) {
+        while (s->done < s->nb) pthread_cond_wait(&s->cv, &s->mu);
+    } else {
+        for (; s->taken < s->queued && !s->rc; s->taken++) {
+            int rc = reduce_bucket(s, s->queue[s->taken], &s->t_comm);
+            if (rc) {
+                s->rc = rc;
+                memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
+            }
+        }
+    }
+    int rc = s->rc;
+    *t_comm = s->t_comm;
+    pthread_mutex_unlock(&s->mu);
+    *t_wait = rt_now() - t0;
+    if (rc) return rt_err(rc, "%s", s->err);
+    return RT_OK;
+}

@@ -1,0 +1,143 @@
+/* test_ring.c - the ring all-reduce against MPI_Allreduce as the oracle.
+ *
+ * Run under mpirun with any number of ranks. For each count (0, 1, N-1, N,
+ * N+1, 1000003, 2^20+7) and two segment sizes, it checks:
+ *   - integer-valued data that depends on rank and index: exactly equal;
+ *   - random floats: |ring - oracle| <= 1e-5 * sum over ranks of |x| (the
+ *     summation order differs; cancellation makes plain relative error useless);
+ *   - the same data reduced as uneven buckets (sub-ranges, as the trainer does);
+ *   - every rank ends with identical bits.
+ * Rank 0 prints one line per case and "N passed, M failed".
+ */
+#include "ringtrain/common.h"
+#include "ringtrain/rng.h"
+#include "ringtrain/ring.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+static int rank, world, passed, failed;
+
+static void report(bool ok_local, const char *fmt, size_t count, size_t seg, double err) {
+    int ok = ok_local, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    double worst = 0;
+    MPI_Allreduce(&err, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (rank == 0) {
+        printf("%s np=%d count=%zu seg=%zuB %s (max err %.2e)\n", all ? "ok  " : "FAIL", world,
+               count, seg, fmt, worst);
+        fflush(stdout);
+    }
+    all ? passed++ : failed++;
+}
+
+static uint64_t hash_bytes(const float *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+static bool same_on_all_ranks(const float *buf, size_t n) {
+    uint64_t h = hash_bytes(buf, n), h0 = h;
+    MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    return h == h0;
+}
+
+/* Reduces buf with the ring, either whole or as three uneven buckets. */
+static int ring_reduce(rt_ring *r, float *buf, size_t count, bool buckets) {
+    if (!buckets) return rt_ring_allreduce(r, buf, count);
+    size_t cut1 = count / 7, cut2 = count / 2 + 3 < count ? count / 2 + 3 : count;
+    int rc = rt_ring_allreduce(r, buf, cut1);
+    if (!rc) rc = rt_ring_allreduce(r, buf + cut1, cut2 - cut1);
+    if (!rc) rc = rt_ring_allreduce(r, buf + cut2, count - cut2);
+    return rc;
+}
+
+static void run(size_t count, size_t seg_bytes, bool buckets) {
+    float *a = rt_malloc((count + 1) * sizeof(float));
+    float *want = rt_malloc((count + 1) * sizeof(float));
+    float *mag = rt_malloc((count + 1) * sizeof(float));
+    rt_ring *r = rt_ring_create(MPI_COMM_WORLD, 77, count, seg_bytes, 60.0);
+    const char *mode = buckets ? "buckets" : "whole";
+    char what[96];
+
+    /* integer-valued: exact */
+    for (size_t i = 0; i < count; i++) a[i] = (float)((rank + 1) * 1000 + (int)(i % 997) - 400);
+    MPI_Allreduce(a, want, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    int rc = ring_reduce(r, a, count, buckets);
+    size_t bad = 0;
+    for (size_t i = 0; i < count; i++) bad += a[i] != want[i];
+    snprintf(what, sizeof what, "%s integer-valued: exact", mode);
+    report(rc == 0 && bad == 0 && same_on_all_ranks(a, count), what, count, seg_bytes, (double)bad);
+
+    /* random floats: tolerance, and identical bits on every rank */
+    rt_rng g;
+    rt_rng_seed(&g, 12345, (uint64_t)rank);
+    for (size_t i = 0; i < count; i++) a[i] = rt_rng_normal(&g) * (float)(1 + rank);
+    MPI_Allreduce(a, want, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    for (size_t i = 0; i < count; i++) mag[i] = fabsf(a[i]);
+    MPI_Allreduce(MPI_IN_PLACE, mag, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    rc = ring_reduce(r, a, count, buckets);
+    double err = 0;
+    for (size_t i = 0; i < count; i++) {
+        double e = fabs((double)a[i] - (double)want[i]) / ((double)mag[i] + 1e-30);
+        if (e > err) err = e;
+    }
+    snprintf(what, sizeof what, "%s random floats: rel err <= 1e-5, same bits on all ranks", mode);
+    report(rc == 0 && err <= 1e-5 && same_on_all_ranks(a, count), what, count, seg_bytes, err);
+
+    rt_ring_destroy(r);
+    rt_free(a);
+    rt_free(want);
+    rt_free(mag);
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    rt_log_rank = rank;
+    size_t n = (size_t)world;
+    size_t counts[] = {0, 1, n > 1 ? n - 1 : 0, n, n + 1, 1000003, (1u << 20) + 7};
+    size_t segs[] = {256 * 1024, 256};
+    for (size_t s = 0; s < 2; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            if (segs[s] == 256 && counts[c] > 100000) continue; /* tiny segments: small counts */
+            run(counts[c], segs[s], false);
+            run(counts[c], segs[s], true);
+        }
+    /* negative control: one wrong element on the last rank must be caught by
+     * both the exact comparison and the identical-bits check */
+    {
+        size_t count = 4099;
+        float *a = rt_malloc(count * sizeof(float)), *want = rt_malloc(count * sizeof(float));
+        for (size_t i = 0; i < count; i++) a[i] = (float)(rank * 7 + (int)(i % 13));
+        MPI_Allreduce(a, want, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        rt_ring *r = rt_ring_create(MPI_COMM_WORLD, 78, count, 1024, 60.0);
+        rt_ring_allreduce(r, a, count);
+        if (rank == world - 1) a[count / 2] += 1.0f;
+        size_t bad = 0;
+        for (size_t i = 0; i < count; i++) bad += a[i] != want[i];
+        int caught_exact = rank == world - 1 ? bad == 1 : bad == 0, all_exact = 0;
+        MPI_Allreduce(&caught_exact, &all_exact, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        bool bits_differ = world > 1 ? !same_on_all_ranks(a, count) : true;
+        int differ = bits_differ, any_differ = 0;
+        MPI_Allreduce(&differ, &any_differ, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        bool ok = all_exact && any_differ;
+        if (rank == 0)
+            printf("%s negative control: a corrupted element is caught by both checks\n",
+                   ok ? "ok  " : "FAIL");
+        ok ? passed++ : failed++;
+        rt_ring_destroy(r);
+        rt_free(a);
+        rt_free(want);
+    }
+    if (rank == 0) printf("%d passed, %d failed\n", passed, failed);
+    MPI_Finalize();
+    return failed ? 1 : 0;
+}
