@@ -33,6 +33,7 @@ struct rt_trainer {
     rt_ring *ring;              /* gradient all-reduce (and the step's loss) */
     rt_gradsync *sync;          /* gradient buckets, overlapped with backward */
     FILE *trace;                /* RINGTRAIN_TRACE_ROWS: rows this rank reads, per step */
+    int64_t corrupt_step;       /* RINGTRAIN_FAULT_CORRUPT=rank:step, for the replica test */
     rt_optim *optim;
     rt_graph *graph;
     rt_dataset *train, *test;
@@ -197,6 +198,13 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         rt_fmt(p, sizeof p, "%s.rank%d", trace, t->rank);
         t->trace = fopen(p, "w");
     }
+    /* testing switch: perturb one parameter on one rank to prove the check fires */
+    const char *fault = getenv("RINGTRAIN_FAULT_CORRUPT");
+    int fault_rank = -1;
+    long long fault_step = -1;
+    t->corrupt_step = -1;
+    if (fault && sscanf(fault, "%d:%lld", &fault_rank, &fault_step) == 2 && fault_rank == t->rank)
+        t->corrupt_step = fault_step;
     *out = t;
     return RT_OK;
 }
@@ -204,10 +212,14 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
 void rt_trainer_destroy(rt_trainer *t) {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
-    if (t->trace) fclose(t->trace);
+    rt_loader_destroy(t->loader); /* first: it may still be reading */
+    t->loader = NULL;
+    if (t->trace) {
+        fprintf(t->trace, "rows_read %lld\n", (long long)rt_dataset_rows_read(t->train));
+        fclose(t->trace);
+    }
     rt_gradsync_destroy(t->sync);
     rt_ring_destroy(t->ring);
-    rt_loader_destroy(t->loader);
     rt_model_destroy(t->model);
     rt_optim_destroy(t->optim);
     rt_graph_destroy(t->graph);
@@ -309,6 +321,7 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         rt_clip_grad(t->params->grad, np, t->last_grad_norm, c->optim.clip_grad_norm);
     rt_optim_step(t->optim, t->params->data, t->params->grad, rt_lr_at(c, t->step, t->total_steps));
     t->step++;
+    if (t->step == t->corrupt_step) t->params->data[0] += 1e-3f;
     if (c->dist.check_every && t->world > 1 && t->step % c->dist.check_every == 0) {
         rc = rt_dist_check_replicas(t->params->data, t->params->total, t->step, t->comm);
         if (rc) return rc;
