@@ -14,7 +14,7 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 ifeq ($(DEBUG),1)
   OPT := -O0 -g3
 else
-  OPT := -O2 -g -march=x86-64-v2
+  OPT := -O3 -g -march=x86-64-v2
 endif
 ifneq ($(SANITIZE),)
   OPT += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -53,7 +53,7 @@ help:
 	@echo "make install PREFIX=DIR"
 	@echo "switches: DEBUG=1, SANITIZE=address,undefined"
 
-$(OBJDIR)/%.o: %.c
+$(OBJDIR)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

@@ -61,7 +61,7 @@ static const key_def keys[] = {
     {"train.keep_checkpoints", K_INT, F(train.keep_checkpoints), "3", 1, 1 << 20, false, NULL},
     {"init.from", K_PATH, F(init.from), "\"\"", 0, 0, false, NULL},
     {"dist.bucket_mb", K_NUM, F(dist.bucket_mb), "4", 0, 4096, true, NULL},
-    {"dist.segment_kb", K_INT, F(dist.segment_kb), "256", 1, 1 << 20, false, NULL},
+    {"dist.segment_kb", K_INT, F(dist.segment_kb), "512", 1, 1 << 20, false, NULL},
     {"dist.overlap", K_BOOL, F(dist.overlap), "true", 0, 0, false, NULL},
     {"dist.check_every", K_INT, F(dist.check_every), "100", 0, BIG, false, NULL},
     {"dist.timeout_s", K_NUM, F(dist.timeout_s), "300", 0, 1e6, true, NULL},

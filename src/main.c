@@ -1,4 +1,5 @@
 /* main.c - the ringtrain command line: one binary, one verb per job. */
+#include "ringtrain/bench.h"
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
 #include "ringtrain/data.h"
@@ -27,6 +28,7 @@ static const char *const usage_main =
     "  train CONFIG.json   train a model (plain, under mpirun, or under srun)\n"
     "  eval CKPT.h5        evaluate a checkpoint; prints one JSON line\n"
     "  prep fashion-mnist  convert the IDX files to ringtrain's HDF5 layout\n"
+    "  bench allreduce     ring all-reduce vs MPI_Allreduce bus bandwidth\n"
     "\n"
     "options:\n"
     "  --help              this text; every verb also takes --help\n"
@@ -68,6 +70,17 @@ static const char *const usage_prep =
     "example:\n"
     "  ringtrain prep fashion-mnist --out data/fashion-mnist.h5\n";
 
+static const char *const usage_bench =
+    "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--json]\n"
+    "\n"
+    "  --sizes LIST     buffer sizes in bytes, with K/M/G suffixes\n"
+    "                   (default 4K,16K,64K,256K,1M,4M,16M,64M)\n"
+    "  --segment-kb N   ring pipelining segment (default 512)\n"
+    "  --json           one JSON object per size instead of a table\n"
+    "\n"
+    "example:\n"
+    "  mpirun -np 2 build/ringtrain bench allreduce --sizes 1M,64M\n";
+
 /* ---- error reporting across ranks ---- */
 
 static int world_rank(void) {
@@ -101,7 +114,7 @@ static bool is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a
 
 static int mpi_start(int *argc, char ***argv) {
     int provided = 0;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
         return rt_err(RT_ERUNTIME, "MPI_Init_thread failed");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     rt_log_rank = world_rank();
@@ -221,6 +234,60 @@ static int cmd_prep(int argc, char **argv) {
     return rc;
 }
 
+/* "64M" -> 67108864; returns 0 on a malformed size. */
+static size_t parse_size(const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    double mult = 1;
+    if (*end == 'K' || *end == 'k') mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm') mult = 1024.0 * 1024, end++;
+    else if (*end == 'G' || *end == 'g') mult = 1024.0 * 1024 * 1024, end++;
+    if (*end || !(v > 0) || v * mult > 8.0 * 1024 * 1024 * 1024) return 0;
+    return (size_t)(v * mult);
+}
+
+static int cmd_bench(int argc, char **argv) {
+    size_t sizes[64] = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
+    int nsizes = 8;
+    size_t segment = 512 << 10;
+    bool json = false;
+    const char *what = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (is_help(a)) {
+            if (world_rank() == 0) fputs(usage_bench, stdout);
+            return RT_OK;
+        } else if (strcmp(a, "--sizes") == 0 && has_val) {
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%s", argv[++i]);
+            nsizes = 0;
+            char *save = NULL;
+            for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                if (nsizes == 64) return usage_error("bench", "--sizes: at most 64 sizes%s", "");
+                if (!(sizes[nsizes++] = parse_size(tok)))
+                    return usage_error("bench", "--sizes: bad size \"%s\"", tok);
+            }
+            if (!nsizes) return usage_error("bench", "--sizes: empty list%s", "");
+        } else if (strcmp(a, "--segment-kb") == 0 && has_val) {
+            long kb = strtol(argv[++i], NULL, 10);
+            if (kb < 1 || kb > (1 << 20)) return usage_error("bench", "--segment-kb: bad value %s", argv[i]);
+            segment = (size_t)kb << 10;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (a[0] == '-') {
+            return usage_error("bench", "unknown or incomplete option %s", a);
+        } else if (!what) {
+            what = a;
+        } else {
+            return usage_error("bench", "unexpected argument %s", a);
+        }
+    }
+    if (!what || strcmp(what, "allreduce") != 0)
+        return usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce)", what ? what : "");
+    return rt_bench_allreduce(MPI_COMM_WORLD, sizes, nsizes, segment, json);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || is_help(argv[1])) {
         fputs(usage_main, argc < 2 ? stderr : stdout);
@@ -240,8 +307,9 @@ int main(int argc, char **argv) {
     int (*fn)(int, char **) = NULL;
     if (strcmp(verb, "train") == 0) fn = cmd_train;
     else if (strcmp(verb, "eval") == 0) fn = cmd_eval;
+    else if (strcmp(verb, "bench") == 0) fn = cmd_bench;
     if (!fn) {
-        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval or prep; see ringtrain --help)",
+        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, prep or bench; see ringtrain --help)",
                verb);
         report(RT_EBADINPUT, false);
         return RT_EBADINPUT;

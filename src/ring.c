@@ -18,10 +18,12 @@
  *     step 0           c1 > / < c0     c2 > / < c1     c0 > / < c2
  *     step 1           c0 > / < c2     c1 > / < c0     c2 > / < c1
  *
- * Within a step the chunk moves as segments of segment_bytes: all receives and
- * sends are posted at once and each segment is reduced as soon as it lands,
- * while later segments are still in flight. Every rank moves 2(N-1)/N of the
- * buffer in each direction, whatever N is.
+ * The chunk a rank sends at step s+1 is the chunk it received at step s (in
+ * both phases, and across the switch from one to the other). So chunks move
+ * as segments of segment_bytes, and segment j of step s+1 goes out as soon as
+ * segment j of step s has landed (and, in reduce-scatter, been added): one
+ * segment's reduction overlaps the transfer of the others and of the next
+ * step. Every rank moves 2(N-1)/N of the buffer in each direction, whatever N.
  */
 #include "ringtrain/ring.h"
 
@@ -39,8 +41,8 @@ struct rt_ring {
     size_t seg;            /* floats per segment */
     double timeout_s;
     float *scratch;        /* (max chunk) incoming data of a reduce-scatter step */
-    MPI_Request *rreq;     /* (max segments) */
-    MPI_Request *sreq;     /* (max segments) */
+    MPI_Request *rreq;     /* (max segments) receives of the current step */
+    MPI_Request *sreq[2];  /* (max segments) sends of steps s and s+1 */
     int max_segs;
 };
 
@@ -63,7 +65,7 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
     r->scratch = rt_alloc_aligned(rt_mul_size(max_chunk, sizeof(float)));
     r->max_segs = (int)((max_chunk + r->seg - 1) / r->seg) + 1;
     r->rreq = rt_calloc((size_t)r->max_segs, sizeof *r->rreq);
-    r->sreq = rt_calloc((size_t)r->max_segs, sizeof *r->sreq);
+    for (int i = 0; i < 2; i++) r->sreq[i] = rt_calloc((size_t)r->max_segs, sizeof *r->sreq[i]);
     return r;
 }
 
@@ -71,7 +73,8 @@ void rt_ring_destroy(rt_ring *r) {
     if (!r) return;
     rt_free(r->scratch);
     rt_free(r->rreq);
-    rt_free(r->sreq);
+    rt_free(r->sreq[0]);
+    rt_free(r->sreq[1]);
     rt_free(r);
 }
 
@@ -117,12 +120,13 @@ static int wait_any(rt_ring *r, int n, int *idx, double deadline, const char *ph
     }
 }
 
-static int wait_sends(rt_ring *r, int n, double deadline, const char *phase, int step) {
+static int wait_sends(rt_ring *r, MPI_Request *req, int n, double deadline, const char *phase,
+                      int step) {
     int spins = 0;
     for (;;) {
         int flag = 0;
         char es[MPI_MAX_ERROR_STRING];
-        int rc = MPI_Testall(n, r->sreq, &flag, MPI_STATUSES_IGNORE);
+        int rc = MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS)
             return rt_err(RT_ERUNTIME, "ring %s step %d: send to rank %d failed: %s", phase, step,
                           mod(r->rank + 1, r->size), mpi_errstr(rc, es));
@@ -136,65 +140,87 @@ static int wait_sends(rt_ring *r, int n, double deadline, const char *phase, int
     }
 }
 
-/* ---- ring: one step ---- */
+/* ---- ring: the schedule ---- */
 
-/* Sends [sbuf, sbuf+sn) to the right and receives rn floats from the left into
- * rbuf, segment by segment. With `reduce`, rbuf is scratch and each arrived
- * segment is added into dst; otherwise data lands in place. */
-static int ring_step(rt_ring *r, const float *sbuf, size_t sn, float *rbuf, size_t rn, float *dst,
-                     bool reduce, const char *phase, int step) {
-    int right = mod(r->rank + 1, r->size), left = mod(r->rank - 1, r->size);
-    int nr = (int)((rn + r->seg - 1) / r->seg), ns = (int)((sn + r->seg - 1) / r->seg);
-    char es[MPI_MAX_ERROR_STRING];
-    for (int i = 0; i < nr; i++) {
-        size_t off = (size_t)i * r->seg, len = rn - off < r->seg ? rn - off : r->seg;
-        int rc = MPI_Irecv(rbuf + off, (int)len, MPI_FLOAT, left, r->tag, r->comm, &r->rreq[i]);
-        if (rc != MPI_SUCCESS)
-            return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Irecv from rank %d: %s", phase, step,
-                          left, mpi_errstr(rc, es));
-    }
-    for (int i = 0; i < ns; i++) {
-        size_t off = (size_t)i * r->seg, len = sn - off < r->seg ? sn - off : r->seg;
-        int rc = MPI_Isend(sbuf + off, (int)len, MPI_FLOAT, right, r->tag, r->comm, &r->sreq[i]);
-        if (rc != MPI_SUCCESS)
-            return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Isend to rank %d: %s", phase, step,
-                          right, mpi_errstr(rc, es));
-    }
-    double deadline = rt_now() + r->timeout_s;
-    for (int done = 0; done < nr; done++) {
-        int idx = MPI_UNDEFINED;
-        int rc = wait_any(r, nr, &idx, deadline, phase, step);
-        if (rc) return rc;
-        if (reduce && idx != MPI_UNDEFINED) {
-            size_t off = (size_t)idx * r->seg, len = rn - off < r->seg ? rn - off : r->seg;
-            add_into(dst + off, rbuf + off, len);
-        }
-    }
-    return wait_sends(r, ns, deadline, phase, step);
+/* Step s of 2(N-1): reduce-scatter for s < N-1, then all-gather. */
+typedef struct step_plan {
+    size_t slo, sn;  /* chunk sent to the right */
+    size_t rlo, rn;  /* chunk received from the left */
+    bool reduce;
+    const char *phase;
+    int k;           /* step within its phase */
+} step_plan;
+
+static step_plan plan(const rt_ring *r, size_t count, int s) {
+    int n = r->size;
+    step_plan p;
+    p.reduce = s < n - 1;
+    p.k = p.reduce ? s : s - (n - 1);
+    p.phase = p.reduce ? "reduce-scatter" : "all-gather";
+    int sc = p.reduce ? mod(r->rank - p.k, n) : mod(r->rank + 1 - p.k, n);
+    int rc = p.reduce ? mod(r->rank - p.k - 1, n) : mod(r->rank - p.k, n);
+    p.slo = chunk_lo(count, sc, n);
+    p.sn = chunk_lo(count, sc + 1, n) - p.slo;
+    p.rlo = chunk_lo(count, rc, n);
+    p.rn = chunk_lo(count, rc + 1, n) - p.rlo;
+    return p;
 }
 
-/* ---- ring: reduce-scatter then all-gather ---- */
+static int nsegs(const rt_ring *r, size_t n) { return (int)((n + r->seg - 1) / r->seg); }
+
+/* Posts segment j of step p's send into req[j]. */
+static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_Request *req) {
+    char es[MPI_MAX_ERROR_STRING];
+    size_t off = (size_t)j * r->seg, len = p->sn - off < r->seg ? p->sn - off : r->seg;
+    int right = mod(r->rank + 1, r->size);
+    int rc = MPI_Isend(buf + p->slo + off, (int)len, MPI_FLOAT, right, r->tag, r->comm, &req[j]);
+    if (rc != MPI_SUCCESS)
+        return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Isend to rank %d: %s", p->phase, p->k,
+                      right, mpi_errstr(rc, es));
+    return RT_OK;
+}
+
+/* ---- ring: reduce-scatter then all-gather, one pipeline ---- */
 
 int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
     int n = r->size;
     RT_CHECK(count <= r->max_count, "ring: %zu floats exceed the %zu it was built for", count,
              r->max_count);
     if (n == 1 || count == 0) return RT_OK;
-    for (int k = 0; k < n - 1; k++) {
-        int sc = mod(r->rank - k, n), rcv = mod(r->rank - k - 1, n);
-        size_t slo = chunk_lo(count, sc, n), shi = chunk_lo(count, sc + 1, n);
-        size_t rlo = chunk_lo(count, rcv, n), rhi = chunk_lo(count, rcv + 1, n);
-        int rc = ring_step(r, buf + slo, shi - slo, r->scratch, rhi - rlo, buf + rlo, true,
-                           "reduce-scatter", k);
+    int steps = 2 * (n - 1), left = mod(r->rank - 1, n);
+    char es[MPI_MAX_ERROR_STRING];
+    step_plan cur = plan(r, count, 0);
+    for (int j = 0; j < nsegs(r, cur.sn); j++) {
+        int rc = send_segment(r, buf, &cur, j, r->sreq[0]);
         if (rc) return rc;
     }
-    for (int k = 0; k < n - 1; k++) {
-        int sc = mod(r->rank + 1 - k, n), rcv = mod(r->rank - k, n);
-        size_t slo = chunk_lo(count, sc, n), shi = chunk_lo(count, sc + 1, n);
-        size_t rlo = chunk_lo(count, rcv, n), rhi = chunk_lo(count, rcv + 1, n);
-        int rc = ring_step(r, buf + slo, shi - slo, buf + rlo, rhi - rlo, NULL, false,
-                           "all-gather", k);
+    for (int s = 0; s < steps; s++) {
+        bool more = s + 1 < steps;
+        step_plan next = more ? plan(r, count, s + 1) : cur;
+        MPI_Request *sreq_now = r->sreq[s % 2], *sreq_next = r->sreq[(s + 1) % 2];
+        float *rbase = cur.reduce ? r->scratch : buf + cur.rlo;
+        int nr = nsegs(r, cur.rn);
+        for (int j = 0; j < nr; j++) {
+            size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
+            int rc = MPI_Irecv(rbase + off, (int)len, MPI_FLOAT, left, r->tag, r->comm, &r->rreq[j]);
+            if (rc != MPI_SUCCESS)
+                return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Irecv from rank %d: %s",
+                              cur.phase, cur.k, left, mpi_errstr(rc, es));
+        }
+        double deadline = rt_now() + r->timeout_s;
+        for (int done = 0; done < nr; done++) {
+            int j = MPI_UNDEFINED;
+            int rc = wait_any(r, nr, &j, deadline, cur.phase, cur.k);
+            if (rc) return rc;
+            if (j == MPI_UNDEFINED) continue;
+            size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
+            if (cur.reduce) add_into(buf + cur.rlo + off, r->scratch + off, len);
+            /* what just landed is what goes out next: forward it at once */
+            if (more && (rc = send_segment(r, buf, &next, j, sreq_next))) return rc;
+        }
+        int rc = wait_sends(r, sreq_now, nsegs(r, cur.sn), deadline, cur.phase, cur.k);
         if (rc) return rc;
+        cur = next;
     }
     return RT_OK;
 }

@@ -1,0 +1,76 @@
+/* bench.c - ring vs MPI_Allreduce bus bandwidth. MPI_Allreduce appears here
+ * only as the yardstick; training never calls it. */
+#include "ringtrain/bench.h"
+
+#include "ringtrain/common.h"
+#include "ringtrain/ring.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Seconds per call: the slowest rank's mean over iters calls, best of 3 rounds. */
+static int time_op(MPI_Comm comm, rt_ring *ring, float *buf, size_t count, int iters, bool use_ring,
+                   double *secs) {
+    double best = 1e30;
+    for (int round = 0; round < 3; round++) {
+        MPI_Barrier(comm);
+        double t0 = rt_now();
+        for (int i = 0; i < iters; i++) {
+            int rc = RT_OK;
+            if (use_ring)
+                rc = rt_ring_allreduce(ring, buf, count);
+            else if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
+                rc = rt_err(RT_ERUNTIME, "MPI_Allreduce failed");
+            if (rc) return rc;
+        }
+        double mine = (rt_now() - t0) / iters, slowest = mine;
+        MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, comm);
+        if (slowest < best) best = slowest;
+    }
+    *secs = best;
+    return RT_OK;
+}
+
+int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
+                       bool json) {
+    int rank, n;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &n);
+    size_t max_count = 0;
+    for (int i = 0; i < nsizes; i++)
+        if (sizes[i] / sizeof(float) > max_count) max_count = sizes[i] / sizeof(float);
+    float *buf = rt_alloc_aligned(rt_mul_size(max_count ? max_count : 1, sizeof(float)));
+    for (size_t i = 0; i < max_count; i++) buf[i] = (float)((i % 251) * 1e-3);
+    rt_ring *ring = rt_ring_create(comm, 202, max_count, segment_bytes, 300.0);
+    if (rank == 0 && !json) {
+        printf("ring all-reduce vs MPI_Allreduce, %d ranks, segment %zu KiB (busbw = 2(N-1)/N x bytes / time)\n",
+               n, segment_bytes / 1024);
+        printf("%12s %8s %14s %14s %8s\n", "bytes", "iters", "ring GB/s", "MPI GB/s", "ratio");
+    }
+    int rc = RT_OK;
+    for (int s = 0; s < nsizes && !rc; s++) {
+        size_t count = sizes[s] / sizeof(float), bytes = count * sizeof(float);
+        int iters = (int)((64u << 20) / (bytes ? bytes : 1));
+        iters = iters < 5 ? 5 : iters > 200 ? 200 : iters;
+        double t_ring = 0, t_mpi = 0;
+        rc = time_op(comm, ring, buf, count, 2, true, &t_ring); /* warm up both */
+        if (!rc) rc = time_op(comm, ring, buf, count, 2, false, &t_mpi);
+        if (!rc) rc = time_op(comm, ring, buf, count, iters, true, &t_ring);
+        if (!rc) rc = time_op(comm, ring, buf, count, iters, false, &t_mpi);
+        if (rc) break;
+        double factor = n > 1 ? 2.0 * (n - 1) / n : 1.0;
+        double bw_ring = factor * (double)bytes / t_ring / 1e9, bw_mpi = factor * (double)bytes / t_mpi / 1e9;
+        if (rank == 0) {
+            if (json)
+                printf("{\"bench\":\"allreduce\",\"ranks\":%d,\"bytes\":%zu,\"iters\":%d,\"ring_busbw_gbs\":%.4f,"
+                       "\"mpi_busbw_gbs\":%.4f,\"ratio\":%.4f,\"ring_s\":%.9f,\"mpi_s\":%.9f}\n",
+                       n, bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi, t_ring, t_mpi);
+            else
+                printf("%12zu %8d %14.3f %14.3f %7.2fx\n", bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi);
+            fflush(stdout);
+        }
+    }
+    rt_ring_destroy(ring);
+    rt_free(buf);
+    return rc;
+}
