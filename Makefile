@@ -93,9 +93,11 @@ data/fashion-mnist.h5: | $(BIN)
 	@mkdir -p data
 	$(BIN) prep fashion-mnist --out $@
 
+MPIRUN := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun
+
 demo: deps
 	$(MAKE) $(BIN) data/fashion-mnist.h5
-	$(BIN) train configs/fashion_mlp.json --run-dir runs/demo
+	$(MPIRUN) -np 2 $(BIN) train configs/fashion_mlp.json --run-dir runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: deps
 	$(MAKE) $(BIN) unit-tests data/fashion-mnist.h5

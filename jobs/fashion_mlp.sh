@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains fashion_mlp locally: jobs/fashion_mlp.sh [--set key=value ...]
-# NP ranks (default 1 until the ring all-reduce lands).
+# NP ranks (default 2).
 set -eu
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 [ -f data/fashion-mnist.h5 ] || build/ringtrain prep fashion-mnist --out data/fashion-mnist.h5
-exec mpirun -np "${NP:-1}" build/ringtrain train configs/fashion_mlp.json "$@"
+exec mpirun -np "${NP:-2}" build/ringtrain train configs/fashion_mlp.json "$@"

@@ -4,7 +4,10 @@
 #include "ringtrain/common.h"
 #include "ringtrain/h5util.h"
 
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,6 +64,12 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return rt_err(RT_ERUNTIME, "%s: cannot create checkpoint", tmp);
     int rc = write_group(f, "params", p, p->data);
+    /* testing switch: die half-way through writing the checkpoint of step N */
+    const char *crash = getenv("RINGTRAIN_FAULT_CKPT_CRASH");
+    if (crash && atoll(crash) == meta->step) {
+        H5Fflush(f, H5F_SCOPE_GLOBAL);
+        raise(SIGKILL);
+    }
     if (!rc && m) rc = write_group(f, "optim/m", p, m);
     if (!rc && v) rc = write_group(f, "optim/v", p, v);
     if (!rc) rc = rt_h5_attr_write_int(f, "step", meta->step);
@@ -72,6 +81,9 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     if (!rc) rc = rt_h5_attr_write_str(f, "optim_type", meta->optim_type);
     if (!rc) rc = rt_h5_attr_write_str(f, "config", meta->config_json);
     if (!rc) rc = rt_h5_attr_write_str(f, "ringtrain_version", RT_VERSION);
+    if (!rc) rc = rt_h5_attr_write_int(f, "data_cursor", meta->step);
+    if (!rc) rc = rt_h5_attr_write_str(f, "job_id", meta->job_id ? meta->job_id : "");
+    if (!rc) rc = rt_h5_attr_write_int(f, "requeue_count", meta->requeue_count);
     if (H5Fclose(f) < 0 && !rc) rc = rt_err(RT_ERUNTIME, "%s: close failed (disk full?)", tmp);
     if (!rc) rc = rt_commit_file(tmp, path);
     if (rc) {
@@ -90,11 +102,12 @@ static void dims_str(int nd, const hsize_t *d, char *buf, size_t len) {
     if (off < len) snprintf(buf + off, len - off, "]");
 }
 
-static int load_tensor(hid_t g, const char *path, const rt_param *pr, float *dst) {
+static int load_tensor(hid_t g, const char *gname, const char *path, const rt_param *pr,
+                       float *dst) {
     if (H5Lexists(g, pr->name, H5P_DEFAULT) <= 0)
-        return rt_err(RT_EBADINPUT, "%s: /params/%s: missing from the file", path, pr->name);
+        return rt_err(RT_EBADINPUT, "%s: /%s/%s: missing from the file", path, gname, pr->name);
     hid_t d = H5Dopen2(g, pr->name, H5P_DEFAULT);
-    if (d < 0) return rt_err(RT_EBADINPUT, "%s: /params/%s: cannot open", path, pr->name);
+    if (d < 0) return rt_err(RT_EBADINPUT, "%s: /%s/%s: cannot open", path, gname, pr->name);
     hid_t s = H5Dget_space(d), t = H5Dget_type(d);
     hsize_t dims[8] = {0};
     int nd = H5Sget_simple_extent_ndims(s);
@@ -108,14 +121,14 @@ static int load_tensor(hid_t g, const char *path, const rt_param *pr, float *dst
         char have[128], want[128];
         dims_str(nd, dims, have, sizeof have);
         rt_tensor_shape_str(&pr->t, want, sizeof want);
-        rc = rt_err(RT_EBADINPUT, "%s: /params/%s: shape %s in the file, model needs %s", path,
-                    pr->name, have, want);
+        rc = rt_err(RT_EBADINPUT, "%s: /%s/%s: shape %s in the file, model needs %s", path,
+                    gname, pr->name, have, want);
     } else if (H5Tget_class(t) != H5T_FLOAT) {
-        rc = rt_err(RT_EBADINPUT, "%s: /params/%s: not a float dataset", path, pr->name);
+        rc = rt_err(RT_EBADINPUT, "%s: /%s/%s: not a float dataset", path, gname, pr->name);
     } else if (pr->t.numel > 0 &&
                H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-        rc = rt_err(RT_EBADINPUT, "%s: /params/%s: read failed (checksum mismatch or truncated)",
-                    path, pr->name);
+        rc = rt_err(RT_EBADINPUT, "%s: /%s/%s: read failed (checksum mismatch or truncated)",
+                    path, gname, pr->name);
     }
     H5Tclose(t);
     H5Sclose(s);
@@ -137,26 +150,67 @@ static herr_t find_extra(hid_t g, const char *name, const H5L_info_t *info, void
     return 1;
 }
 
+/* Loads group gname of an open file into base (p's layout); every parameter
+ * must be there with its shape, and no other. */
+static int load_group(hid_t f, const char *path, const char *gname, const rt_params *p, float *base) {
+    /* H5Lexists wants every intermediate link to exist: check "optim" first */
+    char parent[64];
+    snprintf(parent, sizeof parent, "%s", gname);
+    char *slash = strchr(parent, '/');
+    if (slash) *slash = '\0';
+    if ((slash && H5Lexists(f, parent, H5P_DEFAULT) <= 0) || H5Lexists(f, gname, H5P_DEFAULT) <= 0)
+        return rt_err(RT_EBADINPUT, "%s: /%s: missing group", path, gname);
+    hid_t g = H5Gopen2(f, gname, H5P_DEFAULT);
+    if (g < 0) return rt_err(RT_EBADINPUT, "%s: /%s: cannot open group", path, gname);
+    int rc = RT_OK;
+    for (int i = 0; i < p->count && !rc; i++)
+        rc = load_tensor(g, gname, path, &p->items[i], base + p->items[i].offset);
+    if (!rc) {
+        struct extra_ctx ctx = {.p = p};
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, find_extra, &ctx);
+        if (ctx.name[0])
+            rc = rt_err(RT_EBADINPUT, "%s: /%s/%s: not a parameter of this model", path, gname,
+                        ctx.name);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
 static int ckpt_load_params_locked(const char *path, rt_params *p) {
     rt_h5_init();
     hid_t f;
     int rc = rt_h5_open(path, &f);
     if (rc) return rc;
-    if (H5Lexists(f, "params", H5P_DEFAULT) <= 0) {
-        H5Fclose(f);
-        return rt_err(RT_EBADINPUT, "%s: /params: missing group", path);
-    }
-    hid_t g = H5Gopen2(f, "params", H5P_DEFAULT);
-    for (int i = 0; i < p->count && !rc; i++)
-        rc = load_tensor(g, path, &p->items[i], p->data + p->items[i].offset);
-    if (!rc) {
-        struct extra_ctx ctx = {.p = p};
-        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, find_extra, &ctx);
-        if (ctx.name[0])
-            rc = rt_err(RT_EBADINPUT, "%s: /params/%s: not a parameter of this model", path,
-                        ctx.name);
-    }
-    H5Gclose(g);
+    rc = load_group(f, path, "params", p, p->data);
+    H5Fclose(f);
+    return rc;
+}
+
+static int ckpt_load_locked(const char *path, rt_params *p, float *m, float *v,
+                            const char *optim_type, rt_ckpt_info *info) {
+    rt_h5_init();
+    memset(info, 0, sizeof *info);
+    hid_t f;
+    int rc = rt_h5_open(path, &f);
+    if (rc) return rc;
+    char *type = NULL;
+    const char *attrs[] = {"format_version", "step", "epoch", "world_size", "seed", "optim_t"};
+    int64_t *dst[] = {&info->format_version, &info->step, &info->epoch, &info->world_size,
+                      &info->seed, &info->optim_t};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !rc; i++)
+        if ((rc = rt_h5_attr_int(f, attrs[i], dst[i]))) rc = rt_err_prefix(rc, path);
+    if (!rc && info->format_version != RT_CKPT_FORMAT_VERSION)
+        rc = rt_err(RT_EBADINPUT, "%s: format_version: %lld is not one this build reads (%d)", path,
+                    (long long)info->format_version, RT_CKPT_FORMAT_VERSION);
+    if (!rc && (rc = rt_h5_attr_str(f, "optim_type", &type))) rc = rt_err_prefix(rc, path);
+    if (!rc && strcmp(type, optim_type) != 0)
+        rc = rt_err(RT_EBADINPUT, "%s: optim_type: the checkpoint holds %s state, the config asks for %s",
+                    path, type, optim_type);
+    if (!rc) snprintf(info->optim_type, sizeof info->optim_type, "%s", type);
+    rt_free(type);
+    if (!rc) rc = load_group(f, path, "params", p, p->data);
+    if (!rc && m) rc = load_group(f, path, "optim/m", p, m);
+    if (!rc && v) rc = load_group(f, path, "optim/v", p, v);
     H5Fclose(f);
     return rc;
 }
@@ -189,6 +243,108 @@ int rt_ckpt_load_params(const char *path, rt_params *p) {
 int rt_ckpt_read_config(const char *path, char **json) {
     rt_h5_lock();
     int rc = ckpt_read_config_locked(path, json);
+    rt_h5_unlock();
+    return rc;
+}
+
+int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char *optim_type,
+                 rt_ckpt_info *info) {
+    rt_h5_lock();
+    int rc = ckpt_load_locked(path, p, m, v, optim_type, info);
+    rt_h5_unlock();
+    return rc;
+}
+
+/* ---- inspect ---- */
+
+struct inspect_ctx {
+    FILE *out;
+    const char *path;
+    int rc;
+    int64_t total;
+    int count;
+};
+
+static herr_t inspect_one(hid_t g, const char *name, const H5L_info_t *info, void *arg) {
+    (void)info;
+    struct inspect_ctx *c = arg;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0) {
+        c->rc = rt_err(RT_EBADINPUT, "%s: /params/%s: not a dataset", c->path, name);
+        return -1;
+    }
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[8] = {0};
+    int nd = H5Sget_simple_extent_ndims(sp);
+    if (nd < 0 || nd > 8) nd = 0;
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) n *= (int64_t)dims[i];
+    char shape[128];
+    dims_str(nd, dims, shape, sizeof shape);
+    float *buf = rt_malloc(rt_mul_size((size_t)(n ? n : 1), sizeof(float)));
+    double norm = 0.0;
+    if (n > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        c->rc = rt_err(RT_EBADINPUT, "%s: /params/%s: read failed (checksum mismatch or truncated)",
+                       c->path, name);
+    } else {
+        for (int64_t i = 0; i < n; i++) norm += (double)buf[i] * (double)buf[i];
+        fprintf(c->out, "  %-28s %-16s %12lld %14.6g\n", name, shape, (long long)n, sqrt(norm));
+    }
+    rt_free(buf);
+    H5Sclose(sp);
+    H5Dclose(d);
+    c->total += n;
+    c->count++;
+    return c->rc ? -1 : 0;
+}
+
+static int ckpt_inspect_locked(const char *path, FILE *out) {
+    rt_h5_init();
+    hid_t f;
+    int rc = rt_h5_open(path, &f);
+    if (rc) return rc;
+    int64_t v[6] = {0};
+    const char *names[6] = {"step", "epoch", "world_size", "format_version", "seed", "optim_t"};
+    for (int i = 0; i < 6 && !rc; i++)
+        if ((rc = rt_h5_attr_int(f, names[i], &v[i]))) rc = rt_err_prefix(rc, path);
+    char *config = NULL, *version = NULL, *optim = NULL;
+    if (!rc && (rc = rt_h5_attr_str(f, "config", &config))) rc = rt_err_prefix(rc, path);
+    if (!rc) {
+        if (rt_h5_attr_str(f, "ringtrain_version", &version)) version = rt_strdup("?");
+        if (rt_h5_attr_str(f, "optim_type", &optim)) optim = rt_strdup("?");
+        uint64_t digest = 1469598103934665603ULL;
+        for (const char *p = config; *p; p++) digest = (digest ^ (unsigned char)*p) * 1099511628211ULL;
+        fprintf(out, "checkpoint      %s\n", path);
+        fprintf(out, "step            %lld\n", (long long)v[0]);
+        fprintf(out, "epoch           %lld\n", (long long)v[1]);
+        fprintf(out, "world size      %lld\n", (long long)v[2]);
+        fprintf(out, "format          %lld (ringtrain %s)\n", (long long)v[3], version);
+        fprintf(out, "seed            %lld\n", (long long)v[4]);
+        fprintf(out, "optimizer       %s, %lld steps\n", optim, (long long)v[5]);
+        fprintf(out, "config digest   %016llx (fnv1a-64 of the stored JSON, %zu bytes)\n",
+                (unsigned long long)digest, strlen(config));
+        fprintf(out, "parameters\n  %-28s %-16s %12s %14s\n", "name", "shape", "count", "L2 norm");
+    }
+    if (!rc && H5Lexists(f, "params", H5P_DEFAULT) <= 0) rc = rt_err(RT_EBADINPUT, "%s: /params: missing group", path);
+    if (!rc) {
+        struct inspect_ctx c = {.out = out, .path = path};
+        hid_t g = H5Gopen2(f, "params", H5P_DEFAULT);
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, inspect_one, &c);
+        H5Gclose(g);
+        rc = c.rc;
+        if (!rc) fprintf(out, "  %d tensors, %lld parameters\n", c.count, (long long)c.total);
+    }
+    rt_free(config);
+    rt_free(version);
+    rt_free(optim);
+    H5Fclose(f);
+    return rc;
+}
+
+int rt_ckpt_inspect(const char *path, FILE *out) {
+    rt_h5_lock();
+    int rc = ckpt_inspect_locked(path, out);
     rt_h5_unlock();
     return rc;
 }

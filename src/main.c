@@ -1,5 +1,6 @@
 /* main.c - the ringtrain command line: one binary, one verb per job. */
 #include "ringtrain/bench.h"
+#include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
 #include "ringtrain/data.h"
@@ -28,6 +29,7 @@ static const char *const usage_main =
     "  train CONFIG.json   train a model (plain, under mpirun, or under srun)\n"
     "  eval CKPT.h5        evaluate a checkpoint; prints one JSON line\n"
     "  prep fashion-mnist  convert the IDX files to ringtrain's HDF5 layout\n"
+    "  inspect CKPT.h5     print a readable summary of a checkpoint\n"
     "  bench allreduce     ring all-reduce vs MPI_Allreduce bus bandwidth\n"
     "\n"
     "options:\n"
@@ -70,6 +72,15 @@ static const char *const usage_prep =
     "example:\n"
     "  ringtrain prep fashion-mnist --out data/fashion-mnist.h5\n";
 
+static const char *const usage_inspect =
+    "usage: ringtrain inspect CHECKPOINT.h5\n"
+    "\n"
+    "  Prints step, epoch, world size, versions, the config digest and a table of\n"
+    "  every parameter (name, shape, count, L2 norm). Checksums are verified.\n"
+    "\n"
+    "example:\n"
+    "  ringtrain inspect runs/fashion_mlp/ckpt/step_00000234.h5\n";
+
 static const char *const usage_bench =
     "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--json]\n"
     "\n"
@@ -92,7 +103,7 @@ static int world_rank(void) {
 /* Prints the error once: the lowest rank that saw it first-hand reports it. */
 static void report(int rc, bool mpi_up) {
     const char *msg = rt_errmsg();
-    bool own = rc != RT_OK && strcmp(msg, "another rank failed") != 0;
+    bool own = rc != RT_OK && rc != RT_ESIGNAL && strcmp(msg, "another rank failed") != 0;
     int me = mpi_up ? world_rank() : 0;
     int printer = mpi_up ? rt_dist_first(own, MPI_COMM_WORLD) : me;
     if (own && printer == me) {
@@ -234,6 +245,24 @@ static int cmd_prep(int argc, char **argv) {
     return rc;
 }
 
+static int cmd_inspect(int argc, char **argv) {
+    const char *ckpt = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_inspect, stdout);
+            return RT_OK;
+        } else if (argv[i][0] == '-') {
+            return usage_error("inspect", "unknown option %s", argv[i]);
+        } else if (!ckpt) {
+            ckpt = argv[i];
+        } else {
+            return usage_error("inspect", "unexpected argument %s", argv[i]);
+        }
+    }
+    if (!ckpt) return usage_error("inspect", "missing CHECKPOINT.h5%s", "");
+    return rt_ckpt_inspect(ckpt, stdout);
+}
+
 /* "64M" -> 67108864; returns 0 on a malformed size. */
 static size_t parse_size(const char *s) {
     char *end;
@@ -299,8 +328,8 @@ int main(int argc, char **argv) {
     }
     const char *verb = argv[1];
     int rc;
-    if (strcmp(verb, "prep") == 0) {
-        rc = cmd_prep(argc - 2, argv + 2);
+    if (strcmp(verb, "prep") == 0 || strcmp(verb, "inspect") == 0) {
+        rc = strcmp(verb, "prep") == 0 ? cmd_prep(argc - 2, argv + 2) : cmd_inspect(argc - 2, argv + 2);
         report(rc, false);
         return rc;
     }
@@ -309,7 +338,7 @@ int main(int argc, char **argv) {
     else if (strcmp(verb, "eval") == 0) fn = cmd_eval;
     else if (strcmp(verb, "bench") == 0) fn = cmd_bench;
     if (!fn) {
-        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, prep or bench; see ringtrain --help)",
+        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, inspect, prep or bench; see ringtrain --help)",
                verb);
         report(RT_EBADINPUT, false);
         return RT_EBADINPUT;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ struct rt_trainer {
     rt_gradsync *sync;          /* gradient buckets, overlapped with backward */
     FILE *trace;                /* RINGTRAIN_TRACE_ROWS: rows this rank reads, per step */
     int64_t corrupt_step;       /* RINGTRAIN_FAULT_CORRUPT=rank:step, for the replica test */
+    bool no_sync;               /* RINGTRAIN_BENCH_NO_SYNC: skip the ring (benchmark only) */
     rt_optim *optim;
     rt_graph *graph;
     rt_dataset *train, *test;
@@ -54,7 +56,26 @@ struct rt_trainer {
     double last_grad_norm;
     double t_compute, t_comm;   /* seconds spent in the last step */
     double t_wait;              /* seconds the last step waited for data */
+    int64_t resumed_from_world; /* world size that wrote the resumed checkpoint */
+    bool stop;                  /* some rank got SIGUSR1/SIGTERM: checkpoint and exit 3 */
+    int64_t stop_at;            /* RINGTRAIN_STOP_AT_STEP: raise the flag at this step */
 };
+
+/* ---- signals: SIGUSR1 / SIGTERM ask for a checkpoint and exit 3 ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* a second signal while writing interrupts nothing */
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 /* ---- small helpers ---- */
 
@@ -120,12 +141,33 @@ static int open_data(rt_trainer *t) {
     return RT_OK;
 }
 
+/* Keeps the metrics lines of steps <= step (a resumed run rewrites what the
+ * interrupted one logged after its checkpoint), atomically. */
+static int trim_metrics(const char *path, int64_t step) {
+    FILE *in = fopen(path, "r");
+    if (!in) return RT_OK;
+    char tmp[RT_PATH_MAX + 16];
+    rt_fmt(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return rt_err(RT_ERUNTIME, "%s: %s", tmp, strerror(errno));
+    }
+    char line[4096];
+    while (fgets(line, sizeof line, in)) {
+        const char *k = strstr(line, "\"step\":");
+        long long s = k ? atoll(k + 7) : 0;
+        if (s <= step && !strstr(line, "\"event\":\"done\"") && !strstr(line, "\"event\":\"stopped\""))
+            fputs(line, out);
+    }
+    fclose(in);
+    bool ok = fclose(out) == 0;
+    if (!ok) return rt_err(RT_ERUNTIME, "%s: write failed", tmp);
+    return rt_commit_file(tmp, path);
+}
+
 static int prepare_run_dir(rt_trainer *t, const rt_train_opts *o) {
     const rt_config *c = t->cfg;
-    if (o->run_dir)
-        rt_fmt(t->run_dir, sizeof t->run_dir, "%s", o->run_dir);
-    else
-        rt_fmt(t->run_dir, sizeof t->run_dir, "runs/%s", c->name);
     if (t->rank != 0) return RT_OK;
     char p[RT_PATH_MAX + 32];
     rt_fmt(p, sizeof p, "%s/ckpt/latest", t->run_dir);
@@ -148,9 +190,97 @@ static int prepare_run_dir(rt_trainer *t, const rt_train_opts *o) {
     rt_free(json);
     if (rc) return rt_err_prefix(RT_EBADINPUT, t->run_dir);
     rt_fmt(p, sizeof p, "%s/metrics.jsonl", t->run_dir);
+    if (o->resume && (rc = trim_metrics(p, t->step))) return rc;
     t->metrics = fopen(p, o->resume ? "a" : "w");
     if (!t->metrics) return rt_err(RT_EBADINPUT, "%s: %s", p, strerror(errno));
     return RT_OK;
+}
+
+/* ---- resume ---- */
+
+/* Checkpoints of the run directory, newest first: the one ckpt/latest names,
+ * then every step_*.h5 by descending step. Returns how many were written. */
+static int candidates(const rt_trainer *t, char (*out)[RT_PATH_MAX + 64], int max) {
+    int n = 0;
+    char p[RT_PATH_MAX + 64], name[128] = "";
+    rt_fmt(p, sizeof p, "%s/ckpt/latest", t->run_dir);
+    FILE *f = fopen(p, "r");
+    if (f) {
+        if (fgets(name, sizeof name, f)) name[strcspn(name, "\r\n")] = '\0';
+        fclose(f);
+        if (name[0] && !strchr(name, '/')) rt_fmt(out[n++], sizeof out[0], "%s/ckpt/%s", t->run_dir, name);
+    }
+    rt_fmt(p, sizeof p, "%s/ckpt", t->run_dir);
+    DIR *d = opendir(p);
+    long long steps[4096];
+    int ns = 0;
+    for (struct dirent *e; d && (e = readdir(d)) && ns < 4096;) {
+        long long s;
+        char tail[8];
+        if (sscanf(e->d_name, "step_%8lld.h%7s", &s, tail) == 2 && strcmp(tail, "5") == 0) steps[ns++] = s;
+    }
+    if (d) closedir(d);
+    while (n < max && ns > 0) { /* pick the largest remaining step */
+        int best = 0;
+        for (int i = 1; i < ns; i++) best = steps[i] > steps[best] ? i : best;
+        rt_fmt(out[n], sizeof out[0], "%s/ckpt/step_%08lld.h5", t->run_dir, steps[best]);
+        steps[best] = steps[--ns];
+        if (n == 0 || strcmp(out[n], out[0]) != 0) n++;
+    }
+    return n;
+}
+
+static int load_state(rt_trainer *t, const char *path) {
+    rt_ckpt_info info;
+    const char *type = rt_optim_type(t->optim) == RT_OPTIM_ADAMW ? "adamw" : "sgd";
+    int rc = rt_ckpt_load(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), type, &info);
+    if (rc) return rc;
+    if (info.seed != (int64_t)t->cfg->train.seed)
+        return rt_err(RT_EBADINPUT, "%s: seed: the checkpoint was trained with seed %lld, the config has %lld",
+                      path, (long long)info.seed, (long long)t->cfg->train.seed);
+    t->step = info.step;
+    rt_optim_set_t(t->optim, info.optim_t);
+    t->resumed_from_world = info.world_size;
+    return RT_OK;
+}
+
+/* --resume auto: the newest checkpoint that loads (warning about any that do
+ * not), or a fresh start when the run has none. --resume PATH: that file.
+ * Rank 0 chooses; every rank loads the same file. */
+static int resume(rt_trainer *t, const rt_train_opts *o) {
+    char chosen[RT_PATH_MAX + 64] = "";
+    int rc = RT_OK;
+    if (strcmp(o->resume, "auto") != 0) {
+        rt_fmt(chosen, sizeof chosen, "%s", o->resume);
+    } else if (t->rank == 0) {
+        static char list[64][RT_PATH_MAX + 64];
+        int n = candidates(t, list, 64);
+        for (int i = 0; i < n && !chosen[0]; i++) {
+            if (load_state(t, list[i]) == RT_OK) {
+                rt_fmt(chosen, sizeof chosen, "%s", list[i]);
+            } else {
+                fprintf(stderr, "ringtrain: warning: %s\n", rt_errmsg());
+                if (i + 1 < n) fprintf(stderr, "ringtrain: warning: falling back to %s\n", list[i + 1]);
+            }
+        }
+        if (!chosen[0] && n > 0)
+            rc = rt_err(RT_EBADINPUT, "%s/ckpt: no checkpoint in it loads (see the warnings above)", t->run_dir);
+    }
+    rc = rt_dist_agree(rc, t->comm);
+    if (rc) return rc;
+    if (MPI_Bcast(chosen, sizeof chosen, MPI_CHAR, 0, t->comm) != MPI_SUCCESS)
+        return rt_err(RT_ERUNTIME, "MPI: broadcasting the checkpoint to resume failed");
+    if (!chosen[0]) { /* auto with nothing to resume: a fresh run */
+        if (t->rank == 0 && !t->quiet) printf("resume: no checkpoint in %s/ckpt, starting fresh\n", t->run_dir);
+        return RT_OK;
+    }
+    rc = rt_dist_agree(load_state(t, chosen), t->comm);
+    if (!rc && t->rank == 0 && !t->quiet) {
+        printf("resume: %s (step %lld, written by %lld rank%s)\n", chosen, (long long)t->step,
+               (long long)t->resumed_from_world, t->resumed_from_world == 1 ? "" : "s");
+        fflush(stdout);
+    }
+    return rc;
 }
 
 int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm,
@@ -163,30 +293,29 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
     MPI_Comm_rank(comm, &t->rank);
     MPI_Comm_size(comm, &t->world);
     t->B = cfg->train.global_batch;
+    if (opts->run_dir)
+        rt_fmt(t->run_dir, sizeof t->run_dir, "%s", opts->run_dir);
+    else
+        rt_fmt(t->run_dir, sizeof t->run_dir, "runs/%s", cfg->name);
     int rc = RT_OK;
-    if (opts->resume)
-        rc = rt_err(RT_EBADINPUT, "--resume: resuming is not supported by this build yet");
-    if (!rc) {
-        t->model = rt_model_create(cfg);
-        t->params = rt_model_params(t->model);
-        t->sample = rt_model_input_size(t->model);
-        if (cfg->init.from[0]) rc = rt_ckpt_load_params(cfg->init.from, t->params);
+    t->model = rt_model_create(cfg);
+    t->params = rt_model_params(t->model);
+    t->sample = rt_model_input_size(t->model);
+    t->optim = rt_optim_create(cfg, t->params->total);
+    if (cfg->init.from[0] && !opts->resume) {
+        rc = rt_ckpt_load_params(cfg->init.from, t->params);
         if (rc) rc = rt_err_prefix(rc, "init.from");
     }
     if (!rc) rc = open_data(t);
     rc = rt_dist_agree(rc, comm);
+    if (!rc && opts->resume) rc = resume(t, opts);
     if (!rc) rc = rt_dist_agree(prepare_run_dir(t, opts), comm);
-    if (rc) {
-        rt_trainer_destroy(t);
-        return rc;
-    }
     /* replicas start from rank 0's parameters */
-    rc = rt_dist_agree(rt_dist_bcast(t->params->data, t->params->total, comm), comm);
+    if (!rc) rc = rt_dist_agree(rt_dist_bcast(t->params->data, t->params->total, comm), comm);
     if (rc) {
         rt_trainer_destroy(t);
         return rc;
     }
-    t->optim = rt_optim_create(cfg, t->params->total);
     t->graph = rt_graph_create(64u << 20, 1024);
     t->ring = rt_ring_create(comm, 101, t->params->total + 16, (size_t)cfg->dist.segment_kb * 1024,
                              cfg->dist.timeout_s);
@@ -198,6 +327,15 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         rt_fmt(p, sizeof p, "%s.rank%d", trace, t->rank);
         t->trace = fopen(p, "w");
     }
+    /* benchmark switch: the compute-only step, for measuring what the ring costs */
+    t->no_sync = getenv("RINGTRAIN_BENCH_NO_SYNC") != NULL;
+    if (t->no_sync && t->rank == 0)
+        fprintf(stderr, "ringtrain: warning: RINGTRAIN_BENCH_NO_SYNC is set: gradients are not "
+                        "synchronised, replicas diverge (benchmark only)\n");
+    /* testing switch: behave as if this rank got SIGUSR1 during step N (last rank) */
+    const char *stop_at = getenv("RINGTRAIN_STOP_AT_STEP");
+    t->stop_at = stop_at && t->rank == t->world - 1 ? atoll(stop_at) : -1;
+    install_signal_handlers();
     /* testing switch: perturb one parameter on one rank to prove the check fires */
     const char *fault = getenv("RINGTRAIN_FAULT_CORRUPT");
     int fault_rank = -1;
@@ -310,9 +448,15 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     }
     double t1 = rt_now(), t_comm = 0.0, t_sync = 0.0;
     /* each rank's loss is its share of the global mean: summing gives the mean */
-    int rc = rt_gradsync_finish(t->sync, &t_comm, &t_sync);
-    float lsum[1] = {(float)local};
-    if (!rc) rc = rt_ring_allreduce(t->ring, lsum, 1);
+    /* the loss and the stop flag ride one tiny ring: any rank's signal stops all */
+    if (t->step + 1 == t->stop_at) stop_signal = SIGUSR1;
+    float lsum[2] = {(float)local, stop_signal ? 1.0f : 0.0f};
+    int rc = RT_OK;
+    if (!t->no_sync) {
+        rc = rt_gradsync_finish(t->sync, &t_comm, &t_sync);
+        if (!rc) rc = rt_ring_allreduce(t->ring, lsum, 2);
+    }
+    t->stop = lsum[1] > 0.0f;
     if (rc) return rc;
     double t2 = rt_now();
     size_t np = t->params->total;
@@ -485,6 +629,20 @@ int rt_trainer_run(rt_trainer *t) {
         if (want_eval || last) {
             if ((rc = rt_trainer_evaluate(t, &test_loss, &test_acc))) break;
             log_eval(t, test_loss, test_acc);
+        }
+        if (t->stop && !last) {
+            char p[RT_PATH_MAX + 64];
+            if ((rc = save_checkpoint(t, p, sizeof p))) break;
+            if (t->rank == 0) {
+                printf("{\"event\":\"stopped\",\"step\":%lld,\"checkpoint\":\"%s\",\"exit\":3}\n",
+                       (long long)t->step, p);
+                fflush(stdout);
+                if (t->metrics) {
+                    fprintf(t->metrics, "{\"event\":\"stopped\",\"step\":%lld}\n", (long long)t->step);
+                    fflush(t->metrics);
+                }
+            }
+            return RT_ESIGNAL;
         }
         if (!last && c->train.checkpoint_every && t->step % c->train.checkpoint_every == 0) {
             char p[RT_PATH_MAX + 64];

@@ -47,8 +47,11 @@ if [ "$MODE" = sanitize ]; then
 else
     suite "zero allocations" "$OBJDIR/tests/test_alloc" "$DATA" configs/fashion_mlp.json
 fi
+suite "ring vs MPI_Allreduce" tests/test_ring.sh "$OBJDIR"
 suite "bad input" tests/test_bad_input.sh "$BIN"
 suite "end to end" tests/test_e2e.sh "$BIN" "$DATA"
+suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
+suite "checkpoints and resume" tests/test_ckpt.sh "$BIN" "$DATA"
 suite "pytorch parity" /usr/bin/python3 tests/reference/parity_mlp.py build "$DATA"
 
 echo

@@ -14,18 +14,27 @@
 #include "ringtrain/nn.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define RT_CKPT_FORMAT_VERSION 1
 
 typedef struct rt_ckpt_meta {
-    int64_t step;            /* optimizer steps completed */
+    int64_t step;            /* optimizer steps completed = the data cursor */
     int64_t epoch;           /* epoch of the next step */
     int64_t world_size;
-    int64_t seed;
+    int64_t seed;            /* train.seed: with (seed, epoch) it fixes every row order */
     int64_t optim_t;         /* optimizer step counter */
     const char *optim_type;  /* "adamw" or "sgd" */
     const char *config_json; /* resolved config */
+    const char *job_id;      /* scheduler job id, "" outside one */
+    int64_t requeue_count;   /* scheduler restarts of this job */
 } rt_ckpt_meta;
+
+/* What rt_ckpt_load found besides the tensors. */
+typedef struct rt_ckpt_info {
+    int64_t step, epoch, world_size, seed, optim_t, format_version;
+    char optim_type[16];
+} rt_ckpt_info;
 
 /* Writes params (and m, v when non-NULL) atomically to path. */
 int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
@@ -34,6 +43,16 @@ int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const flo
  * shape and the file must hold no other; the first difference is an
  * RT_EBADINPUT error naming the parameter and both shapes. */
 int rt_ckpt_load_params(const char *path, rt_params *p);
+/* Loads everything a resume needs: parameters (as rt_ckpt_load_params), the
+ * optimizer state into m and v (v NULL for SGD) and the attributes. The first
+ * difference (format version, optimizer type, a missing group or parameter, a
+ * shape, a checksum) is an RT_EBADINPUT error naming it. */
+int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char *optim_type,
+                 rt_ckpt_info *info);
+/* Prints a readable summary of any checkpoint to out: step, epoch, world
+ * size, versions, a digest of the stored config, and every parameter with its
+ * shape, element count and L2 norm (checksums are verified while reading). */
+int rt_ckpt_inspect(const char *path, FILE *out);
 /* The resolved config JSON stored in a checkpoint; caller rt_free()s it. */
 int rt_ckpt_read_config(const char *path, char **json);
 

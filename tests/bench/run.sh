@@ -1,8 +1,58 @@
 #!/usr/bin/env bash
-# make bench: speed figures measured side by side, printed as ratios.
-# Not part of make test: this machine is shared and noisy.
+# make bench: speed figures measured side by side in one run, printed as ratios.
+# Not part of make test: this machine is shared and noisy, so nothing here
+# asserts a time. OpenBLAS runs one thread per rank when the ranks fill the cores.
 set -eu
 BIN=${BIN:-build/ringtrain}
 DATA=${DATA:-data/fashion-mnist.h5}
-echo "== single-process fashion_mlp throughput, ringtrain vs PyTorch (same model, batch, rows)"
-/usr/bin/python3 tests/bench/mlp_single.py "$BIN" "$DATA" "${STEPS:-200}"
+STEPS=${STEPS:-200}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+T=$(mktemp -d /tmp/rt_bench.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+CORES=$(nproc)
+
+echo "== 1. ring all-reduce vs MPI_Allreduce (busbw; goal >= 1.0x at >= 1 MiB, >= 1.3x at 64 MiB)"
+for np in 2 3 4; do
+    OPENBLAS_NUM_THREADS=1 mpirun -np $np --oversubscribe "$BIN" bench allreduce
+done
+
+echo
+echo "== 2. single-process fashion_mlp throughput vs PyTorch (same model, batch, rows)"
+/usr/bin/python3 tests/bench/mlp_single.py "$BIN" "$DATA" "$STEPS"
+
+# steady-state samples/s of a run: median of the logged windows after the first
+steady() {
+    /usr/bin/python3 - "$1" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"samples_per_s"' in l and '"event"' not in l]
+print(f"{statistics.median(r['samples_per_s'] for r in rows[1:]):.1f}")
+PY
+}
+run_np() { # run_np NP DIR [env...] -- ARGS
+    local np=$1 dir=$2
+    shift 2
+    OPENBLAS_NUM_THREADS=$((CORES / np > 0 ? CORES / np : 1)) mpirun -np "$np" --oversubscribe \
+        "$BIN" train configs/fashion_mlp.json --run-dir "$T/$dir" --quiet \
+        --set "data.train=$DATA" --set "data.test=$DATA" --set "train.steps=$STEPS" \
+        --set train.log_every=20 --set "train.eval_every=$((STEPS * 10))" "$@" >/dev/null
+}
+
+echo
+echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2)"
+run_np 2 mlp2
+rt2=$(steady "$T/mlp2/metrics.jsonl")
+ddp=$(/usr/bin/python3 tests/bench/ddp_mlp.py "$DATA" 2 "$STEPS" | /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["samples_per_s"],1))')
+/usr/bin/python3 -c "print(f'ringtrain np=2 {float($rt2):.0f}/s, pytorch ddp np=2 {float($ddp):.0f}/s: {float($rt2)/float($ddp):.2f}x')"
+
+echo
+echo "== 4. overlap: np = 2 step with the ring vs the compute-only step (goal <= 1.05x)"
+run_np 2 overlap --set dist.overlap=true
+RINGTRAIN_BENCH_NO_SYNC=1 run_np 2 nosync --set dist.check_every=0 2>/dev/null
+run_np 2 nooverlap --set dist.overlap=false
+with=$(steady "$T/overlap/metrics.jsonl")
+without=$(steady "$T/nosync/metrics.jsonl")
+serial=$(steady "$T/nooverlap/metrics.jsonl")
+/usr/bin/python3 -c "
+w, c, s = float($with), float($without), float($serial)
+print(f'compute-only {c:.0f}/s; with ring, overlapped {w:.0f}/s -> step {c / w:.3f}x compute-only; '
+      f'not overlapped {s:.0f}/s -> {c / s:.3f}x')"

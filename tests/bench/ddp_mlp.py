@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""PyTorch DistributedDataParallel (gloo, 127.0.0.1) on fashion_mlp's model,
+AdamW, global batch 256 split over the ranks, Fashion-MNIST rows.
+Prints one JSON line with samples/s. usage: ddp_mlp.py DATA.h5 NP STEPS"""
+import json
+import os
+import sys
+import time
+
+import h5py
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+B = 256
+
+
+def worker(rank, world, data, steps, port, out):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    with h5py.File(data) as f:
+        x = f["train/x"][()].reshape(-1, 784).astype(np.float32) / np.float32(255)
+        y = f["train/y"][()].astype(np.int64)
+    x = (x - np.float32(0.2860)) / np.float32(0.3530)
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(),
+                            torch.nn.Linear(1024, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 10))
+    ddp = torch.nn.parallel.DistributedDataParallel(m)
+    opt = torch.optim.AdamW(ddp.parameters(), lr=1e-3, weight_decay=0.01)
+    perm = np.random.default_rng(0).permutation(len(x))
+    lo, hi = rank * B // world, (rank + 1) * B // world
+
+    def step(s):
+        idx = np.sort(perm[(s % 234) * B:(s % 234 + 1) * B][lo:hi])
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(ddp(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]))
+        (loss * (hi - lo) / B).backward()
+        opt.step()
+
+    for s in range(10):
+        step(s)
+    dist.barrier()
+    t0 = time.perf_counter()
+    for s in range(steps):
+        step(s)
+    dist.barrier()
+    if rank == 0:
+        out.put(steps * B / (time.perf_counter() - t0))
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    data, world, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    port = 29500 + os.getpid() % 1000
+    procs = [ctx.Process(target=worker, args=(r, world, data, steps, port, q)) for r in range(world)]
+    for p in procs:
+        p.start()
+    sps = q.get()
+    for p in procs:
+        p.join()
+    print(json.dumps({"bench": "pytorch_ddp_gloo", "np": world, "samples_per_s": sps}))
