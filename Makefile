@@ -34,6 +34,8 @@ LIB      := $(BUILD)/libringtrain.a
 BIN      := $(BUILD)/ringtrain
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(OBJDIR)/tests/%)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(OBJDIR)/tests/bench/%)
 
 DEB_BUILD := libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools \
              libcjson-dev pkg-config zlib1g-dev libpng-dev
@@ -72,6 +74,10 @@ $(BIN): $(OBJDIR)/ringtrain FORCE
 $(LIB): $(OBJDIR)/libringtrain.a FORCE
 	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
+$(OBJDIR)/tests/bench/%: $(OBJDIR)/tests/bench/%.o $(OBJDIR)/libringtrain.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(OBJDIR)/tests/%: $(OBJDIR)/tests/%.o $(OBJDIR)/libringtrain.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -104,8 +110,8 @@ test: deps
 	tests/run_all.sh $(OBJDIR) $(if $(SANITIZE),sanitize)
 
 bench: deps
-	$(MAKE) $(BIN) data/fashion-mnist.h5
-	tests/bench/run.sh
+	$(MAKE) $(BIN) $(BENCH_BIN) data/fashion-mnist.h5
+	OBJDIR=$(OBJDIR) tests/bench/run.sh
 
 install: $(BIN) $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ringtrain \

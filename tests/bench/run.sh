@@ -56,3 +56,7 @@ serial=$(steady "$T/nooverlap/metrics.jsonl")
 w, c, s = float($with), float($without), float($serial)
 print(f'compute-only {c:.0f}/s; with ring, overlapped {w:.0f}/s -> step {c / w:.3f}x compute-only; '
       f'not overlapped {s:.0f}/s -> {c / s:.3f}x')"
+
+echo
+echo "== 5. checkpoint write vs a raw write of the same bytes (params + AdamW m, v; goal <= 1.5x)"
+"${OBJDIR:-build/obj}/tests/bench/bench_ckpt" "$T" 1863690 50000000
