@@ -5,4 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 [ -f data/fashion-mnist.h5 ] || build/ringtrain prep fashion-mnist --out data/fashion-mnist.h5
-exec mpirun -np "${NP:-2}" build/ringtrain train configs/fashion_mlp.json "$@"
+NP=${NP:-2}
+extra=()
+[ "$NP" -gt "$(nproc)" ] && extra=(--oversubscribe)
+exec mpirun -np "$NP" "${extra[@]}" build/ringtrain train configs/fashion_mlp.json "$@"
