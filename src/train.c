@@ -57,6 +57,9 @@ struct rt_trainer {
     double t_compute, t_comm;   /* seconds spent in the last step */
     double t_wait;              /* seconds the last step waited for data */
     int64_t resumed_from_world; /* world size that wrote the resumed checkpoint */
+    char job_id[64];            /* SLURM_JOB_ID, "" outside Slurm */
+    int64_t requeue_count;      /* SLURM_RESTART_COUNT */
+    const char *launcher;       /* "srun", "mpirun" or "none" */
     bool stop;                  /* some rank got SIGUSR1/SIGTERM: checkpoint and exit 3 */
     int64_t stop_at;            /* RINGTRAIN_STOP_AT_STEP: raise the flag at this step */
 };
@@ -297,6 +300,13 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         rt_fmt(t->run_dir, sizeof t->run_dir, "%s", opts->run_dir);
     else
         rt_fmt(t->run_dir, sizeof t->run_dir, "runs/%s", cfg->name);
+    /* scheduler and launcher, recorded in metrics.jsonl and checkpoints */
+    const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
+    rt_fmt(t->job_id, sizeof t->job_id, "%s", job ? job : "");
+    t->requeue_count = restarts ? atoll(restarts) : 0;
+    t->launcher = getenv("SLURM_STEP_ID") ? "srun"
+                  : (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK")) ? "mpirun"
+                                                                             : "none";
     int rc = RT_OK;
     t->model = rt_model_create(cfg);
     t->params = rt_model_params(t->model);
@@ -557,6 +567,8 @@ static int save_checkpoint(rt_trainer *t, char *path_out, size_t len) {
             .optim_t = rt_optim_t(t->optim),
             .optim_type = rt_optim_type(t->optim) == RT_OPTIM_ADAMW ? "adamw" : "sgd",
             .config_json = json,
+            .job_id = t->job_id,
+            .requeue_count = t->requeue_count,
         };
         rc = rt_ckpt_save(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta);
         rt_free(json);
@@ -592,6 +604,14 @@ int rt_trainer_run(rt_trainer *t) {
     double start = rt_now(), window_t = start, loss = 0.0, test_loss = NAN, test_acc = NAN;
     int64_t window_steps = 0, start_step = t->step;
     int rc = RT_OK;
+    if (t->rank == 0 && t->metrics) {
+        fprintf(t->metrics,
+                "{\"event\":\"start\",\"step\":%lld,\"world_size\":%d,\"launcher\":\"%s\","
+                "\"job_id\":\"%s\",\"requeue_count\":%lld,\"resumed_from_world_size\":%lld}\n",
+                (long long)t->step, t->world, t->launcher, t->job_id, (long long)t->requeue_count,
+                (long long)t->resumed_from_world);
+        fflush(t->metrics);
+    }
     if (t->rank == 0 && !t->quiet)
         printf("train %s: %lld steps (%lld per epoch), global batch %lld, %zu parameters, %d rank%s\n",
                c->name, (long long)t->total_steps, (long long)t->steps_per_epoch, (long long)t->B,
