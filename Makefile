@@ -41,7 +41,8 @@ DEB_BUILD := libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools \
              libcjson-dev pkg-config zlib1g-dev libpng-dev
 DEB_DATA  := dataset-fashion-mnist
 DEB_REF   := python3-torch python3-h5py python3-numpy
-DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF)
+DEB_SLURM := slurmctld slurmd slurm-client munge iproute2
+DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF) $(DEB_SLURM)
 
 .PHONY: all deps demo test bench install clean help unit-tests FORCE
 all: $(BIN) $(LIB)

@@ -34,6 +34,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Segment j of a step travels with tag `tag + j % RT_RING_TAGS`. Segments reach
+ * a neighbour in the order they become ready, not in index order, so distinct
+ * tags (not arrival order) must decide which receive each one lands in. The
+ * segment size grows if needed so a step never has more segments than tags. */
+#define RT_RING_TAGS 1024
+
 struct rt_ring {
     MPI_Comm comm;
     int tag, rank, size;
@@ -62,6 +68,7 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
     if (r->seg < 16) r->seg = 16;
     r->timeout_s = timeout_s;
     size_t max_chunk = (max_count + (size_t)r->size - 1) / (size_t)r->size + 1;
+    if ((max_chunk + r->seg - 1) / r->seg > RT_RING_TAGS) r->seg = (max_chunk + RT_RING_TAGS - 1) / RT_RING_TAGS;
     r->scratch = rt_alloc_aligned(rt_mul_size(max_chunk, sizeof(float)));
     r->max_segs = (int)((max_chunk + r->seg - 1) / r->seg) + 1;
     r->rreq = rt_calloc((size_t)r->max_segs, sizeof *r->rreq);
@@ -96,18 +103,25 @@ static const char *mpi_errstr(int code, char *buf) {
     return buf;
 }
 
-/* Waits for any of the n receive requests; returns its index in *idx. Polls with
- * MPI_Testany so a dead or stopped neighbour turns into an error at the deadline. */
-static int wait_any(rt_ring *r, int n, int *idx, double deadline, const char *phase, int step) {
+/* Waits for any of the n receive requests; returns its index in *idx and the
+ * number of floats that arrived in *got. Polls with MPI_Testany so a dead or
+ * stopped neighbour turns into an error at the deadline. */
+static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, const char *phase,
+                    int step) {
     int spins = 0;
     for (;;) {
         int flag = 0, rc;
         char es[MPI_MAX_ERROR_STRING];
-        rc = MPI_Testany(n, r->rreq, idx, &flag, MPI_STATUS_IGNORE);
+        MPI_Status st;
+        rc = MPI_Testany(n, r->rreq, idx, &flag, &st);
         if (rc != MPI_SUCCESS)
             return rt_err(RT_ERUNTIME, "ring %s step %d: receive from rank %d failed: %s", phase,
                           step, mod(r->rank - 1, r->size), mpi_errstr(rc, es));
-        if (flag) return RT_OK;
+        if (flag) {
+            *got = 0;
+            if (*idx != MPI_UNDEFINED) MPI_Get_count(&st, MPI_FLOAT, got);
+            return RT_OK;
+        }
         if (++spins % 64 == 0) {
             if (rt_now() > deadline)
                 return rt_err(RT_ERUNTIME,
@@ -173,7 +187,8 @@ static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_R
     char es[MPI_MAX_ERROR_STRING];
     size_t off = (size_t)j * r->seg, len = p->sn - off < r->seg ? p->sn - off : r->seg;
     int right = mod(r->rank + 1, r->size);
-    int rc = MPI_Isend(buf + p->slo + off, (int)len, MPI_FLOAT, right, r->tag, r->comm, &req[j]);
+    int rc = MPI_Isend(buf + p->slo + off, (int)len, MPI_FLOAT, right, r->tag + j % RT_RING_TAGS,
+                       r->comm, &req[j]);
     if (rc != MPI_SUCCESS)
         return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Isend to rank %d: %s", p->phase, p->k,
                       right, mpi_errstr(rc, es));
@@ -202,18 +217,22 @@ int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
         int nr = nsegs(r, cur.rn);
         for (int j = 0; j < nr; j++) {
             size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
-            int rc = MPI_Irecv(rbase + off, (int)len, MPI_FLOAT, left, r->tag, r->comm, &r->rreq[j]);
+            int rc = MPI_Irecv(rbase + off, (int)len, MPI_FLOAT, left, r->tag + j % RT_RING_TAGS,
+                               r->comm, &r->rreq[j]);
             if (rc != MPI_SUCCESS)
                 return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Irecv from rank %d: %s",
                               cur.phase, cur.k, left, mpi_errstr(rc, es));
         }
         double deadline = rt_now() + r->timeout_s;
         for (int done = 0; done < nr; done++) {
-            int j = MPI_UNDEFINED;
-            int rc = wait_any(r, nr, &j, deadline, cur.phase, cur.k);
+            int j = MPI_UNDEFINED, got = 0;
+            int rc = wait_any(r, nr, &j, &got, deadline, cur.phase, cur.k);
             if (rc) return rc;
             if (j == MPI_UNDEFINED) continue;
             size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
+            if ((size_t)got != len) /* the two ranks disagree on the buffer: a bug, not bad luck */
+                return rt_err(RT_ERUNTIME, "ring %s step %d: segment %d from rank %d has %d floats, expected %zu "
+                              "(do all ranks pass the same count?)", cur.phase, cur.k, j, left, got, len);
             if (cur.reduce) add_into(buf + cur.rlo + off, r->scratch + off, len);
             /* what just landed is what goes out next: forward it at once */
             if (more && (rc = send_segment(r, buf, &next, j, sreq_next))) return rc;

@@ -52,6 +52,10 @@ suite "bad input" tests/test_bad_input.sh "$BIN"
 suite "end to end" tests/test_e2e.sh "$BIN" "$DATA"
 suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
 suite "checkpoints and resume" tests/test_ckpt.sh "$BIN" "$DATA"
+if [ "$MODE" != sanitize ]; then # real daemons and namespaces: once is enough
+    suite "slurm" tests/test_slurm.sh
+    suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
+fi
 suite "pytorch parity" /usr/bin/python3 tests/reference/parity_mlp.py build "$DATA"
 
 echo

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# The ring all-reduce against MPI_Allreduce at np = 1..5 (oversubscribed).
+# The ring all-reduce against MPI_Allreduce at np = 1..5 (oversubscribed), and
+# at np = 3 over the TCP transport.
 # usage: tests/test_ring.sh OBJDIR
 set -u
 OBJDIR=${1:-build/obj}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 pass=0 fail=0
-for np in 1 2 3 4 5; do
-    out=$(timeout 300 mpirun -np $np --oversubscribe "$OBJDIR/tests/test_ring" 2>&1)
+# shared memory at np = 1..5, then TCP, where segments arrive out of order
+for run in 1 2 3 4 5 tcp3; do
+    np=${run#tcp}
+    btl=()
+    [ "$run" != "$np" ] && btl=(--mca btl tcp,self)
+    out=$(timeout 300 mpirun -np $np --oversubscribe "${btl[@]}" "$OBJDIR/tests/test_ring" 2>&1)
     rc=$?
     echo "$out" | grep -E '^(ok|FAIL)'
     line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n1)
     p=$(echo "$line" | awk '{print $1}')
     f=$(echo "$line" | awk '{print $3}')
     if [ -z "$line" ] || [ $rc -ne 0 ]; then
-        echo "FAIL np=$np: exit $rc"
+        echo "FAIL $run: exit $rc"
         echo "$out" | grep -vE '^(ok|FAIL)' | head -n 10 | sed 's/^/    /'
         f=$((${f:-0} + 1))
     fi

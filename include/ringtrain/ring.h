@@ -15,8 +15,10 @@
 typedef struct rt_ring rt_ring;
 
 /* A ring over comm for buffers of up to max_count floats. segment_bytes sets
- * the pipelining grain; timeout_s bounds every wait for a neighbour. Scratch
- * memory is allocated here, once. The handle belongs to one thread at a time. */
+ * the pipelining grain; timeout_s bounds every wait for a neighbour. Messages
+ * use tags [tag, tag + 1024) on comm: no other traffic may use those while the
+ * ring runs. Scratch memory is allocated here, once. The handle belongs to one
+ * thread at a time. */
 rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment_bytes,
                         double timeout_s);
 void rt_ring_destroy(rt_ring *r);

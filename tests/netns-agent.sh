@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Remote-shell agent for Open MPI (--mca plm_rsh_agent): runs the command for
+# host ADDR inside the network namespace that owns ADDR, as ssh would on a real
+# host. Namespaces are found through RT_NETNS_MAP="addr=ns,addr=ns".
+# usage (by mpirun): netns-agent.sh [ssh-style options] HOST COMMAND...
+while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do shift; done
+host=$1
+shift
+ns=""
+IFS=, read -ra pairs <<<"${RT_NETNS_MAP:-}"
+for p in "${pairs[@]}"; do [ "${p%%=*}" = "$host" ] && ns=${p#*=}; done
+[ -n "$ns" ] || { echo "netns-agent: no namespace for host $host" >&2; exit 255; }
+exec ip netns exec "$ns" /bin/sh -c "$*"
