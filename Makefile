@@ -115,12 +115,17 @@ bench: deps
 	OBJDIR=$(OBJDIR) tests/bench/run.sh
 
 install: $(BIN) $(LIB)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ringtrain \
-	  $(DESTDIR)$(PREFIX)/share/ringtrain/configs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/ringtrain $(DESTDIR)$(PREFIX)/share/ringtrain/configs \
+	  $(DESTDIR)$(PREFIX)/share/ringtrain/slurm $(DESTDIR)$(PREFIX)/share/ringtrain/jobs
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/ringtrain/*.h $(DESTDIR)$(PREFIX)/include/ringtrain/
 	install -m 644 configs/*.json $(DESTDIR)$(PREFIX)/share/ringtrain/configs/
+	install -m 755 slurm/*.sh slurm/*.sbatch $(DESTDIR)$(PREFIX)/share/ringtrain/slurm/
+	install -m 755 jobs/*.sh $(DESTDIR)$(PREFIX)/share/ringtrain/jobs/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*RT_VERSION "\(.*\)"/\1/p' include/ringtrain/common.h)|' \
+	  ringtrain.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringtrain.pc
 
 clean:
 	rm -rf $(BUILD)

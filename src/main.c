@@ -5,6 +5,7 @@
 #include "ringtrain/config.h"
 #include "ringtrain/data.h"
 #include "ringtrain/dist.h"
+#include "ringtrain/report.h"
 #include "ringtrain/train.h"
 
 #include <cblas.h>
@@ -30,6 +31,8 @@ static const char *const usage_main =
     "  eval CKPT.h5        evaluate a checkpoint; prints one JSON line\n"
     "  prep fashion-mnist  convert the IDX files to ringtrain's HDF5 layout\n"
     "  inspect CKPT.h5     print a readable summary of a checkpoint\n"
+    "  report RUN_DIR      throughput, time split, stragglers and final metrics of a run\n"
+    "  plot RUN_DIR -o P   draw loss, accuracy, learning rate and samples/s into a PNG\n"
     "  bench allreduce     ring all-reduce vs MPI_Allreduce bus bandwidth\n"
     "\n"
     "options:\n"
@@ -41,13 +44,14 @@ static const char *const usage_main =
 
 static const char *const usage_train =
     "usage: ringtrain train CONFIG.json [--set key.path=value ...] [--run-dir DIR]\n"
-    "                      [--resume auto|PATH] [--quiet]\n"
+    "                      [--resume auto|PATH] [--per-rank-metrics] [--quiet]\n"
     "\n"
     "  --set key.path=value  override one config leaf (repeatable); the value is JSON,\n"
     "                        or a bare string: --set optim.type=sgd\n"
     "  --run-dir DIR         where config.json, metrics.jsonl and ckpt/ go\n"
     "                        (default runs/<config name>)\n"
     "  --resume auto|PATH    continue a run from ckpt/latest or from a checkpoint\n"
+    "  --per-rank-metrics    every rank writes DIR/metrics.rank<R>.jsonl (step time split)\n"
     "  --quiet               no progress lines; the final JSON line is still printed\n"
     "\n"
     "example:\n"
@@ -80,6 +84,25 @@ static const char *const usage_inspect =
     "\n"
     "example:\n"
     "  ringtrain inspect runs/fashion_mlp/ckpt/step_00000234.h5\n";
+
+static const char *const usage_report =
+    "usage: ringtrain report RUN_DIR\n"
+    "\n"
+    "  Summarises RUN_DIR/metrics.jsonl: median and mean samples/s, the step time\n"
+    "  split into compute and waiting, the slowest rank against the median (with\n"
+    "  metrics.rank<R>.jsonl from train --per-rank-metrics) and the final metrics.\n"
+    "\n"
+    "example:\n"
+    "  ringtrain report runs/fashion_mlp\n";
+
+static const char *const usage_plot =
+    "usage: ringtrain plot RUN_DIR -o FILE.png\n"
+    "\n"
+    "  Draws train and eval loss, test accuracy, learning rate and samples/s\n"
+    "  against step with gnuplot (pngcairo). Needs gnuplot-nox.\n"
+    "\n"
+    "example:\n"
+    "  ringtrain plot runs/fashion_mlp -o run.png\n";
 
 static const char *const usage_bench =
     "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--json]\n"
@@ -170,6 +193,8 @@ static int cmd_train(int argc, char **argv) {
             opts.resume = argv[++i];
         } else if (strcmp(a, "--quiet") == 0) {
             opts.quiet = true;
+        } else if (strcmp(a, "--per-rank-metrics") == 0) {
+            opts.per_rank_metrics = true;
         } else if (a[0] == '-') {
             return usage_error("train", "unknown or incomplete option %s", a);
         } else if (!config) {
@@ -263,6 +288,32 @@ static int cmd_inspect(int argc, char **argv) {
     return rt_ckpt_inspect(ckpt, stdout);
 }
 
+/* report RUN_DIR | plot RUN_DIR -o FILE.png */
+static int cmd_runlog(bool plot, int argc, char **argv) {
+    const char *dir = NULL, *out = NULL, *verb = plot ? "plot" : "report";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) {
+            fputs(plot ? usage_plot : usage_report, stdout);
+            return RT_OK;
+        } else if (plot && (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) && i + 1 < argc) {
+            out = argv[++i];
+        } else if (a[0] == '-') {
+            return usage_error(verb, "unknown or incomplete option %s", a);
+        } else if (!dir) {
+            dir = a;
+        } else {
+            return usage_error(verb, "unexpected argument %s", a);
+        }
+    }
+    if (!dir) return usage_error(verb, "missing RUN_DIR%s", "");
+    if (!plot) return rt_report(dir, stdout);
+    if (!out) return usage_error(verb, "missing -o FILE.png%s", "");
+    int rc = rt_plot(dir, out);
+    if (!rc) printf("wrote %s\n", out);
+    return rc;
+}
+
 /* "64M" -> 67108864; returns 0 on a malformed size. */
 static size_t parse_size(const char *s) {
     char *end;
@@ -328,8 +379,16 @@ int main(int argc, char **argv) {
     }
     const char *verb = argv[1];
     int rc;
-    if (strcmp(verb, "prep") == 0 || strcmp(verb, "inspect") == 0) {
-        rc = strcmp(verb, "prep") == 0 ? cmd_prep(argc - 2, argv + 2) : cmd_inspect(argc - 2, argv + 2);
+    bool no_mpi = true;
+    if (strcmp(verb, "prep") == 0)
+        rc = cmd_prep(argc - 2, argv + 2);
+    else if (strcmp(verb, "inspect") == 0)
+        rc = cmd_inspect(argc - 2, argv + 2);
+    else if (strcmp(verb, "report") == 0 || strcmp(verb, "plot") == 0)
+        rc = cmd_runlog(strcmp(verb, "plot") == 0, argc - 2, argv + 2);
+    else
+        no_mpi = false;
+    if (no_mpi) {
         report(rc, false);
         return rc;
     }
@@ -338,7 +397,7 @@ int main(int argc, char **argv) {
     else if (strcmp(verb, "eval") == 0) fn = cmd_eval;
     else if (strcmp(verb, "bench") == 0) fn = cmd_bench;
     if (!fn) {
-        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, inspect, prep or bench; see ringtrain --help)",
+        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, inspect, report, plot, prep or bench; see ringtrain --help)",
                verb);
         report(RT_EBADINPUT, false);
         return RT_EBADINPUT;

@@ -9,6 +9,7 @@
 #include "ringtrain/h5util.h"
 #include "ringtrain/model.h"
 #include "ringtrain/optim.h"
+#include "ringtrain/progress.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -28,6 +29,8 @@ struct rt_trainer {
     bool quiet;
     char run_dir[RT_PATH_MAX];
     FILE *metrics;              /* rank 0: run_dir/metrics.jsonl */
+    FILE *rank_metrics;         /* --per-rank-metrics: run_dir/metrics.rank<R>.jsonl */
+    rt_progress *progress;      /* rank 0's bar or lines */
 
     rt_model *model;
     rt_params *params;
@@ -320,6 +323,13 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
     rc = rt_dist_agree(rc, comm);
     if (!rc && opts->resume) rc = resume(t, opts);
     if (!rc) rc = rt_dist_agree(prepare_run_dir(t, opts), comm);
+    if (!rc && opts->per_rank_metrics) {
+        char p[RT_PATH_MAX + 32];
+        rt_fmt(p, sizeof p, "%s/metrics.rank%d.jsonl", t->run_dir, t->rank);
+        t->rank_metrics = fopen(p, opts->resume ? "a" : "w");
+        rc = t->rank_metrics ? RT_OK : rt_err(RT_EBADINPUT, "%s: %s", p, strerror(errno));
+        rc = rt_dist_agree(rc, comm);
+    }
     /* replicas start from rank 0's parameters */
     if (!rc) rc = rt_dist_agree(rt_dist_bcast(t->params->data, t->params->total, comm), comm);
     if (rc) {
@@ -360,6 +370,8 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
 void rt_trainer_destroy(rt_trainer *t) {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
+    if (t->rank_metrics) fclose(t->rank_metrics);
+    rt_progress_destroy(t->progress);
     rt_loader_destroy(t->loader); /* first: it may still be reading */
     t->loader = NULL;
     if (t->trace) {
@@ -593,10 +605,8 @@ static void log_eval(rt_trainer *t, double loss, double acc) {
                 (long long)t->step, (long long)epoch, loss, acc);
         fflush(t->metrics);
     }
-    if (!t->quiet)
-        printf("eval  step %lld epoch %lld: test_loss %.4f test_acc %.4f\n", (long long)t->step,
-               (long long)epoch, loss, acc);
-    fflush(stdout);
+    rt_progress_print(t->progress, "eval  step %lld epoch %lld: test_loss %.4f test_acc %.4f",
+                      (long long)t->step, (long long)epoch, loss, acc);
 }
 
 int rt_trainer_run(rt_trainer *t) {
@@ -612,17 +622,30 @@ int rt_trainer_run(rt_trainer *t) {
                 (long long)t->resumed_from_world);
         fflush(t->metrics);
     }
-    if (t->rank == 0 && !t->quiet)
-        printf("train %s: %lld steps (%lld per epoch), global batch %lld, %zu parameters, %d rank%s\n",
-               c->name, (long long)t->total_steps, (long long)t->steps_per_epoch, (long long)t->B,
-               t->params->total, t->world, t->world > 1 ? "s" : "");
+    t->progress = rt_progress_create(stdout, t->rank == 0 && !t->quiet, t->step, t->total_steps,
+                                     t->steps_per_epoch, t->B, c->train.log_every);
+    rt_progress_print(t->progress,
+                      "train %s: %lld steps (%lld per epoch), global batch %lld, %zu parameters, "
+                      "%d rank%s, launcher %s",
+                      c->name, (long long)t->total_steps, (long long)t->steps_per_epoch,
+                      (long long)t->B, t->params->total, t->world, t->world > 1 ? "s" : "",
+                      t->launcher);
     while (t->step < t->total_steps) {
         if ((rc = rt_trainer_step(t, &loss))) break;
         window_steps++;
         bool last = t->step == t->total_steps;
+        rt_progress_step(t->progress, t->step, loss, rt_lr_at(c, t->step - 1, t->total_steps));
         if (t->step % c->train.log_every == 0 || last) {
             double now = rt_now();
             double sps = (double)(window_steps * t->B) / (now - window_t);
+            if (t->rank_metrics) {
+                fprintf(t->rank_metrics,
+                        "{\"step\":%lld,\"rank\":%d,\"step_s\":%.6f,\"t_compute_s\":%.6f,"
+                        "\"t_comm_s\":%.6f,\"t_wait_s\":%.6f}\n",
+                        (long long)t->step, t->rank, (now - window_t) / (double)window_steps,
+                        t->t_compute, t->t_comm, t->t_wait);
+                fflush(t->rank_metrics);
+            }
             if (t->rank == 0) {
                 int64_t epoch = (t->step - 1) / t->steps_per_epoch;
                 double lr = rt_lr_at(c, t->step - 1, t->total_steps);
@@ -632,14 +655,6 @@ int rt_trainer_run(rt_trainer *t) {
                         (long long)t->step, (long long)epoch, loss, lr, t->last_grad_norm, sps,
                         t->t_compute, t->t_comm, t->t_wait);
                 fflush(t->metrics);
-                if (!t->quiet) {
-                    double eta = (double)(t->total_steps - t->step) * (now - start) /
-                                 (double)(t->step - start_step);
-                    printf("step %lld/%lld epoch %lld loss %.4f lr %.2e %.0f samples/s eta %.0fs\n",
-                           (long long)t->step, (long long)t->total_steps, (long long)epoch, loss,
-                           lr, sps, eta);
-                    fflush(stdout);
-                }
             }
             window_t = now;
             window_steps = 0;
@@ -653,6 +668,7 @@ int rt_trainer_run(rt_trainer *t) {
         if (t->stop && !last) {
             char p[RT_PATH_MAX + 64];
             if ((rc = save_checkpoint(t, p, sizeof p))) break;
+            rt_progress_finish(t->progress);
             if (t->rank == 0) {
                 printf("{\"event\":\"stopped\",\"step\":%lld,\"checkpoint\":\"%s\",\"exit\":3}\n",
                        (long long)t->step, p);
@@ -669,6 +685,7 @@ int rt_trainer_run(rt_trainer *t) {
             if ((rc = save_checkpoint(t, p, sizeof p))) break;
         }
     }
+    rt_progress_finish(t->progress);
     char ckpt[RT_PATH_MAX + 64] = "";
     if (!rc) rc = save_checkpoint(t, ckpt, sizeof ckpt);
     if (rc) return rc;

@@ -55,6 +55,7 @@ suite "checkpoints and resume" tests/test_ckpt.sh "$BIN" "$DATA"
 if [ "$MODE" != sanitize ]; then # real daemons and namespaces: once is enough
     suite "slurm" tests/test_slurm.sh
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
+    suite "what users see" tests/test_ux.sh "$BIN" "$DATA" "$OBJDIR"
 fi
 suite "pytorch parity" /usr/bin/python3 tests/reference/parity_mlp.py build "$DATA"
 

@@ -14,6 +14,9 @@
 
 #define RT_VERSION "0.1.0"
 
+#define RT_NAME_MAX 64   /* parameter and layer names */
+#define RT_PATH_MAX 1024 /* file paths */
+
 /* Exit codes, fixed by DESIGN.md. */
 enum {
     RT_OK = 0,

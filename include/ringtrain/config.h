@@ -9,13 +9,12 @@
 #ifndef RINGTRAIN_CONFIG_H
 #define RINGTRAIN_CONFIG_H
 
+#include "ringtrain/common.h"
 #include "ringtrain/tensor.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RT_NAME_MAX 64
-#define RT_PATH_MAX 1024
 
 typedef enum rt_layer_kind {
     RT_LAYER_LINEAR,

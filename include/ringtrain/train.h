@@ -13,6 +13,7 @@ typedef struct rt_train_opts {
     const char *run_dir;  /* NULL = runs/<config name> */
     const char *resume;   /* NULL, "auto" or a checkpoint path */
     bool quiet;           /* no progress lines (tests) */
+    bool per_rank_metrics; /* every rank writes metrics.rank<R>.jsonl */
 } rt_train_opts;
 
 typedef struct rt_trainer rt_trainer;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What users see: plain logs without control characters, the live bar, per-rank
+# metrics and `report`, a real PNG from `plot`, --help and --version, the
+# README reference, and `make install` with a C program built against the
+# installed library through pkg-config.
+# usage: tests/test_ux.sh BIN DATA.h5 OBJDIR
+set -u
+BIN=${1:-build/ringtrain}
+DATA=${2:-data/fashion-mnist.h5}
+OBJDIR=${3:-build/obj}
+T=$(mktemp -d /tmp/rt_ux.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+pass=0 fail=0
+check() {
+    if [ "$2" -eq 0 ]; then echo "ok   $1: $3"; pass=$((pass + 1)); else echo "FAIL $1: $3"; fail=$((fail + 1)); fi
+}
+ARGS=(train configs/fashion_mlp.json --set "data.train=$DATA" --set "data.test=$DATA" --set train.steps=60
+      --set train.log_every=10 --set train.eval_every=30)
+
+# ---- a real np=2 run into a file: lines, no escape codes ----
+timeout 300 mpirun -np 2 "$BIN" "${ARGS[@]}" --run-dir "$T/run" --per-rank-metrics >"$T/log" 2>&1
+rc=$?
+lines=$(grep -c '^step ' "$T/log")
+ctl=$(LC_ALL=C grep -c $'[\x1b\r]' "$T/log")
+[ $rc -eq 0 ] && [ "$lines" -eq 6 ] && [ "$ctl" -eq 0 ] && grep -q '^eval  step 30 ' "$T/log"
+check "non-TTY log" $? "exit $rc, $lines step lines, $ctl lines with escape codes or carriage returns, eval lines of their own"
+
+# ---- the bar, forced (a pty of its own would need a terminal size) ----
+RINGTRAIN_PROGRESS=bar timeout 300 "$BIN" "${ARGS[@]}" --run-dir "$T/bar" >"$T/bar.log" 2>&1
+n=$(LC_ALL=C grep -o $'\r\x1b\\[Kepoch 0 \\[' "$T/bar.log" | wc -l)
+[ "$n" -ge 2 ] && grep -q $'\x1b\\[Keval  step 30' "$T/bar.log"
+check "live bar" $? "$n redraws of one line (epoch, step/total, loss, samples/s, eta); eval on its own line"
+
+# ---- per-rank metrics and report ----
+"$BIN" report "$T/run" >"$T/report" 2>&1
+rc=$?
+[ $rc -eq 0 ] && [ -s "$T/run/metrics.rank0.jsonl" ] && [ -s "$T/run/metrics.rank1.jsonl" ] &&
+    grep -q "^throughput  *median [0-9]* samples/s" "$T/report" && grep -q "slowest rank [01]: .* over the median" "$T/report" &&
+    grep -q '^final .*"event":"done","step":60' "$T/report" && grep -q "compute .* waiting" "$T/report"
+check "report" $? "$(tr '\n' '|' <"$T/report" | cut -c1-220)"
+grep -q '"t_compute_s"' "$T/run/metrics.jsonl" && grep -q '"t_comm_s"' "$T/run/metrics.jsonl" && grep -q '"t_wait_s"' "$T/run/metrics.jsonl"
+check "time split in metrics.jsonl" $? "compute, comm and wait per logged step"
+
+# ---- plot: a real PNG that decodes at the right size ----
+"$BIN" plot "$T/run" -o "$T/run.png" >/dev/null 2>"$T/plot.err"
+rc=$?
+out=$("$OBJDIR/tests/test_pngdecode" "$T/run.png" 1200 900 | head -n1)
+[ $rc -eq 0 ] && [[ "$out" == ok* ]]
+check "plot" $? "exit $rc; $out"
+
+# ---- --help and --version ----
+bad=""
+for v in train eval prep inspect report plot bench; do
+    h=$("$BIN" $v --help 2>&1)
+    [[ "$h" == *"usage: ringtrain $v"* && "$h" == *"example:"* ]] || bad="$bad $v"
+done
+h=$("$BIN" --help)
+[ -z "$bad" ] && [[ "$h" == *"verbs:"* ]]
+check "--help" $? "every verb shows usage and an example${bad:+ (missing:$bad)}"
+ver=$("$BIN" --version)
+[[ "$ver" =~ ^ringtrain\ [0-9]+\.[0-9]+\.[0-9]+\ \(git\ [0-9a-f]{7,}\)$ ]]
+check "--version" $? "$ver"
+
+# ---- README reference covers every config key ----
+"$OBJDIR/tests/test_docs" README.md >"$T/docs" 2>&1
+check "README reference" $? "$(tail -n1 "$T/docs")"
+
+# ---- make install, then a C program against the installed library ----
+make -s install PREFIX="$T/prefix" >"$T/install.log" 2>&1
+rc1=$?
+export PKG_CONFIG_PATH="$T/prefix/lib/pkgconfig"
+cc -std=c11 -Wall -Wextra -Werror tests/example/tiny_mlp.c $(pkg-config --cflags --libs ringtrain) -o "$T/tiny_mlp" >"$T/cc.log" 2>&1
+rc2=$?
+out=$("$T/tiny_mlp" 2>&1 | tail -n1)
+rc3=$?
+[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ -x "$T/prefix/bin/ringtrain" ] &&
+    [ -f "$T/prefix/share/ringtrain/slurm/train.sbatch" ] && [ -f "$T/prefix/share/ringtrain/jobs/fashion_mlp.sh" ] &&
+    [ -f "$T/prefix/share/ringtrain/configs/fashion_mlp.json" ]
+check "install and build against the library" $? "install $rc1, cc $rc2, run $rc3: $out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
