@@ -11,10 +11,12 @@ GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CPPFLAGS := -D_GNU_SOURCE -DRT_GIT_COMMIT='"$(GIT_COMMIT)"' -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
+# -fno-math-errno lets sqrtf and friends vectorise (the AdamW loop); results are
+# the same IEEE values, only errno is not set. -ffast-math stays off.
 ifeq ($(DEBUG),1)
   OPT := -O0 -g3
 else
-  OPT := -O3 -g -march=x86-64-v2
+  OPT := -O3 -g -march=x86-64-v2 -fno-math-errno
 endif
 ifneq ($(SANITIZE),)
   OPT += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
