@@ -10,28 +10,7 @@ trap 'rm -rf "$T"' EXIT
 CFG=configs/fashion_mlp.json
 /usr/bin/python3 tests/make_bad_data.py "$T/data" || { echo "FAIL: cannot make bad data"; exit 1; }
 G="$T/data/good.h5"
-pass=0 fail=0
-
-# expect_bad NAME SUBSTRING CMD...: exit 2, one stderr line naming SUBSTRING
-expect_bad() {
-    local name=$1 want=$2
-    shift 2
-    local out="$T/out" err="$T/err" rc
-    timeout 60 "$@" >"$out" 2>"$err"
-    rc=$?
-    local lines first
-    lines=$(wc -l <"$err")
-    first=$(head -n1 "$err")
-    if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && [[ "$first" == "ringtrain: error: "* ]] &&
-        [[ "$first" == *"$want"* ]]; then
-        echo "ok   $name: $first"
-        pass=$((pass + 1))
-    else
-        echo "FAIL $name: exit $rc, $lines stderr lines, wanted \"$want\":"
-        sed 's/^/    /' "$err" | head -n 8
-        fail=$((fail + 1))
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # a training command over the small good file; later --set flags override these
 train=("$BIN" train --run-dir "$T/run" --quiet --set "data.train=$G" --set "data.test=$G"
@@ -118,5 +97,4 @@ fi
 # ---- environment ----
 expect_bad "unwritable run dir" "/proc/rt_forbidden: cannot create run directory" "$BIN" train $CFG --run-dir /proc/rt_forbidden --quiet --set "data.train=$G" --set "data.test=$G"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -12,10 +12,7 @@ trap 'rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 CFG=configs/fashion_mlp.json
 SUB="$T/fm3000.h5"
-pass=0 fail=0
-check() {
-    if [ "$2" -eq 0 ]; then echo "ok   $1: $3"; pass=$((pass + 1)); else echo "FAIL $1: $3"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 /usr/bin/python3 - "$DATA" "$SUB" <<'PY'
 import sys, h5py
 src, dst = sys.argv[1], sys.argv[2]
@@ -144,28 +141,19 @@ check "SIGUSR1 to one rank" $((rc | $?)) "exit $rc1 ($stopped), resumed (exit $r
 
 # ---- 6. compatibility: each gives one clear error and exit 2 ----
 ck="$T/full1/ckpt/step_00000030.h5"
-expect2() { # NAME SUBSTRING CMD...
-    local name=$1 want=$2
-    shift 2
-    "$@" >/dev/null 2>"$T/e.err"
-    local rc=$? e
-    e=$(grep "ringtrain: error" "$T/e.err")
-    [ $rc -eq 2 ] && [ "$(echo "$e" | wc -l)" -eq 1 ] && [[ "$e" == *"$want"* ]]
-    check "$name" $? "exit $rc: $e"
-}
-expect2 "resume another model" "/params/fc1.weight: shape [1024, 784] in the file, model needs [512, 784]" \
+expect_bad "resume another model" "/params/fc1.weight: shape [1024, 784] in the file, model needs [512, 784]" \
     "$BIN" train $CFG --run-dir "$T/other" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --set model.layers.0.out=512 --resume "$ck"
 cp "$ck" "$T/v99.h5"
 /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs.modify('format_version', 99)" "$T/v99.h5"
-expect2 "unknown format_version" "v99.h5: format_version: 99 is not one this build reads" \
+expect_bad "unknown format_version" "v99.h5: format_version: 99 is not one this build reads" \
     "$BIN" train $CFG --run-dir "$T/v99" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/v99.h5"
 cp "$ck" "$T/nov.h5"
 /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['optim/v']" "$T/nov.h5"
-expect2 "missing optimizer state" "nov.h5: /optim/v: missing group" \
+expect_bad "missing optimizer state" "nov.h5: /optim/v: missing group" \
     "$BIN" train $CFG --run-dir "$T/nov" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/nov.h5"
-expect2 "optimizer type differs" "optim_type: the checkpoint holds adamw state, the config asks for sgd" \
+expect_bad "optimizer type differs" "optim_type: the checkpoint holds adamw state, the config asks for sgd" \
     "$BIN" train $CFG --run-dir "$T/sgd" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --set optim.type=sgd --resume "$ck"
-expect2 "bad --resume path" "$T/none.h5: No such file" \
+expect_bad "bad --resume path" "$T/none.h5: No such file" \
     "$BIN" train $CFG --run-dir "$T/none" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/none.h5"
 
 # ---- 7. inspect ----
@@ -179,5 +167,4 @@ mpi 2 interop --set train.steps=40
 /usr/bin/python3 tests/reference/interop.py "$BIN" "$T/interop/ckpt/step_00000040.h5" "$SUB"
 check "pytorch interop" $? "state_dict from the one-line rule reproduces ringtrain eval"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -8,10 +8,7 @@ DATA=${2:-data/fashion-mnist.h5}
 T=$(mktemp -d /tmp/rt_e2e.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 CFG=configs/fashion_mlp.json
-pass=0 fail=0
-check() { # check NAME CONDITION-EXIT-STATUS DETAIL
-    if [ "$2" -eq 0 ]; then echo "ok   $1: $3"; pass=$((pass + 1)); else echo "FAIL $1: $3"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 run() { # run DIR ARGS...: a short training run
     local dir=$1
     shift
@@ -107,5 +104,4 @@ n_metrics=$(grep -c '"samples_per_s"' "$T/full/metrics.jsonl")
 grep -q '"event":"eval"' "$T/full/metrics.jsonl" && [ -s "$T/full/config.json" ] && [ "$n_metrics" -ge 12 ]
 check "run directory" $? "config.json, $n_metrics metric lines and an eval event in metrics.jsonl"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

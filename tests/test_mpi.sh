@@ -10,10 +10,7 @@ T=$(mktemp -d /tmp/rt_mpi.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 CFG=configs/fashion_mlp.json
-pass=0 fail=0
-check() {
-    if [ "$2" -eq 0 ]; then echo "ok   $1: $3"; pass=$((pass + 1)); else echo "FAIL $1: $3"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 mpi() { # mpi NP DIR ARGS...
     local np=$1 dir=$2
     shift 2
@@ -125,5 +122,4 @@ err=$(grep "ringtrain: error" "$T/tiny.err")
 [ $rc -ne 0 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && [[ "$err" == *"train.global_batch: 2 rows cannot feed 3 ranks"* ]]
 check "more ranks than rows" $? "exit $rc: $err"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -18,10 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
-pass=0 fail=0
-check() {
-    if [ "$2" -eq 0 ]; then echo "ok   $1: $3"; pass=$((pass + 1)); else echo "FAIL $1: $3"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 if ! slurm/local-cluster.sh start >/dev/null; then
     echo "FAIL local cluster did not start"
     echo "0 passed, 1 failed"
@@ -101,5 +98,4 @@ err=$(grep "ringtrain: error" "$OUT/small.out" | head -n1)
     [[ "$err" == *"train.global_batch: 1 rows cannot feed 2 ranks"* ]]
 check "allocation too small for the config" $? "job $j4 $(state "$j4") exit $(field "$j4" ExitCode), restarts $(field "$j4" Restarts): $err"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -18,10 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-pass=0 fail=0
-check() {
-    if [ "$2" -eq 0 ]; then echo "ok   $1: $3"; pass=$((pass + 1)); else echo "FAIL $1: $3"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 set -e
 ip netns add "$NA"
 ip netns add "$NB"
@@ -64,5 +61,4 @@ rc=$?
 [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]
 check "np=2 across two hosts" $((rc | $?)) "exit $rc1 (two hosts), $rc2 (local); $(tail -n1 "$T/tcp.err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

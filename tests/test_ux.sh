@@ -11,10 +11,7 @@ OBJDIR=${3:-build/obj}
 T=$(mktemp -d /tmp/rt_ux.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-pass=0 fail=0
-check() {
-    if [ "$2" -eq 0 ]; then echo "ok   $1: $3"; pass=$((pass + 1)); else echo "FAIL $1: $3"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"
 ARGS=(train configs/fashion_mlp.json --set "data.train=$DATA" --set "data.test=$DATA" --set train.steps=60
       --set train.log_every=10 --set train.eval_every=30)
 
@@ -79,5 +76,4 @@ rc3=$?
     [ -f "$T/prefix/share/ringtrain/configs/fashion_mlp.json" ]
 check "install and build against the library" $? "install $rc1, cc $rc2, run $rc3: $out"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

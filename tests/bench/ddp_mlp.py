@@ -7,11 +7,12 @@ import os
 import sys
 import time
 
-import h5py
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+from fashion_torch import load_train, make_mlp
 
 B = 256
 
@@ -19,13 +20,8 @@ B = 256
 def worker(rank, world, data, steps, port, out):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    with h5py.File(data) as f:
-        x = f["train/x"][()].reshape(-1, 784).astype(np.float32) / np.float32(255)
-        y = f["train/y"][()].astype(np.int64)
-    x = (x - np.float32(0.2860)) / np.float32(0.3530)
-    torch.manual_seed(0)
-    m = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(),
-                            torch.nn.Linear(1024, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 10))
+    x, y = load_train(data)
+    m = make_mlp()
     ddp = torch.nn.parallel.DistributedDataParallel(m)
     opt = torch.optim.AdamW(ddp.parameters(), lr=1e-3, weight_decay=0.01)
     perm = np.random.default_rng(0).permutation(len(x))

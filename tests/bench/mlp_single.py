@@ -11,9 +11,10 @@ import sys
 import tempfile
 import time
 
-import h5py
 import numpy as np
 import torch
+
+from fashion_torch import load_train, make_mlp
 
 BIN, DATA = sys.argv[1], sys.argv[2]
 STEPS = int(sys.argv[3]) if len(sys.argv) > 3 else 200
@@ -22,13 +23,8 @@ B = 256
 
 def torch_sps(threads):
     torch.set_num_threads(threads)
-    with h5py.File(DATA) as f:
-        x = f["train/x"][()].reshape(-1, 784).astype(np.float32) / np.float32(255)
-        y = f["train/y"][()].astype(np.int64)
-    x = (x - np.float32(0.2860)) / np.float32(0.3530)
-    torch.manual_seed(0)
-    m = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(),
-                            torch.nn.Linear(1024, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 10))
+    x, y = load_train(DATA)
+    m = make_mlp()
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.01)
     perm = np.random.default_rng(0).permutation(len(x))
     def step(s):
