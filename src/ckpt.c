@@ -9,7 +9,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <string.h>
 #include <unistd.h>
+
+/* Refuses to start a checkpoint that cannot fit: a write that runs out of
+ * space half-way leaves libhdf5 in a state it does not recover from. */
+static int check_space(const char *path, size_t bytes) {
+    char dir[RT_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    struct statvfs st;
+    if (statvfs(dir, &st) != 0) return RT_OK; /* cannot tell: let the write decide */
+    double avail = (double)st.f_bavail * (double)st.f_frsize;
+    double need = (double)bytes * 1.05 + (1 << 20);
+    if (avail < need)
+        return rt_err(RT_ERUNTIME, "%s: not enough disk space for a checkpoint: needs %.1f MB, %.1f MB free",
+                      dir, need / 1e6, avail / 1e6);
+    return RT_OK;
+}
 
 /* ---- write ---- */
 
@@ -61,6 +81,9 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     rt_h5_init();
     char tmp[2048];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int copies = 1 + (m != NULL) + (v != NULL);
+    int space = check_space(path, rt_mul_size(p->total * sizeof(float), (size_t)copies));
+    if (space) return space;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return rt_err(RT_ERUNTIME, "%s: cannot create checkpoint", tmp);
     int rc = write_group(f, "params", p, p->data);
@@ -84,7 +107,11 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     if (!rc) rc = rt_h5_attr_write_int(f, "data_cursor", meta->step);
     if (!rc) rc = rt_h5_attr_write_str(f, "job_id", meta->job_id ? meta->job_id : "");
     if (!rc) rc = rt_h5_attr_write_int(f, "requeue_count", meta->requeue_count);
-    if (H5Fclose(f) < 0 && !rc) rc = rt_err(RT_ERUNTIME, "%s: close failed (disk full?)", tmp);
+    if (!rc) rc = rt_h5_attr_write_int(f, "skipped_steps", meta->skipped_steps);
+    if (H5Fclose(f) < 0) {
+        if (!rc) rc = rt_err(RT_ERUNTIME, "%s: close failed (disk full?)", tmp);
+        H5Fclose(f); /* release what the failed close left open */
+    }
     if (!rc) rc = rt_commit_file(tmp, path);
     if (rc) {
         unlink(tmp);
@@ -202,6 +229,8 @@ static int ckpt_load_locked(const char *path, rt_params *p, float *m, float *v,
     if (!rc && info->format_version != RT_CKPT_FORMAT_VERSION)
         rc = rt_err(RT_EBADINPUT, "%s: format_version: %lld is not one this build reads (%d)", path,
                     (long long)info->format_version, RT_CKPT_FORMAT_VERSION);
+    if (!rc && H5Aexists(f, "skipped_steps") > 0 && (rc = rt_h5_attr_int(f, "skipped_steps", &info->skipped_steps)))
+        rc = rt_err_prefix(rc, path);
     if (!rc && (rc = rt_h5_attr_str(f, "optim_type", &type))) rc = rt_err_prefix(rc, path);
     if (!rc && strcmp(type, optim_type) != 0)
         rc = rt_err(RT_EBADINPUT, "%s: optim_type: the checkpoint holds %s state, the config asks for %s",

@@ -58,6 +58,7 @@ static const key_def keys[] = {
     {"train.eval_every", K_INT, F(train.eval_every), "0", 0, BIG, false, NULL},
     {"train.eval_batch", K_INT, F(train.eval_batch), "1000", 1, 1 << 24, false, NULL},
     {"train.checkpoint_every", K_INT, F(train.checkpoint_every), "0", 0, BIG, false, NULL},
+    {"train.nonfinite", K_ENUM, F(train.nonfinite), "\"abort\"", 0, 0, false, "abort|skip"},
     {"train.keep_checkpoints", K_INT, F(train.keep_checkpoints), "3", 1, 1 << 20, false, NULL},
     {"init.from", K_PATH, F(init.from), "\"\"", 0, 0, false, NULL},
     {"dist.bucket_mb", K_NUM, F(dist.bucket_mb), "4", 0, 4096, true, NULL},

@@ -3,16 +3,48 @@
 
 #include "ringtrain/common.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+
+static double timeout_s = 300.0;
+
+void rt_dist_set_timeout(double seconds) { timeout_s = seconds; }
+
+/* Waits for a non-blocking collective, polling so a rank that never joins
+ * becomes an RT_ECOMM error after timeout_s instead of a hang. */
+static int wait_collective(MPI_Request *req, int rc, const char *what) {
+    if (rc != MPI_SUCCESS) return rt_err(RT_ECOMM, "MPI: %s failed (is a rank gone?)", what);
+    double deadline = rt_now() + timeout_s;
+    for (int spins = 0;; spins++) {
+        int flag = 0;
+        if (MPI_Test(req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return rt_err(RT_ECOMM, "MPI: %s failed (is a rank gone?)", what);
+        if (flag) return RT_OK;
+        if (spins % 64 == 63) {
+            if (rt_now() > deadline)
+                return rt_err(RT_ECOMM, "%s: some rank did not answer for %.0f s (dead or stopped?)",
+                              what, timeout_s);
+            sched_yield();
+        }
+    }
+}
+
+static int allgather(const void *send, int n, MPI_Datatype type, void *recv, MPI_Comm comm,
+                     const char *what) {
+    MPI_Request req;
+    int rc = MPI_Iallgather(send, n, type, recv, n, type, comm, &req);
+    return wait_collective(&req, rc, what);
+}
 
 int rt_dist_agree(int rc, MPI_Comm comm) {
     int n = 1;
     MPI_Comm_size(comm, &n);
     int small[64], *all = n <= 64 ? small : rt_malloc((size_t)n * sizeof(int));
     int worst = rc;
-    if (MPI_Allgather(&rc, 1, MPI_INT, all, 1, MPI_INT, comm) != MPI_SUCCESS) {
-        worst = rt_err(RT_ERUNTIME, "MPI: ranks cannot agree on a result (is a rank gone?)");
+    int grc = allgather(&rc, 1, MPI_INT, all, comm, "agreeing on a result");
+    if (grc) {
+        worst = grc;
     } else {
         for (int i = 0; i < n; i++) worst = all[i] > worst ? all[i] : worst;
         if (worst && !rc) rt_err(worst, "another rank failed");
@@ -26,7 +58,7 @@ int rt_dist_first(int flag, MPI_Comm comm) {
     MPI_Comm_size(comm, &n);
     int small[64], *all = n <= 64 ? small : rt_malloc((size_t)n * sizeof(int));
     int mine = flag != 0;
-    if (MPI_Allgather(&mine, 1, MPI_INT, all, 1, MPI_INT, comm) != MPI_SUCCESS) {
+    if (allgather(&mine, 1, MPI_INT, all, comm, "choosing who reports") != RT_OK) {
         MPI_Comm_rank(comm, &first); /* cannot agree: everyone speaks for itself */
         first = mine ? first : n;
     } else {
@@ -42,9 +74,7 @@ int rt_dist_sum(double *v, int n, MPI_Comm comm) {
     MPI_Comm_size(comm, &w);
     double *all = rt_malloc(rt_mul_size((size_t)w * 16, sizeof(double)));
     int rc = RT_OK;
-    if (MPI_Allgather(v, n, MPI_DOUBLE, all, n, MPI_DOUBLE, comm) != MPI_SUCCESS) {
-        rc = rt_err(RT_ERUNTIME, "MPI: gathering %d values failed (is a rank gone?)", n);
-    } else {
+    if ((rc = allgather(v, n, MPI_DOUBLE, all, comm, "summing evaluation results")) == RT_OK) {
         for (int j = 0; j < n; j++) {
             double s = 0.0;
             for (int r = 0; r < w; r++) s += all[r * n + j];
@@ -59,8 +89,10 @@ int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm) {
     const size_t max = 1u << 30; /* MPI counts are int */
     for (size_t off = 0; off < n; off += max) {
         int len = (int)(n - off < max ? n - off : max);
-        if (MPI_Bcast(buf + off, len, MPI_FLOAT, 0, comm) != MPI_SUCCESS)
-            return rt_err(RT_ERUNTIME, "MPI: broadcasting parameters from rank 0 failed");
+        MPI_Request req;
+        int rc = wait_collective(&req, MPI_Ibcast(buf + off, len, MPI_FLOAT, 0, comm, &req),
+                                 "broadcasting parameters from rank 0");
+        if (rc) return rc;
     }
     return RT_OK;
 }
@@ -78,9 +110,7 @@ int rt_dist_check_replicas(const float *buf, size_t n, int64_t step, MPI_Comm co
     uint64_t mine = rt_dist_checksum(buf, n);
     uint64_t small[64], *all = w <= 64 ? small : rt_malloc((size_t)w * sizeof(uint64_t));
     int rc = RT_OK;
-    if (MPI_Allgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, comm) != MPI_SUCCESS) {
-        rc = rt_err(RT_ERUNTIME, "MPI: gathering parameter checksums failed");
-    } else {
+    if ((rc = allgather(&mine, 1, MPI_UINT64_T, all, comm, "comparing parameter checksums")) == RT_OK) {
         char list[256] = "";
         size_t len = 0;
         int bad = 0, first = 0;

@@ -408,6 +408,14 @@ int main(int argc, char **argv) {
         return rc;
     }
     rc = fn(argc - 2, argv + 2);
+    if (rc == RT_ECOMM) {
+        /* a peer is gone or hung: no collective can finish, so no agreement
+         * either; say what this rank saw and take the whole job down */
+        fprintf(stderr, "ringtrain: error: rank %d: %s; aborting the job\n", world_rank(), rt_errmsg());
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, RT_ECOMM);
+        return RT_ECOMM;
+    }
     report(rc, true);
     MPI_Finalize();
     return rc;

@@ -115,7 +115,7 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
         MPI_Status st;
         rc = MPI_Testany(n, r->rreq, idx, &flag, &st);
         if (rc != MPI_SUCCESS)
-            return rt_err(RT_ERUNTIME, "ring %s step %d: receive from rank %d failed: %s", phase,
+            return rt_err(RT_ECOMM, "ring %s step %d: receive from rank %d failed: %s", phase,
                           step, mod(r->rank - 1, r->size), mpi_errstr(rc, es));
         if (flag) {
             *got = 0;
@@ -124,7 +124,7 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
         }
         if (++spins % 64 == 0) {
             if (rt_now() > deadline)
-                return rt_err(RT_ERUNTIME,
+                return rt_err(RT_ECOMM,
                               "ring %s step %d: no data from rank %d for %.0f s (waiting for a "
                               "segment of chunk %d); is that rank dead or stopped?",
                               phase, step, mod(r->rank - 1, r->size), r->timeout_s,
@@ -142,12 +142,12 @@ static int wait_sends(rt_ring *r, MPI_Request *req, int n, double deadline, cons
         char es[MPI_MAX_ERROR_STRING];
         int rc = MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS)
-            return rt_err(RT_ERUNTIME, "ring %s step %d: send to rank %d failed: %s", phase, step,
+            return rt_err(RT_ECOMM, "ring %s step %d: send to rank %d failed: %s", phase, step,
                           mod(r->rank + 1, r->size), mpi_errstr(rc, es));
         if (flag) return RT_OK;
         if (++spins % 64 == 0) {
             if (rt_now() > deadline)
-                return rt_err(RT_ERUNTIME, "ring %s step %d: rank %d took no data for %.0f s", phase,
+                return rt_err(RT_ECOMM, "ring %s step %d: rank %d took no data for %.0f s", phase,
                               step, mod(r->rank + 1, r->size), r->timeout_s);
             sched_yield();
         }
@@ -190,7 +190,7 @@ static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_R
     int rc = MPI_Isend(buf + p->slo + off, (int)len, MPI_FLOAT, right, r->tag + j % RT_RING_TAGS,
                        r->comm, &req[j]);
     if (rc != MPI_SUCCESS)
-        return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Isend to rank %d: %s", p->phase, p->k,
+        return rt_err(RT_ECOMM, "ring %s step %d: MPI_Isend to rank %d: %s", p->phase, p->k,
                       right, mpi_errstr(rc, es));
     return RT_OK;
 }
@@ -220,7 +220,7 @@ int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
             int rc = MPI_Irecv(rbase + off, (int)len, MPI_FLOAT, left, r->tag + j % RT_RING_TAGS,
                                r->comm, &r->rreq[j]);
             if (rc != MPI_SUCCESS)
-                return rt_err(RT_ERUNTIME, "ring %s step %d: MPI_Irecv from rank %d: %s",
+                return rt_err(RT_ECOMM, "ring %s step %d: MPI_Irecv from rank %d: %s",
                               cur.phase, cur.k, left, mpi_errstr(rc, es));
         }
         double deadline = rt_now() + r->timeout_s;
@@ -231,7 +231,7 @@ int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
             if (j == MPI_UNDEFINED) continue;
             size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
             if ((size_t)got != len) /* the two ranks disagree on the buffer: a bug, not bad luck */
-                return rt_err(RT_ERUNTIME, "ring %s step %d: segment %d from rank %d has %d floats, expected %zu "
+                return rt_err(RT_ECOMM, "ring %s step %d: segment %d from rank %d has %d floats, expected %zu "
                               "(do all ranks pass the same count?)", cur.phase, cur.k, j, left, got, len);
             if (cur.reduce) add_into(buf + cur.rlo + off, r->scratch + off, len);
             /* what just landed is what goes out next: forward it at once */

@@ -57,6 +57,7 @@ struct rt_trainer {
     int64_t local_max;          /* rows this rank reads per micro-batch, at most */
 
     double last_grad_norm;
+    int64_t skipped;            /* steps whose update was skipped for a non-finite value */
     double t_compute, t_comm;   /* seconds spent in the last step */
     double t_wait;              /* seconds the last step waited for data */
     int64_t resumed_from_world; /* world size that wrote the resumed checkpoint */
@@ -84,6 +85,13 @@ static void install_signal_handlers(void) {
 }
 
 /* ---- small helpers ---- */
+
+/* A JSON number, or null for NaN and infinities (JSON has no spelling for them). */
+static const char *json_num(char *buf, size_t len, double v) {
+    if (!isfinite(v)) return "null";
+    snprintf(buf, len, "%.9g", v);
+    return buf;
+}
 
 static int mkdir_p(const char *path) {
     char buf[RT_PATH_MAX];
@@ -245,6 +253,7 @@ static int load_state(rt_trainer *t, const char *path) {
         return rt_err(RT_EBADINPUT, "%s: seed: the checkpoint was trained with seed %lld, the config has %lld",
                       path, (long long)info.seed, (long long)t->cfg->train.seed);
     t->step = info.step;
+    t->skipped = info.skipped_steps;
     rt_optim_set_t(t->optim, info.optim_t);
     t->resumed_from_world = info.world_size;
     return RT_OK;
@@ -303,6 +312,7 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         rt_fmt(t->run_dir, sizeof t->run_dir, "%s", opts->run_dir);
     else
         rt_fmt(t->run_dir, sizeof t->run_dir, "runs/%s", cfg->name);
+    rt_dist_set_timeout(cfg->dist.timeout_s);
     /* scheduler and launcher, recorded in metrics.jsonl and checkpoints */
     const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
     rt_fmt(t->job_id, sizeof t->job_id, "%s", job ? job : "");
@@ -483,9 +493,19 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     double t2 = rt_now();
     size_t np = t->params->total;
     t->last_grad_norm = rt_grad_norm(t->params->grad, np);
-    if (c->optim.clip_grad_norm > 0)
-        rt_clip_grad(t->params->grad, np, t->last_grad_norm, c->optim.clip_grad_norm);
-    rt_optim_step(t->optim, t->params->data, t->params->grad, rt_lr_at(c, t->step, t->total_steps));
+    /* after the ring every rank holds the same sums, so every rank decides alike */
+    if (!isfinite(lsum[0]) || !isfinite(t->last_grad_norm)) {
+        if (c->train.nonfinite == RT_NONFINITE_ABORT)
+            return rt_err(RT_ERUNTIME,
+                          "step %lld: non-finite loss or gradient (loss %g, gradient norm %g); "
+                          "set train.nonfinite=\"skip\" to skip such updates",
+                          (long long)t->step + 1, (double)lsum[0], t->last_grad_norm);
+        t->skipped++;
+    } else {
+        if (c->optim.clip_grad_norm > 0)
+            rt_clip_grad(t->params->grad, np, t->last_grad_norm, c->optim.clip_grad_norm);
+        rt_optim_step(t->optim, t->params->data, t->params->grad, rt_lr_at(c, t->step, t->total_steps));
+    }
     t->step++;
     if (t->step == t->corrupt_step) t->params->data[0] += 1e-3f;
     if (c->dist.check_every && t->world > 1 && t->step % c->dist.check_every == 0) {
@@ -581,6 +601,7 @@ static int save_checkpoint(rt_trainer *t, char *path_out, size_t len) {
             .config_json = json,
             .job_id = t->job_id,
             .requeue_count = t->requeue_count,
+            .skipped_steps = t->skipped,
         };
         rc = rt_ckpt_save(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta);
         rt_free(json);
@@ -649,11 +670,14 @@ int rt_trainer_run(rt_trainer *t) {
             if (t->rank == 0) {
                 int64_t epoch = (t->step - 1) / t->steps_per_epoch;
                 double lr = rt_lr_at(c, t->step - 1, t->total_steps);
+                char lbuf[32], gbuf[32];
                 fprintf(t->metrics,
-                        "{\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
-                        "\"samples_per_s\":%.1f,\"t_compute_s\":%.6f,\"t_comm_s\":%.6f,\"t_wait_s\":%.6f}\n",
-                        (long long)t->step, (long long)epoch, loss, lr, t->last_grad_norm, sps,
-                        t->t_compute, t->t_comm, t->t_wait);
+                        "{\"step\":%lld,\"epoch\":%lld,\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,"
+                        "\"samples_per_s\":%.1f,\"t_compute_s\":%.6f,\"t_comm_s\":%.6f,\"t_wait_s\":%.6f,"
+                        "\"skipped\":%lld}\n",
+                        (long long)t->step, (long long)epoch, json_num(lbuf, sizeof lbuf, loss), lr,
+                        json_num(gbuf, sizeof gbuf, t->last_grad_norm), sps, t->t_compute, t->t_comm,
+                        t->t_wait, (long long)t->skipped);
                 fflush(t->metrics);
             }
             window_t = now;

@@ -10,11 +10,12 @@ check() {
 }
 
 # expect_bad NAME SUBSTRING CMD...: the command must exit 2 with exactly one
-# stderr line "ringtrain: error: ..." that contains SUBSTRING (the file or key)
+# stderr line "ringtrain: error: ..." that contains SUBSTRING (the file or key),
+# within EXPECT_TIMEOUT seconds (default 60)
 expect_bad() {
     local name=$1 want=$2
     shift 2
-    timeout 60 "$@" >"$T/expect.out" 2>"$T/expect.err"
+    timeout "${EXPECT_TIMEOUT:-60}" "$@" >"$T/expect.out" 2>"$T/expect.err"
     local rc=$? lines first
     lines=$(wc -l <"$T/expect.err")
     first=$(head -n1 "$T/expect.err")

@@ -49,9 +49,11 @@ else
 fi
 suite "ring vs MPI_Allreduce" tests/test_ring.sh "$OBJDIR"
 suite "bad input" tests/test_bad_input.sh "$BIN"
+[ "$MODE" != sanitize ] && NP=2 suite "bad input at np=2" tests/test_bad_input.sh "$BIN"
 suite "end to end" tests/test_e2e.sh "$BIN" "$DATA"
 suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
 suite "checkpoints and resume" tests/test_ckpt.sh "$BIN" "$DATA"
+suite "faults" tests/test_faults.sh "$BIN" "$DATA"
 if [ "$MODE" != sanitize ]; then # real daemons and namespaces: once is enough
     suite "slurm" tests/test_slurm.sh
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"

@@ -3,6 +3,8 @@
 # "ringtrain: error: <file or key>: <what>", naming the expected file or key,
 # exit with 2, not crash, and leave existing files untouched.
 # usage: tests/test_bad_input.sh [BIN]
+# With NP=2 (or more) every `train` case runs under `mpirun -q -np NP` and must
+# end within 10 s: one error line from one rank, exit 2 from the job.
 set -u
 BIN=${1:-build/ringtrain}
 T=$(mktemp -d /tmp/rt_bad.XXXXXX)
@@ -13,7 +15,13 @@ G="$T/data/good.h5"
 . "$(dirname "$0")/lib.sh"
 
 # a training command over the small good file; later --set flags override these
-train=("$BIN" train --run-dir "$T/run" --quiet --set "data.train=$G" --set "data.test=$G"
+LAUNCH=()
+if [ "${NP:-1}" -gt 1 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+    LAUNCH=(mpirun -q -np "$NP" --oversubscribe)
+    export EXPECT_TIMEOUT=10
+fi
+train=("${LAUNCH[@]}" "$BIN" train --run-dir "$T/run" --quiet --set "data.train=$G" --set "data.test=$G"
        --set train.steps=2 --set train.global_batch=64)
 
 # ---- configs ----

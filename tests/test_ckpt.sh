@@ -124,7 +124,7 @@ check "corrupted checkpoint" $? "eval exit $rc1: $err; --resume auto warned and 
 mpi 2 sig --set train.steps=30 --set train.log_every=1 &
 mpipid=$!
 for _ in $(seq 100); do
-    pid=$(pgrep -f "ringtrain train .*$T/sig " | tail -n1)
+    pid=$(pgrep -f "^$BIN train .*$T/sig " | tail -n1)
     [ -n "$pid" ] && [ -s "$T/sig/metrics.jsonl" ] && break
     sleep 0.1
 done

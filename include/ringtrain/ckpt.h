@@ -28,11 +28,13 @@ typedef struct rt_ckpt_meta {
     const char *config_json; /* resolved config */
     const char *job_id;      /* scheduler job id, "" outside one */
     int64_t requeue_count;   /* scheduler restarts of this job */
+    int64_t skipped_steps;   /* updates skipped for non-finite values so far */
 } rt_ckpt_meta;
 
 /* What rt_ckpt_load found besides the tensors. */
 typedef struct rt_ckpt_info {
     int64_t step, epoch, world_size, seed, optim_t, format_version;
+    int64_t skipped_steps;
     char optim_type[16];
 } rt_ckpt_info;
 

@@ -22,7 +22,8 @@ enum {
     RT_OK = 0,
     RT_ERUNTIME = 1,  /* runtime failure */
     RT_EBADINPUT = 2, /* bad usage, config or input file */
-    RT_ESIGNAL = 3    /* stopped by a signal after checkpointing */
+    RT_ESIGNAL = 3,   /* stopped by a signal after checkpointing */
+    RT_ECOMM = 4      /* a rank is dead, hung or unreachable: the job is aborted */
 };
 
 #if defined(__GNUC__)

@@ -43,6 +43,8 @@ typedef enum rt_sched_kind {
     RT_SCHED_INVERSE_TIME
 } rt_sched_kind;
 
+enum { RT_NONFINITE_ABORT, RT_NONFINITE_SKIP };
+
 typedef struct rt_config {
     char path[RT_PATH_MAX];  /* file the config came from */
     char name[RT_NAME_MAX];  /* file name without directory and .json */
@@ -85,6 +87,7 @@ typedef struct rt_config {
         int64_t eval_batch;
         int64_t checkpoint_every; /* 0 = only at the end */
         int64_t keep_checkpoints;
+        int nonfinite;            /* RT_NONFINITE_ABORT or _SKIP */
     } train;
     struct {
         char from[RT_PATH_MAX];   /* "" = none */

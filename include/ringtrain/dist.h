@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Bounds every wait in these collectives (default 300 s): past it they return
+ * RT_ECOMM instead of blocking on a dead or stopped rank. */
+void rt_dist_set_timeout(double seconds);
+
 /* Every rank learns the largest rc of all ranks. A rank whose own rc was 0
  * but another's was not gets rt_errmsg() "another rank failed". Collective. */
 int rt_dist_agree(int rc, MPI_Comm comm);

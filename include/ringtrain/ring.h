@@ -24,8 +24,9 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
 void rt_ring_destroy(rt_ring *r);
 /* In place: buf[i] becomes the sum of buf[i] over all ranks, identical bits on
  * every rank. count may be 0 and need not divide by the world size; it must
- * be the same on every rank and <= max_count. Returns RT_OK, or RT_ERUNTIME
- * with rt_errmsg() naming the failed call or the silent neighbour. */
+ * be the same on every rank and <= max_count. Returns RT_OK, or RT_ECOMM
+ * with rt_errmsg() naming the failed call, or the silent neighbour and the
+ * segment it owes once timeout_s has passed. */
 int rt_ring_allreduce(rt_ring *r, float *buf, size_t count);
 /* Size and rank of the ring's communicator. */
 int rt_ring_size(const rt_ring *r);

@@ -97,7 +97,8 @@ void rt_fwd_relu(rt_graph *g, rt_node *n) {
     (void)g;
     const float *x = n->in[0]->data;
     float *y = n->out->data;
-    for (int64_t i = 0; i < n->out->numel; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    /* written so a NaN passes through, as in torch.relu: it must reach the loss */
+    for (int64_t i = 0; i < n->out->numel; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void rt_bwd_relu(rt_graph *g, rt_node *n) {
