@@ -44,9 +44,10 @@ DEB_BUILD := libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools \
 DEB_DATA  := dataset-fashion-mnist
 DEB_REF   := python3-torch python3-h5py python3-numpy
 DEB_SLURM := slurmctld slurmd slurm-client munge iproute2
-DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF) $(DEB_SLURM)
+DEB_CHECK := clang-14 libclang-rt-14-dev valgrind gnuplot-nox
+DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF) $(DEB_SLURM) $(DEB_CHECK)
 
-.PHONY: all deps demo test bench install clean help unit-tests FORCE
+.PHONY: all deps demo test test-sanitized bench install clean help unit-tests fuzz fuzz-run FORCE
 all: $(BIN) $(LIB)
 
 help:
@@ -87,6 +88,28 @@ $(OBJDIR)/tests/%: $(OBJDIR)/tests/%.o $(OBJDIR)/libringtrain.a
 
 FORCE:
 
+# ---- libFuzzer harnesses (clang): `make fuzz` builds, `make fuzz-run` runs each for FUZZ_SECONDS ----
+FUZZ_CC      := clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_FLAGS   := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_BIN     := $(FUZZ_DIR)/fuzz_config $(FUZZ_DIR)/fuzz_h5
+
+$(FUZZ_DIR)/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-run: fuzz
+	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 unit-tests: $(TEST_BIN)
 
 deps:
@@ -108,9 +131,21 @@ demo: deps
 	$(MAKE) $(BIN) data/fashion-mnist.h5
 	$(MPIRUN) -np 2 $(BIN) train configs/fashion_mlp.json --run-dir runs/demo-$$(date +%Y%m%d-%H%M%S)
 
+# `make test`: every suite on the plain build (with valgrind and the fuzzers),
+# then the unit and single-process suites once more under ASan and UBSan.
+# `make SANITIZE=... test` runs only the sanitized pass.
 test: deps
-	$(MAKE) $(BIN) unit-tests data/fashion-mnist.h5
-	tests/run_all.sh $(OBJDIR) $(if $(SANITIZE),sanitize)
+ifeq ($(SANITIZE),)
+	$(MAKE) $(BIN) unit-tests fuzz data/fashion-mnist.h5
+	tests/run_all.sh $(OBJDIR)
+	$(MAKE) SANITIZE=address,undefined test-sanitized
+else
+	$(MAKE) test-sanitized
+endif
+
+test-sanitized: data/fashion-mnist.h5
+	$(MAKE) $(OBJDIR)/ringtrain unit-tests
+	tests/run_all.sh $(OBJDIR) sanitize
 
 bench: deps
 	$(MAKE) $(BIN) $(BENCH_BIN) data/fashion-mnist.h5

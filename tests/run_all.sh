@@ -5,7 +5,7 @@
 set -u
 OBJDIR=${1:-build/obj}
 MODE=${2:-}
-BIN=build/ringtrain
+BIN=$OBJDIR/ringtrain # this flavour's binary (build/ringtrain is a copy of the plain one)
 DATA=data/fashion-mnist.h5
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -41,25 +41,24 @@ suite() { # suite NAME CMD...
 }
 
 suite "ops gradcheck" "$OBJDIR/tests/test_ops"
-if [ "$MODE" = sanitize ]; then
-    # ASan replaces malloc itself; the plain `make test` run asserts zero allocations
-    echo "==== zero allocations: not run under ASan (it owns malloc)"
-else
-    suite "zero allocations" "$OBJDIR/tests/test_alloc" "$DATA" configs/fashion_mlp.json
-fi
 suite "ring vs MPI_Allreduce" tests/test_ring.sh "$OBJDIR"
 suite "bad input" tests/test_bad_input.sh "$BIN"
-[ "$MODE" != sanitize ] && NP=2 suite "bad input at np=2" tests/test_bad_input.sh "$BIN"
 suite "end to end" tests/test_e2e.sh "$BIN" "$DATA"
-suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
 suite "checkpoints and resume" tests/test_ckpt.sh "$BIN" "$DATA"
 suite "faults" tests/test_faults.sh "$BIN" "$DATA"
-if [ "$MODE" != sanitize ]; then # real daemons and namespaces: once is enough
+if [ "$MODE" != sanitize ]; then
+    # ASan owns malloc, valgrind needs the plain binary, and the rest runs
+    # real daemons, namespaces and PyTorch: once, on the plain build
+    suite "zero allocations" "$OBJDIR/tests/test_alloc" "$DATA" configs/fashion_mlp.json
+    suite "bad input at np=2" env NP=2 tests/test_bad_input.sh "$BIN"
+    suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
     suite "slurm" tests/test_slurm.sh
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
     suite "what users see" tests/test_ux.sh "$BIN" "$DATA" "$OBJDIR"
+    suite "valgrind" tests/test_valgrind.sh "$BIN" "$DATA"
+    suite "fuzzing" tests/fuzz/run.sh build/fuzz "${FUZZ_SECONDS:-60}"
+    suite "pytorch parity" /usr/bin/python3 tests/reference/parity_mlp.py "$OBJDIR" "$DATA"
 fi
-suite "pytorch parity" /usr/bin/python3 tests/reference/parity_mlp.py build "$DATA"
 
 echo
 [ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
