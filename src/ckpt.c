@@ -307,8 +307,18 @@ static herr_t inspect_one(hid_t g, const char *name, const H5L_info_t *info, voi
     int nd = H5Sget_simple_extent_ndims(sp);
     if (nd < 0 || nd > 8) nd = 0;
     H5Sget_simple_extent_dims(sp, dims, NULL);
+    /* sizes come from the file: bound them before allocating */
     int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= (int64_t)dims[i];
+    for (int i = 0; i < nd && n >= 0; i++)
+        n = dims[i] > (hsize_t)(INT64_C(1) << 40) || (dims[i] && n > (INT64_C(1) << 40) / (int64_t)dims[i])
+                ? -1 : n * (int64_t)dims[i];
+    if (n < 0 || (hsize_t)n * sizeof(float) > H5Dget_storage_size(d) + (1u << 20)) {
+        c->rc = rt_err(RT_EBADINPUT, "%s: /params/%s: its shape does not fit the data stored (truncated or corrupt)",
+                       c->path, name);
+        H5Sclose(sp);
+        H5Dclose(d);
+        return -1;
+    }
     char shape[128];
     dims_str(nd, dims, shape, sizeof shape);
     float *buf = rt_malloc(rt_mul_size((size_t)(n ? n : 1), sizeof(float)));

@@ -83,6 +83,9 @@ static int load_y(rt_dataset *d, const char *name, int num_classes) {
     else if (H5Sget_simple_extent_dims(s, dims, NULL) < 0 || (int64_t)dims[0] != d->rows)
         rc = bad(d, "has %lld labels for %lld rows of x", name, (long long)dims[0],
                  (long long)d->rows);
+    else if (H5Dget_storage_size(y) < dims[0] * sizeof(int32_t)) /* bound before allocating */
+        rc = rt_err(RT_EBADINPUT, "%s: %s: %lld labels declared, fewer stored (truncated or corrupt)",
+                    d->path, name, (long long)dims[0]);
     if (!rc) {
         d->y = rt_malloc(rt_mul_size((size_t)d->rows, sizeof(int32_t)));
         if (H5Dread(y, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->y) < 0)
