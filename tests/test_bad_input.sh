@@ -80,17 +80,7 @@ if "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set
     expect_bad "eval truncated checkpoint" "truncated.h5" "$BIN" eval "$T/truncated.h5"
     cp "$ck" "$T/flipped.h5"
     # flip bytes inside the largest dataset's data (Fletcher32 must catch it)
-    /usr/bin/python3 - "$T/flipped.h5" <<'PY'
-import sys, h5py
-p = sys.argv[1]
-with h5py.File(p, "r") as f:
-    off = f["params/fc1.weight"].id.get_chunk_info(0).byte_offset
-with open(p, "r+b") as f:
-    f.seek(off + 4096)
-    b = f.read(16)
-    f.seek(off + 4096)
-    f.write(bytes(x ^ 0x5A for x in b))
-PY
+    /usr/bin/python3 tests/flip_bytes.py "$T/flipped.h5" params/fc1.weight 4096 16
     expect_bad "eval flipped bytes" "flipped.h5: /params/fc1.weight: read failed (checksum mismatch" "$BIN" eval "$T/flipped.h5"
     # starting over an existing run must refuse, and leave every file as it was
     before=$(cd "$T/good_run" && find . -type f -exec md5sum {} + | sort)

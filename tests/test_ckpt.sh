@@ -99,17 +99,7 @@ check "crash during a write" $((rc | $?)) "killed (exit $rc1) with latest -> $la
 
 # ---- 4. a corrupted checkpoint: clear error, and --resume auto falls back ----
 mpi 1 flip --set train.checkpoint_every=10
-/usr/bin/python3 - "$T/flip/ckpt/step_00000030.h5" <<'PY'
-import sys, h5py
-p = sys.argv[1]
-with h5py.File(p) as f:
-    off = f["params/fc2.weight"].id.get_chunk_info(0).byte_offset
-with open(p, "r+b") as f:
-    f.seek(off + 1000)
-    b = f.read(8)
-    f.seek(off + 1000)
-    f.write(bytes(x ^ 0xFF for x in b))
-PY
+/usr/bin/python3 tests/flip_bytes.py "$T/flip/ckpt/step_00000030.h5" params/fc2.weight 1000 8
 "$BIN" eval "$T/flip/ckpt/step_00000030.h5" >/dev/null 2>"$T/flip_eval.err"
 rc1=$?
 err=$(cat "$T/flip_eval.err")
