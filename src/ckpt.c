@@ -136,11 +136,11 @@ static int load_tensor(hid_t g, const char *gname, const char *path, const rt_pa
     hid_t d = H5Dopen2(g, pr->name, H5P_DEFAULT);
     if (d < 0) return rt_err(RT_EBADINPUT, "%s: /%s/%s: cannot open", path, gname, pr->name);
     hid_t s = H5Dget_space(d), t = H5Dget_type(d);
-    hsize_t dims[8] = {0};
+    hsize_t dims[H5S_MAX_RANK] = {0};
     int nd = H5Sget_simple_extent_ndims(s);
     int rc = RT_OK;
     if (nd < 0 || nd > 8) nd = 0;
-    H5Sget_simple_extent_dims(s, dims, NULL);
+    else H5Sget_simple_extent_dims(s, dims, NULL);
     bool same = nd == (pr->t.ndim ? pr->t.ndim : 1);
     for (int i = 0; same && i < nd; i++)
         same = dims[i] == (hsize_t)(pr->t.ndim ? pr->t.shape[i] : 1);
@@ -303,10 +303,10 @@ static herr_t inspect_one(hid_t g, const char *name, const H5L_info_t *info, voi
         return -1;
     }
     hid_t sp = H5Dget_space(d);
-    hsize_t dims[8] = {0};
+    hsize_t dims[H5S_MAX_RANK] = {0};
     int nd = H5Sget_simple_extent_ndims(sp);
     if (nd < 0 || nd > 8) nd = 0;
-    H5Sget_simple_extent_dims(sp, dims, NULL);
+    else H5Sget_simple_extent_dims(sp, dims, NULL);
     /* sizes come from the file: bound them before allocating */
     int64_t n = 1;
     for (int i = 0; i < nd && n >= 0; i++)

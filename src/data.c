@@ -69,6 +69,15 @@ static int check_x(rt_dataset *d, const char *name, int64_t sample_size) {
     return RT_OK;
 }
 
+/* Compressed datasets store fewer bytes than they hold: only plain ones can be
+ * checked against their declared size. */
+static bool y_filtered(hid_t y) {
+    hid_t p = H5Dget_create_plist(y);
+    int n = p >= 0 ? H5Pget_nfilters(p) : 0;
+    if (p >= 0) H5Pclose(p);
+    return n > 0;
+}
+
 static int load_y(rt_dataset *d, const char *name, int num_classes) {
     hid_t y = H5Dopen2(d->file, name, H5P_DEFAULT);
     if (y < 0) return rt_err(RT_EBADINPUT, "%s: %s: missing dataset", d->path, name);
@@ -83,7 +92,7 @@ static int load_y(rt_dataset *d, const char *name, int num_classes) {
     else if (H5Sget_simple_extent_dims(s, dims, NULL) < 0 || (int64_t)dims[0] != d->rows)
         rc = bad(d, "has %lld labels for %lld rows of x", name, (long long)dims[0],
                  (long long)d->rows);
-    else if (H5Dget_storage_size(y) < dims[0] * sizeof(int32_t)) /* bound before allocating */
+    else if (!y_filtered(y) && H5Dget_storage_size(y) < dims[0] * sizeof(int32_t)) /* bound before allocating */
         rc = rt_err(RT_EBADINPUT, "%s: %s: %lld labels declared, fewer stored (truncated or corrupt)",
                     d->path, name, (long long)dims[0]);
     if (!rc) {

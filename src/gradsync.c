@@ -19,9 +19,12 @@ struct rt_gradsync {
     int nb;
     bucket *b;        /* (nb) buckets, b[0] holds the last parameters */
     int *of_param;    /* (p->count) bucket of each parameter */
-    /* queue of ready buckets, filled by the hook and drained by the thread */
-    int *queue;       /* (nb) */
-    int queued, taken, done;
+    /* Buckets are reduced strictly in index order (b[0] first: backward
+     * finishes it first), whatever order the hook reports them in, so every
+     * rank runs the same sequence of rings even when one rank's backward is
+     * unusual (it had no data and reports every parameter at once). */
+    int ready;        /* buckets whose gradients are all final */
+    int taken, done;  /* buckets the ring has started / finished */
     int rc;           /* first ring error of this step */
     char err[512];
     double t_comm;
@@ -42,9 +45,10 @@ static void *comm_main(void *arg) {
     rt_gradsync *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->stop && s->taken == s->queued) pthread_cond_wait(&s->cv, &s->mu);
+        while (!s->stop && (s->taken == s->nb || s->b[s->taken].pending > 0))
+            pthread_cond_wait(&s->cv, &s->mu);
         if (s->stop) break;
-        int i = s->queue[s->taken++];
+        int i = s->taken++;
         bool skip = s->rc != 0; /* after a failure the ring is not reused */
         pthread_mutex_unlock(&s->mu);
         double secs = 0.0;
@@ -66,7 +70,10 @@ rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, b
     rt_gradsync *s = rt_calloc(1, sizeof *s);
     s->p = p;
     s->ring = ring;
-    s->overlap = overlap && rt_ring_size(ring) > 1;
+    /* the communication thread needs MPI calls from a second thread */
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    s->overlap = overlap && rt_ring_size(ring) > 1 && level >= MPI_THREAD_SERIALIZED;
     size_t target = (size_t)(bucket_mb * 1024.0 * 1024.0 / sizeof(float));
     if (target < 1) target = 1;
     s->b = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->b);
@@ -85,7 +92,7 @@ rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, b
             s->nb++;
         }
     }
-    s->queue = rt_calloc((size_t)(s->nb ? s->nb : 1), sizeof *s->queue);
+    s->taken = s->done = s->nb; /* idle until the first rt_gradsync_begin */
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (s->overlap)
@@ -106,7 +113,6 @@ void rt_gradsync_destroy(rt_gradsync *s) {
     pthread_cond_destroy(&s->cv);
     rt_free(s->b);
     rt_free(s->of_param);
-    rt_free(s->queue);
     rt_free(s);
 }
 
@@ -115,7 +121,7 @@ int rt_gradsync_num_buckets(const rt_gradsync *s) { return s->nb; }
 void rt_gradsync_begin(rt_gradsync *s) {
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->nb; i++) s->b[i].pending = s->b[i].nparams;
-    s->queued = s->taken = s->done = 0;
+    s->ready = s->taken = s->done = 0;
     s->rc = 0;
     s->t_comm = 0.0;
     pthread_mutex_unlock(&s->mu);
@@ -126,7 +132,7 @@ void rt_gradsync_param_ready(void *arg, int index) {
     int i = s->of_param[index];
     pthread_mutex_lock(&s->mu);
     if (--s->b[i].pending == 0) {
-        s->queue[s->queued++] = i;
+        s->ready++;
         pthread_cond_broadcast(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
@@ -135,12 +141,12 @@ void rt_gradsync_param_ready(void *arg, int index) {
 int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
     double t0 = rt_now();
     pthread_mutex_lock(&s->mu);
-    RT_CHECK(s->queued == s->nb, "gradsync: %d of %d buckets were reported ready", s->queued, s->nb);
+    RT_CHECK(s->ready == s->nb, "gradsync: %d of %d buckets were reported ready", s->ready, s->nb);
     if (s->overlap) {
         while (s->done < s->nb) pthread_cond_wait(&s->cv, &s->mu);
     } else {
-        for (; s->taken < s->queued && !s->rc; s->taken++) {
-            int rc = reduce_bucket(s, s->queue[s->taken], &s->t_comm);
+        for (; s->taken < s->nb && !s->rc; s->taken++) {
+            int rc = reduce_bucket(s, s->taken, &s->t_comm);
             if (rc) {
                 s->rc = rc;
                 memcpy(s->err, rt_errmsg(), sizeof s->err - 1);

@@ -325,18 +325,21 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
     t->params = rt_model_params(t->model);
     t->sample = rt_model_input_size(t->model);
     t->optim = rt_optim_create(cfg, t->params->total);
-    if (cfg->init.from[0] && !opts->resume) {
-        rc = rt_ckpt_load_params(cfg->init.from, t->params);
-        if (rc) rc = rt_err_prefix(rc, "init.from");
-    }
     if (!rc) rc = open_data(t);
     rc = rt_dist_agree(rc, comm);
     if (!rc && opts->resume) rc = resume(t, opts);
+    /* warm start, unless a checkpoint of this run was resumed */
+    if (!rc && cfg->init.from[0] && t->resumed_from_world == 0) {
+        rc = rt_ckpt_load_params(cfg->init.from, t->params);
+        if (rc) rc = rt_err_prefix(rc, "init.from");
+        rc = rt_dist_agree(rc, comm);
+    }
     if (!rc) rc = rt_dist_agree(prepare_run_dir(t, opts), comm);
     if (!rc && opts->per_rank_metrics) {
         char p[RT_PATH_MAX + 32];
         rt_fmt(p, sizeof p, "%s/metrics.rank%d.jsonl", t->run_dir, t->rank);
-        t->rank_metrics = fopen(p, opts->resume ? "a" : "w");
+        if (opts->resume && (rc = trim_metrics(p, t->step))) rc = rt_dist_agree(rc, comm);
+        t->rank_metrics = rc ? NULL : fopen(p, opts->resume ? "a" : "w");
         rc = t->rank_metrics ? RT_OK : rt_err(RT_EBADINPUT, "%s: %s", p, strerror(errno));
         rc = rt_dist_agree(rc, comm);
     }
@@ -439,10 +442,16 @@ static void submit_micro(rt_trainer *t, int64_t step, int64_t k) {
  * last micro-batch of a step arms the gradient sync, so buckets go out to the
  * ring while its backward runs. */
 static void micro_batch(rt_trainer *t, const rt_batch *b, bool last, double *loss) {
-    if (last) rt_gradsync_begin(t->sync);
-    rt_graph_set_param_hook(t->graph, t->params->count, last ? rt_gradsync_param_ready : NULL,
+    bool sync = last && !t->no_sync;
+    if (sync) rt_gradsync_begin(t->sync);
+    rt_graph_set_param_hook(t->graph, t->params->count, sync ? rt_gradsync_param_ready : NULL,
                             t->sync);
     rt_graph_reset(t->graph);
+    if (!b) { /* this rank's data failed: contribute nothing, but keep the ring in step */
+        rt_tensor none = {.numel = 1};
+        rt_graph_backward(t->graph, &none);
+        return;
+    }
     rt_graph_set_grad(t->graph, true);
     rt_tensor x = {0};
     int shape[2] = {(int)b->n, (int)t->sample};
@@ -459,6 +468,8 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     const rt_config *c = t->cfg;
     double t0 = rt_now(), wait = 0.0;
     int64_t A = c->optim.accum_steps;
+    int data_rc = RT_OK;
+    char data_err[512] = "";
     if (!t->queued) submit_micro(t, t->step, 0);
     t->queued = false;
     rt_params_zero_grad(t->params);
@@ -468,7 +479,10 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         double w0 = rt_now();
         int rc = rt_loader_next(t->loader, &b);
         wait += rt_now() - w0;
-        if (rc) return rc;
+        if (rc && !data_rc) { /* keep the message; the ranks stop together after the ring */
+            data_rc = rc;
+            rt_fmt(data_err, sizeof data_err, "%s", rt_errmsg());
+        }
         /* prefetch the next micro-batch, of this step or the next, while computing */
         if (k + 1 < A) {
             submit_micro(t, t->step, k + 1);
@@ -476,18 +490,21 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
             submit_micro(t, t->step + 1, 0);
             t->queued = true;
         }
-        micro_batch(t, &b, k + 1 == A, &local);
+        micro_batch(t, data_rc ? NULL : &b, k + 1 == A, &local);
     }
     double t1 = rt_now(), t_comm = 0.0, t_sync = 0.0;
     /* each rank's loss is its share of the global mean: summing gives the mean */
     /* the loss and the stop flag ride one tiny ring: any rank's signal stops all */
     if (t->step + 1 == t->stop_at) stop_signal = SIGUSR1;
-    float lsum[2] = {(float)local, stop_signal ? 1.0f : 0.0f};
+    float lsum[3] = {(float)local, stop_signal ? 1.0f : 0.0f, data_rc ? 1.0f : 0.0f};
     int rc = RT_OK;
     if (!t->no_sync) {
         rc = rt_gradsync_finish(t->sync, &t_comm, &t_sync);
-        if (!rc) rc = rt_ring_allreduce(t->ring, lsum, 2);
+        if (!rc) rc = rt_ring_allreduce(t->ring, lsum, 3);
     }
+    if (rc) return rc;
+    if (data_rc) return rt_err(data_rc, "%s", data_err);
+    if (lsum[2] > 0.0f) return rt_err(RT_ERUNTIME, "another rank failed");
     t->stop = lsum[1] > 0.0f;
     if (rc) return rc;
     double t2 = rt_now();
@@ -526,11 +543,11 @@ static int evaluate_on(rt_trainer *t, rt_dataset *d, double *loss, double *acc) 
     rt_shard_range(n, t->rank, t->world, &lo, &hi);
     rt_batch_stats st = {0};
     rt_graph_set_grad(t->graph, false);
-    for (int64_t i = lo; i < hi; i += t->cfg->train.eval_batch) {
+    int rc = RT_OK;
+    for (int64_t i = lo; i < hi && !rc; i += t->cfg->train.eval_batch) {
         int64_t m = hi - i < t->cfg->train.eval_batch ? hi - i : t->cfg->train.eval_batch;
         for (int64_t k = 0; k < m; k++) t->rows[k] = i + k;
-        int rc = rt_dataset_read(d, t->rows, m, t->x, t->y);
-        if (rc) return rc;
+        if ((rc = rt_dataset_read(d, t->rows, m, t->x, t->y))) break;
         rt_graph_reset(t->graph);
         rt_tensor x = {0};
         int shape[2] = {(int)m, (int)t->sample};
@@ -539,9 +556,10 @@ static int evaluate_on(rt_trainer *t, rt_dataset *d, double *loss, double *acc) 
         rt_model_loss(t->model, t->graph, &x, t->y, 1.0f, &st);
     }
     rt_graph_set_grad(t->graph, true);
+    /* a rank whose read failed must not leave the others in a different collective */
+    if ((rc = rt_dist_agree(rc, t->comm))) return rc;
     double sum[3] = {st.loss_sum, (double)st.correct, (double)st.count};
-    int rc = rt_dist_sum(sum, 3, t->comm);
-    if (rc) return rc;
+    if ((rc = rt_dist_sum(sum, 3, t->comm))) return rc;
     *loss = sum[2] > 0 ? sum[0] / sum[2] : NAN;
     *acc = sum[2] > 0 ? sum[1] / sum[2] : NAN;
     return RT_OK;
@@ -568,7 +586,10 @@ static void prune_checkpoints(const rt_trainer *t) {
     while ((e = readdir(d)) && n < 4096) {
         long long s;
         char tail[8];
-        if (sscanf(e->d_name, "step_%8lld.h%7s", &s, tail) == 2 && strcmp(tail, "5") == 0)
+        /* newer files belong to a timeline this run left by resuming an older
+         * checkpoint: they are not this run's to delete */
+        if (sscanf(e->d_name, "step_%8lld.h%7s", &s, tail) == 2 && strcmp(tail, "5") == 0 &&
+            s <= (long long)t->step)
             steps[n++] = s;
     }
     closedir(d);

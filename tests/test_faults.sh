@@ -68,6 +68,35 @@ sys.exit(0 if skipped == [0, 1, 1, 1, 1, 1] and rows[1]["grad_norm"] is None and
 PY
 check "NaN, nonfinite=skip" $((rc | $?)) "exit $rc; replicas checked every step stayed identical"
 
+# ---- 1b. one rank's read fails (a corrupt chunk only it reads): all stop together ----
+BADX="$T/fm_badchunk.h5"
+/usr/bin/python3 - "$SUB" "$BADX" <<'PY'
+import sys, h5py
+src, dst = sys.argv[1], sys.argv[2]
+with h5py.File(src) as f, h5py.File(dst, "w") as g:
+    g.create_dataset("train/x", data=f["train/x"][()], chunks=(64, 28, 28), fletcher32=True)
+    g["train/y"] = f["train/y"][()]
+    g["test/x"] = f["test/x"][()]
+    g["test/y"] = f["test/y"][()]
+    g.attrs["num_classes"] = 10
+PY
+# rows 448..511 (chunk 7) belong to rank 1 of 2 in step 2 when unshuffled
+/usr/bin/python3 - "$BADX" <<'PY'
+import sys, h5py
+p = sys.argv[1]
+with h5py.File(p) as f:
+    off = f["train/x"].id.get_chunk_info(7).byte_offset
+with open(p, "r+b") as f:
+    f.seek(off + 100); b = f.read(8); f.seek(off + 100); f.write(bytes(x ^ 0xFF for x in b))
+PY
+t0=$SECONDS
+run 2 badchunk --set "data.train=$BADX" --set data.shuffle=false --set train.steps=6
+rc=$?
+secs=$((SECONDS - t0))
+err=$(grep "ringtrain: error" "$T/badchunk.err")
+[ $rc -eq 1 ] && [ $secs -le 20 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && [[ "$err" == *"fm_badchunk.h5: reading 128 rows failed"* ]]
+check "one rank's read fails" $? "all ranks stopped after ${secs}s, exit $rc: $err"
+
 # ---- 2. a hung rank: SIGSTOP, the deadline fires, the job is aborted ----
 TIMEOUT=60 run 3 hung --set train.steps=100000 --set dist.timeout_s=3 --set dist.check_every=0 &
 job=$!
