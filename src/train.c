@@ -212,6 +212,22 @@ static int prepare_run_dir(rt_trainer *t, const rt_train_opts *o) {
 
 /* ---- resume ---- */
 
+/* Steps of the complete checkpoints (ckpt/step_XXXXXXXX.h5, not .tmp) in the
+ * run directory, in directory order; at most max. */
+static int list_checkpoint_steps(const rt_trainer *t, long long *steps, int max) {
+    char dir[RT_PATH_MAX + 8];
+    rt_fmt(dir, sizeof dir, "%s/ckpt", t->run_dir);
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && n < max && (e = readdir(d));) {
+        long long s;
+        char tail[8];
+        if (sscanf(e->d_name, "step_%8lld.h%7s", &s, tail) == 2 && strcmp(tail, "5") == 0) steps[n++] = s;
+    }
+    if (d) closedir(d);
+    return n;
+}
+
 /* Checkpoints of the run directory, newest first: the one ckpt/latest names,
  * then every step_*.h5 by descending step. Returns how many were written. */
 static int candidates(const rt_trainer *t, char (*out)[RT_PATH_MAX + 64], int max) {
@@ -224,16 +240,8 @@ static int candidates(const rt_trainer *t, char (*out)[RT_PATH_MAX + 64], int ma
         fclose(f);
         if (name[0] && !strchr(name, '/')) rt_fmt(out[n++], sizeof out[0], "%s/ckpt/%s", t->run_dir, name);
     }
-    rt_fmt(p, sizeof p, "%s/ckpt", t->run_dir);
-    DIR *d = opendir(p);
     long long steps[4096];
-    int ns = 0;
-    for (struct dirent *e; d && (e = readdir(d)) && ns < 4096;) {
-        long long s;
-        char tail[8];
-        if (sscanf(e->d_name, "step_%8lld.h%7s", &s, tail) == 2 && strcmp(tail, "5") == 0) steps[ns++] = s;
-    }
-    if (d) closedir(d);
+    int ns = list_checkpoint_steps(t, steps, 4096);
     while (n < max && ns > 0) { /* pick the largest remaining step */
         int best = 0;
         for (int i = 1; i < ns; i++) best = steps[i] > steps[best] ? i : best;
@@ -576,29 +584,18 @@ int rt_trainer_evaluate(rt_trainer *t, double *loss, double *acc) {
 /* ---- checkpoints ---- */
 
 static void prune_checkpoints(const rt_trainer *t) {
-    char dir[RT_PATH_MAX + 8];
-    rt_fmt(dir, sizeof dir, "%s/ckpt", t->run_dir);
-    DIR *d = opendir(dir);
-    if (!d) return;
     long long steps[4096];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 4096) {
-        long long s;
-        char tail[8];
-        /* newer files belong to a timeline this run left by resuming an older
-         * checkpoint: they are not this run's to delete */
-        if (sscanf(e->d_name, "step_%8lld.h%7s", &s, tail) == 2 && strcmp(tail, "5") == 0 &&
-            s <= (long long)t->step)
-            steps[n++] = s;
-    }
-    closedir(d);
+    int all = list_checkpoint_steps(t, steps, 4096), n = 0;
+    /* newer files belong to a timeline this run left by resuming an older
+     * checkpoint: they are not this run's to delete */
+    for (int i = 0; i < all; i++)
+        if (steps[i] <= (long long)t->step) steps[n++] = steps[i];
     for (int i = 0; i < n; i++) { /* keep the newest keep_checkpoints */
         int newer = 0;
         for (int j = 0; j < n; j++) newer += steps[j] > steps[i];
         if (newer >= t->cfg->train.keep_checkpoints) {
             char p[RT_PATH_MAX + 32];
-            rt_fmt(p, sizeof p, "%s/step_%08lld.h5", dir, steps[i]);
+            rt_fmt(p, sizeof p, "%s/ckpt/step_%08lld.h5", t->run_dir, steps[i]);
             unlink(p);
         }
     }
