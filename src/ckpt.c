@@ -352,8 +352,7 @@ static int ckpt_inspect_locked(const char *path, FILE *out) {
     if (!rc) {
         if (rt_h5_attr_str(f, "ringtrain_version", &version)) version = rt_strdup("?");
         if (rt_h5_attr_str(f, "optim_type", &optim)) optim = rt_strdup("?");
-        uint64_t digest = 1469598103934665603ULL;
-        for (const char *p = config; *p; p++) digest = (digest ^ (unsigned char)*p) * 1099511628211ULL;
+        uint64_t digest = rt_fnv1a(config, strlen(config));
         fprintf(out, "checkpoint      %s\n", path);
         fprintf(out, "step            %lld\n", (long long)v[0]);
         fprintf(out, "epoch           %lld\n", (long long)v[1]);

@@ -95,6 +95,13 @@ int rt_fmt(char *buf, size_t len, const char *fmt, ...) {
     return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
+uint64_t rt_fnv1a(const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
 size_t rt_mul_size(size_t a, size_t b) {
     if (a && b > SIZE_MAX / a) rt_fatal(__FILE__, __LINE__, "size overflow: %zu * %zu", a, b);
     return a * b;

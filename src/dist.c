@@ -97,12 +97,7 @@ int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm) {
     return RT_OK;
 }
 
-uint64_t rt_dist_checksum(const float *buf, size_t n) {
-    const unsigned char *b = (const unsigned char *)buf;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ULL;
-    return h;
-}
+uint64_t rt_dist_checksum(const float *buf, size_t n) { return rt_fnv1a(buf, n * sizeof(float)); }
 
 int rt_dist_check_replicas(const float *buf, size_t n, int64_t step, MPI_Comm comm) {
     int w = 1;

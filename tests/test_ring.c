@@ -10,6 +10,7 @@
  * Rank 0 prints one line per case and "N passed, M failed".
  */
 #include "ringtrain/common.h"
+#include "ringtrain/dist.h"
 #include "ringtrain/rng.h"
 #include "ringtrain/ring.h"
 
@@ -34,15 +35,8 @@ static void report(bool ok_local, const char *fmt, size_t count, size_t seg, dou
     all ? passed++ : failed++;
 }
 
-static uint64_t hash_bytes(const float *p, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    const unsigned char *b = (const unsigned char *)p;
-    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ULL;
-    return h;
-}
-
 static bool same_on_all_ranks(const float *buf, size_t n) {
-    uint64_t h = hash_bytes(buf, n), h0 = h;
+    uint64_t h = rt_dist_checksum(buf, n), h0 = h;
     MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     return h == h0;
 }

@@ -63,6 +63,9 @@ void rt_free(void *p);
  * (the result is then truncated but NUL-terminated). */
 int rt_fmt(char *buf, size_t len, const char *fmt, ...) RT_PRINTF(3, 4);
 
+/* FNV-1a 64-bit hash of n bytes. */
+uint64_t rt_fnv1a(const void *p, size_t n);
+
 /* size arithmetic that aborts on overflow instead of wrapping */
 size_t rt_mul_size(size_t a, size_t b);
 
