@@ -57,7 +57,8 @@ if [ "$MODE" != sanitize ]; then
     suite "what users see" tests/test_ux.sh "$BIN" "$DATA" "$OBJDIR"
     suite "valgrind" tests/test_valgrind.sh "$BIN" "$DATA"
     suite "fuzzing" tests/fuzz/run.sh build/fuzz "${FUZZ_SECONDS:-60}"
-    suite "pytorch parity" /usr/bin/python3 tests/reference/parity_mlp.py "$OBJDIR" "$DATA"
+    suite "pytorch parity: ops" /usr/bin/python3 tests/reference/parity_ops.py "$OBJDIR"
+    suite "pytorch parity: training" /usr/bin/python3 tests/reference/parity_mlp.py "$OBJDIR" "$DATA"
 fi
 
 echo

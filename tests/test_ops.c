@@ -36,6 +36,7 @@
  */
 #include "ringtrain/autograd.h"
 #include "ringtrain/common.h"
+#include "ringtrain/h5util.h"
 #include "ringtrain/ops.h"
 #include "ringtrain/rng.h"
 #include "ringtrain/tensor.h"
@@ -141,6 +142,8 @@ struct tcase {
     float scale;               /* softmax_ce, mse */
     int32_t labels[MAXROWS];   /* (rows) softmax_ce, drawn in main */
     bool negctl;               /* also run the negative controls on this case */
+    int arg[8];                /* op arguments the builder passes on (see each group) */
+    float f, f2;
 };
 
 static int64_t numel_of(int ndim, const int *shape) {
@@ -436,10 +439,25 @@ static tcase cases[] = {
      .out_ndim = 0, .nodes = 1, .build = build_mse, .ref = ref_mse, .fwd_atol = 1e-6,
      .fwd_rtol = 1e-6, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4, .scale = 0.125f},
 };
+#define X4(a, b, c, d) 4, {a, b, c, d}
+
+/* The ops of the seed models, one file per group (src/ops/conv.c, resample.c,
+ * misc.c); each table ends with an entry whose name is NULL. */
+#include "ops_cases_conv.h"
+#include "ops_cases_resample.h"
+#include "ops_cases_misc.h"
+
 #undef X1
 #undef X2
 #undef X3
+#undef X4
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+static struct {
+    tcase *cases;
+    int n; /* counted in main */
+} groups[] = {{cases, NCASES}, {cases_conv, -1}, {cases_resample, -1}, {cases_misc, -1}};
+#define NGROUPS ((int)(sizeof groups / sizeof groups[0]))
 
 /* ---- running one case ---- */
 
@@ -573,8 +591,7 @@ static void negative_controls(const char *op, const tcase *c, int i, const doubl
     rt_free(bad);
 }
 
-static void run_case(rt_graph *g, int idx) {
-    const tcase *c = &cases[idx];
+static void run_case(rt_graph *g, const tcase *c, int idx) {
     const char *op = rt_op_table[c->op].name;
     rt_rng rng;
     rt_rng_seed(&rng, SEED, (uint64_t)idx + 1);
@@ -704,7 +721,8 @@ static void check_coverage(void) {
     int covered = 0;
     for (int op = 0; op < RT_OP_COUNT; op++) {
         bool hit = false;
-        for (int k = 0; k < NCASES; k++) hit = hit || cases[k].op == (rt_op)op;
+        for (int gi = 0; gi < NGROUPS; gi++)
+            for (int k = 0; k < groups[gi].n; k++) hit = hit || groups[gi].cases[k].op == (rt_op)op;
         if (hit)
             covered++;
         else
@@ -759,20 +777,123 @@ static void check_no_grad_inputs(rt_graph *g) {
     report(ok, "mul both-inputs-nograd no tape node, no gradient buffers, backward is a no-op");
 }
 
-int main(void) {
+/* ---- PyTorch parity: `test_ops --dump FILE.h5` writes every case's inputs,
+ * R, forward output and analytic input gradients (same seeds as the
+ * gradcheck); tests/reference/parity_ops.py recomputes them in torch. ---- */
+
+static void dump_f32(hid_t grp, const char *name, const float *v, int ndim, const int *shape) {
+    hsize_t dims[RT_MAX_DIMS + 1];
+    for (int d = 0; d < ndim; d++) dims[d] = (hsize_t)shape[d];
+    hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t ds = H5Dcreate2(grp, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    RT_CHECK(ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0,
+             "dump: cannot write %s", name);
+    H5Dclose(ds);
+    H5Sclose(sp);
+}
+
+static void dump_case(rt_graph *g, hid_t file, const tcase *c, int gi, int idx) {
+    rt_rng rng;
+    rt_rng_seed(&rng, SEED, (uint64_t)idx + 1 + 1000u * (uint64_t)gi);
+    float *host[MAXIN] = {0}, *grad[MAXIN] = {0};
+    for (int i = 0; i < c->nin; i++) {
+        int64_t n = numel_of(c->in[i].ndim, c->in[i].shape);
+        host[i] = rt_malloc((size_t)n * sizeof(float));
+        grad[i] = rt_malloc((size_t)n * sizeof(float));
+        fill(&rng, &c->in[i], host[i]);
+        if (c->in[i].grad)
+            for (int64_t k = 0; k < n; k++) (void)rt_rng_normal(&rng); /* as run_case's prefill */
+    }
+    int64_t nout = numel_of(c->out_ndim, c->out_shape);
+    float *R = rt_malloc((size_t)nout * sizeof(float)), *fwd = rt_malloc((size_t)nout * sizeof(float));
+    for (int64_t k = 0; k < nout; k++) R[k] = rt_rng_normal(&rng);
+    char why[256];
+    bool ok = analytic(g, c, host, R, NULL, grad, fwd, why, sizeof why);
+    RT_CHECK(ok, "dump: %s %s: %s", rt_op_table[c->op].name, c->name, why);
+
+    char gname[32];
+    snprintf(gname, sizeof gname, "g%d_%03d", gi, idx);
+    hid_t grp = H5Gcreate2(file, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    RT_CHECK(grp >= 0, "dump: cannot create %s", gname);
+    rt_h5_attr_write_str(grp, "op", rt_op_table[c->op].name);
+    rt_h5_attr_write_str(grp, "case", c->name);
+    char args[160];
+    snprintf(args, sizeof args, "[%d,%d,%d,%d,%d,%d,%d,%d]", c->arg[0], c->arg[1], c->arg[2],
+             c->arg[3], c->arg[4], c->arg[5], c->arg[6], c->arg[7]);
+    rt_h5_attr_write_str(grp, "arg", args);
+    char fl[96];
+    snprintf(fl, sizeof fl, "[%.9g,%.9g,%.9g]", (double)c->f, (double)c->f2, (double)c->scale);
+    rt_h5_attr_write_str(grp, "f_f2_scale", fl);
+    rt_h5_attr_write_int(grp, "nin", c->nin);
+    for (int i = 0; i < c->nin; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "in%d", i);
+        dump_f32(grp, nm, host[i], c->in[i].ndim, c->in[i].shape);
+        rt_h5_attr_write_int(grp, nm, c->in[i].grad);
+        if (c->in[i].grad) {
+            snprintf(nm, sizeof nm, "grad%d", i);
+            dump_f32(grp, nm, grad[i], c->in[i].ndim, c->in[i].shape);
+        }
+    }
+    if (c->op == RT_OP_SOFTMAX_CE) {
+        float lab[MAXROWS];
+        for (int i = 0; i < c->in[0].shape[0]; i++) lab[i] = (float)c->labels[i];
+        dump_f32(grp, "labels", lab, 1, c->in[0].shape);
+    }
+    dump_f32(grp, "R", R, c->out_ndim, c->out_shape);
+    dump_f32(grp, "out", fwd, c->out_ndim, c->out_shape);
+    H5Gclose(grp);
+    for (int i = 0; i < MAXIN; i++) {
+        rt_free(host[i]);
+        rt_free(grad[i]);
+    }
+    rt_free(R);
+    rt_free(fwd);
+}
+
+static int dump_all(const char *path) {
+    rt_h5_init();
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+        fprintf(stderr, "test_ops: cannot create %s\n", path);
+        return 1;
+    }
+    rt_graph *g = rt_graph_create(1 << 16, 16);
+    int n = 0;
+    for (int gi = 0; gi < NGROUPS; gi++)
+        for (int k = 0; k < groups[gi].n; k++, n++) dump_case(g, file, &groups[gi].cases[k], gi, k);
+    rt_graph_destroy(g);
+    H5Fclose(file);
+    printf("dumped %d cases to %s\n", n, path);
+    return 0;
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     rt_rng rng;
     rt_rng_seed(&rng, SEED, 0);
-    for (int k = 0; k < NCASES; k++)
-        if (cases[k].op == RT_OP_SOFTMAX_CE) {
-            RT_CHECK(cases[k].in[0].shape[0] <= MAXROWS, "test: too many rows");
-            for (int i = 0; i < cases[k].in[0].shape[0]; i++)
-                cases[k].labels[i] = (int32_t)rt_rng_below(&rng, (uint64_t)cases[k].in[0].shape[1]);
+    for (int gi = 0; gi < NGROUPS; gi++) {
+        if (groups[gi].n < 0)
+            for (groups[gi].n = 0; groups[gi].cases[groups[gi].n].name;) groups[gi].n++;
+        for (int k = 0; k < groups[gi].n; k++) {
+            tcase *c = &groups[gi].cases[k];
+            if (c->op != RT_OP_SOFTMAX_CE) continue;
+            RT_CHECK(c->in[0].shape[0] <= MAXROWS, "test: too many rows");
+            for (int i = 0; i < c->in[0].shape[0]; i++)
+                c->labels[i] = (int32_t)rt_rng_below(&rng, (uint64_t)c->in[0].shape[1]);
         }
+    }
+    if (argc == 3 && strcmp(argv[1], "--dump") == 0) return dump_all(argv[2]);
+    if (argc != 1) {
+        fprintf(stderr, "usage: test_ops [--dump FILE.h5]\n");
+        return 2;
+    }
 
     check_table();
     rt_graph *g = rt_graph_create(1 << 12, 16); /* small on purpose: exercises arena growth */
-    for (int k = 0; k < NCASES; k++) run_case(g, k);
+    for (int gi = 0; gi < NGROUPS; gi++)
+        for (int k = 0; k < groups[gi].n; k++)
+            run_case(g, &groups[gi].cases[k], k + 1000 * gi);
     check_coverage();
     check_reshape_view(g);
     check_no_grad_inputs(g);

@@ -33,6 +33,26 @@ typedef enum rt_op {
     RT_OP_MEAN,        /* all elements -> scalar */
     RT_OP_SOFTMAX_CE,  /* logits (b,c), labels -> scale * sum_i -log softmax(x_i)[y_i] */
     RT_OP_MSE,         /* a, b same shape -> scale * sum (a-b)^2 */
+    /* convolution and pooling, NCHW (src/ops/conv.c) */
+    RT_OP_CONV2D,      /* x (b,ci,h,w), w (co,ci,kh,kw), bias (co) or none; arg: stride, pad, dilation */
+    RT_OP_MAXPOOL2D,   /* arg: kernel, stride, pad (padding is -inf) */
+    RT_OP_AVGPOOL2D,   /* arg: kernel, stride, pad (count_include_pad, as torch's default) */
+    /* upsampling (src/ops/resample.c) */
+    RT_OP_UPSAMPLE_NEAREST,  /* arg: integer scale (sh, sw) */
+    RT_OP_UPSAMPLE_BILINEAR, /* arg: integer scale (sh, sw), align_corners */
+    RT_OP_PIXEL_SHUFFLE,     /* (b, c*r*r, h, w) -> (b, c, h*r, w*r); arg: r */
+    RT_OP_PIXEL_UNSHUFFLE,   /* (b, c, h*r, w*r) -> (b, c*r*r, h, w); arg: r */
+    /* normalisation, tensor and elementwise ops (src/ops/misc.c) */
+    RT_OP_LAYERNORM,   /* x (..., d), weight (d) and bias (d) or none; f: eps */
+    RT_OP_DROPOUT,     /* f: p; seed and row_keys pick the mask */
+    RT_OP_CONCAT,      /* 2 or 3 inputs joined along arg[0] */
+    RT_OP_SLICE,       /* x[..., start:start+len, ...] along arg[0]; arg: axis, start, len */
+    RT_OP_EXP,
+    RT_OP_LOG,
+    RT_OP_SOFTPLUS,    /* log(1 + e^x), linear above 20 as torch (beta 1, threshold 20) */
+    RT_OP_SUM_AXIS,    /* sum over arg[0], that dimension removed */
+    RT_OP_SCALE,       /* x (..., c) * s (c) */
+    RT_OP_AFFINE,      /* f * x + f2 with scalars f, f2 */
     RT_OP_COUNT
 } rt_op;
 
@@ -40,6 +60,10 @@ typedef enum rt_op {
 typedef struct rt_op_params {
     float scale;            /* loss scale (1/B for a mean over the global batch) */
     const int32_t *labels;  /* (b) class indices, for RT_OP_SOFTMAX_CE */
+    int arg[8];             /* integer arguments (conv, pooling, resampling, axes) */
+    float f, f2;            /* float arguments (eps, dropout p, affine a and b) */
+    uint64_t seed;          /* dropout: run seed mixed with the step */
+    const uint64_t *row_keys; /* dropout: (b) one key per row, e.g. its dataset row */
 } rt_op_params;
 
 typedef struct rt_graph rt_graph;

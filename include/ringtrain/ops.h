@@ -33,4 +33,68 @@ rt_tensor *rt_mean(rt_graph *g, rt_tensor *x);
 rt_tensor *rt_softmax_ce(rt_graph *g, rt_tensor *logits, const int32_t *labels, float scale);
 rt_tensor *rt_mse(rt_graph *g, rt_tensor *a, rt_tensor *b, float scale);
 
+/* ---- convolution and pooling: NCHW, PyTorch semantics and weight layout ---- */
+
+/* Geometry of a 2-D window op; out = (in + 2*pad - dil*(k-1) - 1) / stride + 1. */
+typedef struct rt_conv2d_args {
+    int stride[2], pad[2], dilation[2]; /* (h, w); stride and dilation >= 1 */
+} rt_conv2d_args;
+/* x (b,ci,h,w), w (co,ci,kh,kw) as torch.nn.Conv2d (groups 1), bias (co) or
+ * NULL -> (b,co,oh,ow). im2col + sgemm. */
+rt_tensor *rt_conv2d(rt_graph *g, rt_tensor *x, rt_tensor *w, rt_tensor *bias,
+                     const rt_conv2d_args *a);
+/* torch.nn.MaxPool2d / AvgPool2d(kernel, stride, padding); ceil_mode false;
+ * max pads with -inf, avg counts the padding (count_include_pad true).
+ * Gradients of max go to the first maximum in window order, as torch. */
+rt_tensor *rt_maxpool2d(rt_graph *g, rt_tensor *x, int kernel, int stride, int pad);
+rt_tensor *rt_avgpool2d(rt_graph *g, rt_tensor *x, int kernel, int stride, int pad);
+/* Output size of a window op along one dimension, or -1 when it is < 1. */
+int rt_window_out(int in, int kernel, int stride, int pad, int dilation);
+
+/* ---- upsampling: as torch.nn.Upsample(scale_factor=(sh,sw)) and nn.PixelShuffle ---- */
+
+/* x (b,c,h,w) -> (b,c,h*sh,w*sw); integer factors >= 1 */
+rt_tensor *rt_upsample_nearest(rt_graph *g, rt_tensor *x, int sh, int sw);
+rt_tensor *rt_upsample_bilinear(rt_graph *g, rt_tensor *x, int sh, int sw, bool align_corners);
+/* (b, c*r*r, h, w) -> (b, c, h*r, w*r) and back */
+rt_tensor *rt_pixel_shuffle(rt_graph *g, rt_tensor *x, int r);
+rt_tensor *rt_pixel_unshuffle(rt_graph *g, rt_tensor *x, int r);
+
+/* ---- normalisation ---- */
+
+/* torch.nn.LayerNorm over the last dimension d: (x - mean) / sqrt(var + eps)
+ * with the biased variance, times weight (d) plus bias (d); either may be NULL. */
+rt_tensor *rt_layernorm(rt_graph *g, rt_tensor *x, rt_tensor *weight, rt_tensor *bias, float eps);
+/* Inverted dropout: zeroes each element with probability p and scales the
+ * rest by 1/(1-p). The mask of element j of row r is a pure function of
+ * (seed, row_keys[r], j), so it does not depend on how rows are split across
+ * ranks. With train false (evaluation) or p == 0 it returns x itself. */
+rt_tensor *rt_dropout(rt_graph *g, rt_tensor *x, float p, uint64_t seed, const uint64_t *row_keys,
+                      bool train);
+
+/* ---- tensor ops ---- */
+
+/* Joins 2 or 3 tensors along axis; the other dimensions must match. */
+rt_tensor *rt_concat(rt_graph *g, rt_tensor *const *xs, int n, int axis);
+/* x[..., start:start+len, ...] along axis (a copy). */
+rt_tensor *rt_slice(rt_graph *g, rt_tensor *x, int axis, int start, int len);
+/* Splits x along axis into n pieces of sizes[i] (summing to the dimension). */
+void rt_split(rt_graph *g, rt_tensor *x, int axis, int n, const int *sizes, rt_tensor **out);
+
+/* ---- elementwise ---- */
+
+rt_tensor *rt_exp(rt_graph *g, rt_tensor *x);
+rt_tensor *rt_log(rt_graph *g, rt_tensor *x);
+/* log(1 + exp(x)), x itself above 20 (torch.nn.functional.softplus defaults) */
+rt_tensor *rt_softplus(rt_graph *g, rt_tensor *x);
+/* a * x + b with scalars a and b */
+rt_tensor *rt_affine(rt_graph *g, rt_tensor *x, float a, float b);
+/* x (..., c) * s (c), s broadcast over the leading dimensions */
+rt_tensor *rt_scale(rt_graph *g, rt_tensor *x, rt_tensor *s);
+
+/* ---- reductions ---- */
+
+/* Sum over one axis, which is removed: (2,3,4) over axis 1 -> (2,4). */
+rt_tensor *rt_sum_axis(rt_graph *g, rt_tensor *x, int axis);
+
 #endif
