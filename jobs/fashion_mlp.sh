@@ -1,11 +1,4 @@
 #!/usr/bin/env bash
 # Trains fashion_mlp locally: jobs/fashion_mlp.sh [--set key=value ...]
-# NP ranks (default 2).
-set -eu
-cd "$(dirname "$0")/.."
-export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
-[ -f data/fashion-mnist.h5 ] || build/ringtrain prep fashion-mnist --out data/fashion-mnist.h5
-NP=${NP:-2}
-extra=()
-[ "$NP" -gt "$(nproc)" ] && extra=(--oversubscribe)
-exec mpirun -np "$NP" "${extra[@]}" build/ringtrain train configs/fashion_mlp.json "$@"
+# NP ranks (default 2); see jobs/run.sh.
+exec "$(dirname "$0")/run.sh" configs/fashion_mlp.json "$@"

@@ -101,7 +101,7 @@ static int load_y(rt_dataset *d, const char *name, int num_classes) {
             rc = rt_err(RT_EBADINPUT, "%s: %s: read failed", d->path, name);
     }
     for (int64_t i = 0; !rc && i < d->rows; i++)
-        if (d->y[i] < 0 || d->y[i] >= num_classes)
+        if (num_classes > 0 && (d->y[i] < 0 || d->y[i] >= num_classes))
             rc = bad(d, "label %lld at row %lld is outside [0, num_classes)", name,
                      (long long)d->y[i], (long long)i);
     H5Tclose(t);
@@ -143,7 +143,7 @@ static int dataset_open_locked(const char *path, const char *split, int64_t samp
     if (!rc) rc = check_x(d, xname, sample_size);
     if (!rc) {
         int64_t attr = 0;
-        if (rt_h5_attr_int(d->file, "num_classes", &attr) == RT_OK && attr != num_classes)
+        if (num_classes > 0 && rt_h5_attr_int(d->file, "num_classes", &attr) == RT_OK && attr != num_classes)
             rc = rt_err(RT_EBADINPUT, "%s: num_classes: file has %lld classes, model has %d outputs",
                         path, (long long)attr, num_classes);
     }
@@ -172,6 +172,8 @@ void rt_dataset_close(rt_dataset *d) {
     rt_free(d->stage);
     rt_free(d);
 }
+
+bool rt_dataset_quantized(const rt_dataset *d) { return d->x_uint8; }
 
 int64_t rt_dataset_rows(const rt_dataset *d) { return d->rows; }
 
@@ -345,6 +347,7 @@ int rt_loader_next(rt_loader *l, rt_batch *out) {
     pthread_mutex_unlock(&l->mu);
     out->x = s->x;
     out->y = s->y;
+    out->rows = s->rows;
     out->n = s->n;
     if (s->rc) return rt_err(s->rc, "%s", s->err);
     return RT_OK;

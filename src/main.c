@@ -6,9 +6,11 @@
 #include "ringtrain/data.h"
 #include "ringtrain/dist.h"
 #include "ringtrain/report.h"
+#include "ringtrain/sample.h"
 #include "ringtrain/train.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@ static const char *const usage_main =
     "verbs:\n"
     "  train CONFIG.json   train a model (plain, under mpirun, or under srun)\n"
     "  eval CKPT.h5        evaluate a checkpoint; prints one JSON line\n"
+    "  sample CKPT.h5      draw samples of a NICE or rectified-flow model into a PNG grid\n"
     "  prep fashion-mnist  convert the IDX files to ringtrain's HDF5 layout\n"
     "  inspect CKPT.h5     print a readable summary of a checkpoint\n"
     "  report RUN_DIR      throughput, time split, stragglers and final metrics of a run\n"
@@ -65,6 +68,18 @@ static const char *const usage_eval =
     "\n"
     "example:\n"
     "  ringtrain eval runs/fashion_mlp/ckpt/step_00000234.h5\n";
+
+static const char *const usage_sample =
+    "usage: ringtrain sample CHECKPOINT.h5 --out FILE.png|FILE.h5 [--n N] [--seed S] [--steps K]\n"
+    "\n"
+    "Draws N samples from a generative checkpoint (model.type nice or rectified_flow).\n"
+    "  --out FILE     .png: an image grid (libpng); .h5: /samples float32 [N, input...]\n"
+    "  --n N          number of samples (default 64)\n"
+    "  --seed S       random seed (default 0)\n"
+    "  --steps K      Euler steps of a rectified flow (default: model.sample_steps)\n"
+    "\n"
+    "example:\n"
+    "  ringtrain sample runs/fashion_nice/ckpt/step_00002340.h5 --n 64 --out grid.png\n";
 
 static const char *const usage_prep =
     "usage: ringtrain prep fashion-mnist --out FILE.h5 [--src DIR]\n"
@@ -270,6 +285,54 @@ static int cmd_prep(int argc, char **argv) {
     return rc;
 }
 
+/* A whole decimal number in [lo, hi] from a flag's value. */
+static bool parse_count(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static int cmd_sample(int argc, char **argv) {
+    const char *ckpt = NULL, *out = NULL;
+    long long n = 64, seed = 0, steps = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (is_help(a)) {
+            fputs(usage_sample, stdout);
+            return RT_OK;
+        } else if (strcmp(a, "--out") == 0 && has_val) {
+            out = argv[++i];
+        } else if (strcmp(a, "--n") == 0 && has_val) {
+            if (!parse_count(argv[++i], 1, 1 << 20, &n))
+                return usage_error("sample", "--n: expected a count in [1, 1048576], got %s", argv[i]);
+        } else if (strcmp(a, "--seed") == 0 && has_val) {
+            if (!parse_count(argv[++i], 0, (long long)9e15, &seed))
+                return usage_error("sample", "--seed: expected a non-negative integer, got %s", argv[i]);
+        } else if (strcmp(a, "--steps") == 0 && has_val) {
+            if (!parse_count(argv[++i], 1, 100000, &steps))
+                return usage_error("sample", "--steps: expected a count in [1, 100000], got %s", argv[i]);
+        } else if (a[0] == '-') {
+            return usage_error("sample", "unknown or incomplete option %s", a);
+        } else if (!ckpt) {
+            ckpt = a;
+        } else {
+            return usage_error("sample", "unexpected argument %s", a);
+        }
+    }
+    if (!ckpt) return usage_error("sample", "missing CHECKPOINT.h5%s", "");
+    if (!out) return usage_error("sample", "missing --out FILE.png or FILE.h5%s", "");
+    int rc = rt_sample_checkpoint(ckpt, n, (uint64_t)seed, (int)steps, out);
+    if (!rc) {
+        printf("{\"event\":\"sample\",\"checkpoint\":\"%s\",\"n\":%lld,\"out\":\"%s\"}\n", ckpt, n, out);
+        fflush(stdout);
+    }
+    return rc;
+}
+
 static int cmd_inspect(int argc, char **argv) {
     const char *ckpt = NULL;
     for (int i = 0; i < argc; i++) {
@@ -384,6 +447,8 @@ int main(int argc, char **argv) {
         rc = cmd_prep(argc - 2, argv + 2);
     else if (strcmp(verb, "inspect") == 0)
         rc = cmd_inspect(argc - 2, argv + 2);
+    else if (strcmp(verb, "sample") == 0)
+        rc = cmd_sample(argc - 2, argv + 2);
     else if (strcmp(verb, "report") == 0 || strcmp(verb, "plot") == 0)
         rc = cmd_runlog(strcmp(verb, "plot") == 0, argc - 2, argv + 2);
     else
@@ -397,7 +462,7 @@ int main(int argc, char **argv) {
     else if (strcmp(verb, "eval") == 0) fn = cmd_eval;
     else if (strcmp(verb, "bench") == 0) fn = cmd_bench;
     if (!fn) {
-        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, inspect, report, plot, prep or bench; see ringtrain --help)",
+        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, sample, inspect, report, plot, prep or bench; see ringtrain --help)",
                verb);
         report(RT_EBADINPUT, false);
         return RT_EBADINPUT;

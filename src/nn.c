@@ -87,3 +87,106 @@ void rt_linear_mod_reset(const rt_linear_mod *m, rt_rng *rng) {
 rt_tensor *rt_linear_mod_forward(rt_graph *g, const rt_linear_mod *m, rt_tensor *x) {
     return rt_linear(g, x, m->weight, m->bias);
 }
+
+/* ---- Conv2d ---- */
+
+void rt_conv2d_mod_init(rt_conv2d_mod *m, rt_params *p, const char *name, int in, int out, int kh,
+                        int kw, const rt_conv2d_args *a, bool bias) {
+    char full[RT_NAME_MAX + 16];
+    int wshape[4] = {out, in, kh, kw}, bshape[1] = {out};
+    snprintf(full, sizeof full, "%s.weight", name);
+    m->weight = rt_params_add(p, full, 4, wshape);
+    m->bias = NULL;
+    if (bias) {
+        snprintf(full, sizeof full, "%s.bias", name);
+        m->bias = rt_params_add(p, full, 1, bshape);
+    }
+    m->in = in;
+    m->out = out;
+    m->kh = kh;
+    m->kw = kw;
+    m->args = *a;
+}
+
+void rt_conv2d_mod_reset(const rt_conv2d_mod *m, rt_rng *rng) {
+    int fan_in = m->in * m->kh * m->kw;
+    float bound = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
+    for (int64_t i = 0; i < m->weight->numel; i++)
+        m->weight->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
+    if (m->bias)
+        for (int64_t i = 0; i < m->bias->numel; i++)
+            m->bias->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
+}
+
+rt_tensor *rt_conv2d_mod_forward(rt_graph *g, const rt_conv2d_mod *m, rt_tensor *x) {
+    return rt_conv2d(g, x, m->weight, m->bias, &m->args);
+}
+
+/* ---- LayerNorm ---- */
+
+void rt_layernorm_mod_init(rt_layernorm_mod *m, rt_params *p, const char *name, int d, float eps,
+                           bool affine) {
+    char full[RT_NAME_MAX + 16];
+    int shape[1] = {d};
+    m->weight = m->bias = NULL;
+    if (affine) {
+        snprintf(full, sizeof full, "%s.weight", name);
+        m->weight = rt_params_add(p, full, 1, shape);
+        snprintf(full, sizeof full, "%s.bias", name);
+        m->bias = rt_params_add(p, full, 1, shape);
+    }
+    m->d = d;
+    m->eps = eps;
+}
+
+void rt_layernorm_mod_reset(const rt_layernorm_mod *m) {
+    if (!m->weight) return;
+    for (int i = 0; i < m->d; i++) {
+        m->weight->data[i] = 1.0f;
+        m->bias->data[i] = 0.0f;
+    }
+}
+
+rt_tensor *rt_layernorm_mod_forward(rt_graph *g, const rt_layernorm_mod *m, rt_tensor *x) {
+    return rt_layernorm(g, x, m->weight, m->bias, m->eps);
+}
+
+/* ---- MLP ---- */
+
+void rt_mlp_init(rt_mlp *m, rt_params *p, const char *prefix, int in, int hidden, int hidden_layers,
+                 int out, rt_layer_kind act) {
+    RT_CHECK(hidden_layers >= 0 && hidden_layers + 1 <= RT_MLP_MAX, "mlp: %d hidden layers",
+             hidden_layers);
+    m->n = hidden_layers + 1;
+    m->act = act;
+    for (int i = 0; i < m->n; i++) {
+        char name[RT_NAME_MAX];
+        snprintf(name, sizeof name, "%s.%d", prefix, 2 * i);
+        rt_linear_mod_init(&m->lin[i], p, name, i == 0 ? in : hidden, i == m->n - 1 ? out : hidden,
+                           true);
+    }
+}
+
+void rt_mlp_reset(const rt_mlp *m, rt_rng *rng) {
+    for (int i = 0; i < m->n; i++) rt_linear_mod_reset(&m->lin[i], rng);
+}
+
+rt_tensor *rt_activation(rt_graph *g, rt_layer_kind act, bool tanh_approx, rt_tensor *x) {
+    switch (act) {
+    case RT_LAYER_RELU: return rt_relu(g, x);
+    case RT_LAYER_GELU: return tanh_approx ? rt_gelu_tanh(g, x) : rt_gelu(g, x);
+    case RT_LAYER_TANH: return rt_tanh(g, x);
+    case RT_LAYER_SIGMOID: return rt_sigmoid(g, x);
+    case RT_LAYER_SOFTPLUS: return rt_softplus(g, x);
+    default: RT_CHECK(0, "layer kind %d is not an activation", (int)act);
+    }
+    return NULL;
+}
+
+rt_tensor *rt_mlp_forward(rt_graph *g, const rt_mlp *m, rt_tensor *x) {
+    for (int i = 0; i < m->n; i++) {
+        x = rt_linear_mod_forward(g, &m->lin[i], x);
+        if (i + 1 < m->n) x = rt_activation(g, m->act, false, x);
+    }
+    return x;
+}

@@ -54,3 +54,12 @@ void rt_rng_permutation(rt_rng *r, int64_t *perm, int64_t n) {
         perm[j] = t;
     }
 }
+
+uint64_t rt_row_key(uint64_t seed, uint64_t stream, int64_t row) {
+    uint64_t x = seed ^ 0x726f776b6579ULL; /* "rowkey" */
+    uint64_t a = splitmix64(&x);
+    x = a ^ (stream * 0x9e3779b97f4a7c15ULL);
+    uint64_t b = splitmix64(&x);
+    x = b ^ ((uint64_t)row * 0xc2b2ae3d27d4eb4fULL);
+    return splitmix64(&x);
+}

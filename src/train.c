@@ -52,6 +52,7 @@ struct rt_trainer {
     rt_loader *loader;          /* prefetches the next micro-batch */
     bool queued;                /* the loader holds the current step's first micro-batch */
     int64_t *rows;              /* (max(local rows, eval batch)) scratch row list */
+    uint64_t *keys;             /* (max(local rows, eval batch)) random key of each row */
     int32_t *y;                 /* (eval batch) labels, for evaluation */
     float *x;                   /* (eval batch, sample) inputs, for evaluation */
     int64_t local_max;          /* rows this rank reads per micro-batch, at most */
@@ -123,7 +124,7 @@ static int write_text_atomic(const char *path, const char *text) {
 
 static int open_data(rt_trainer *t) {
     const rt_config *c = t->cfg;
-    int classes = rt_model_num_outputs(t->model);
+    int classes = rt_model_num_classes(t->model);
     int rc = rt_dataset_open(c->data.train, "train", t->sample, classes, &t->train);
     if (!rc && c->data.test[0]) rc = rt_dataset_open(c->data.test, "test", t->sample, classes, &t->test);
     if (rc) return rc;
@@ -149,6 +150,7 @@ static int open_data(rt_trainer *t) {
     int64_t eval_rows = c->train.eval_batch;
     int64_t xrows = t->local_max > eval_rows ? t->local_max : eval_rows;
     t->rows = rt_malloc(rt_mul_size((size_t)xrows, sizeof(int64_t)));
+    t->keys = rt_malloc(rt_mul_size((size_t)xrows, sizeof(uint64_t)));
     t->y = rt_malloc(rt_mul_size((size_t)eval_rows, sizeof(int32_t)));
     t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)eval_rows, (size_t)t->sample), sizeof(float)));
     t->loader = rt_loader_create(t->train, t->local_max);
@@ -409,6 +411,7 @@ void rt_trainer_destroy(rt_trainer *t) {
     rt_free(t->perm[0]);
     rt_free(t->perm[1]);
     rt_free(t->rows);
+    rt_free(t->keys);
     rt_free(t->y);
     rt_free(t->x);
     rt_free(t);
@@ -467,7 +470,12 @@ static void micro_batch(rt_trainer *t, const rt_batch *b, bool last, double *los
     x.data = (float *)b->x;
     rt_batch_stats st = {0};
     RT_CHECK(b->n > 0, "empty micro-batch"); /* global_batch >= world * accum_steps */
-    rt_tensor *l = rt_model_loss(t->model, t->graph, &x, b->y, (float)(1.0 / (double)t->B), &st);
+    /* a row's random draws depend on (seed, epoch, row) only, not on the rank */
+    uint64_t epoch = (uint64_t)(t->step / t->steps_per_epoch);
+    for (int64_t i = 0; i < b->n; i++) t->keys[i] = rt_row_key(t->cfg->train.seed, epoch, b->rows[i]);
+    rt_model_batch mb = {.x = &x, .y = b->y, .keys = t->keys,
+                         .quantized = rt_dataset_quantized(t->train), .train = true};
+    rt_tensor *l = rt_model_loss(t->model, t->graph, &mb, (float)(1.0 / (double)t->B), &st);
     rt_graph_backward(t->graph, l);
     *loss += l->data[0];
 }
@@ -546,6 +554,42 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
 
 /* ---- evaluation ---- */
 
+#define EVAL_STREAM 0x6576616c00000000ULL /* "eval": never an epoch number */
+
+/* The task's metrics from the mean per-sample loss and the accuracy:
+ * classification test_loss and test_acc; density test_nll (nats per sample)
+ * and test_bpd; flow test_loss (the flow-matching loss). */
+static void add_metric(cJSON *o, const char *prefix, const char *name, double v) {
+    char k[64];
+    snprintf(k, sizeof k, "%s%s", prefix, name);
+    cJSON_AddNumberToObject(o, k, v);
+}
+
+static void add_metrics(const rt_model *m, cJSON *o, const char *prefix, double loss, double acc) {
+    switch (rt_model_task(m)) {
+    case RT_TASK_CLASSIFY:
+        add_metric(o, prefix, "loss", loss);
+        add_metric(o, prefix, "acc", acc);
+        break;
+    case RT_TASK_DENSITY:
+        add_metric(o, prefix, "nll", loss);
+        add_metric(o, prefix, "bpd", rt_model_bits_per_dim(m, loss));
+        break;
+    case RT_TASK_FLOW: add_metric(o, prefix, "loss", loss); break;
+    }
+}
+
+/* One line of text for the progress output. */
+static void metrics_text(const rt_model *m, double loss, double acc, char *buf, size_t len) {
+    switch (rt_model_task(m)) {
+    case RT_TASK_CLASSIFY: rt_fmt(buf, len, "test_loss %.4f test_acc %.4f", loss, acc); break;
+    case RT_TASK_DENSITY:
+        rt_fmt(buf, len, "test_nll %.2f nats test_bpd %.4f", loss, rt_model_bits_per_dim(m, loss));
+        break;
+    case RT_TASK_FLOW: rt_fmt(buf, len, "test_loss (flow matching) %.5f", loss); break;
+    }
+}
+
 static int evaluate_on(rt_trainer *t, rt_dataset *d, double *loss, double *acc) {
     int64_t n = rt_dataset_rows(d), lo, hi;
     rt_shard_range(n, t->rank, t->world, &lo, &hi);
@@ -561,7 +605,11 @@ static int evaluate_on(rt_trainer *t, rt_dataset *d, double *loss, double *acc) 
         int shape[2] = {(int)m, (int)t->sample};
         rt_tensor_set_shape(&x, 2, shape);
         x.data = t->x;
-        rt_model_loss(t->model, t->graph, &x, t->y, 1.0f, &st);
+        /* evaluation draws (dequantisation, flow noise) are the same every time */
+        for (int64_t k = 0; k < m; k++) t->keys[k] = rt_row_key(t->cfg->train.seed, EVAL_STREAM, i + k);
+        rt_model_batch mb = {.x = &x, .y = t->y, .keys = t->keys,
+                             .quantized = rt_dataset_quantized(d), .train = false};
+        rt_model_loss(t->model, t->graph, &mb, 1.0f, &st);
     }
     rt_graph_set_grad(t->graph, true);
     /* a rank whose read failed must not leave the others in a different collective */
@@ -640,12 +688,21 @@ static void log_eval(rt_trainer *t, double loss, double acc) {
     if (t->rank != 0) return;
     int64_t epoch = t->step / t->steps_per_epoch;
     if (t->metrics) {
-        fprintf(t->metrics, "{\"event\":\"eval\",\"step\":%lld,\"epoch\":%lld,\"test_loss\":%.9g,\"test_acc\":%.6f}\n",
-                (long long)t->step, (long long)epoch, loss, acc);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "event", "eval");
+        cJSON_AddNumberToObject(o, "step", (double)t->step);
+        cJSON_AddNumberToObject(o, "epoch", (double)epoch);
+        add_metrics(t->model, o, "test_", loss, acc);
+        char *s = cJSON_PrintUnformatted(o);
+        fprintf(t->metrics, "%s\n", s);
         fflush(t->metrics);
+        cJSON_free(s);
+        cJSON_Delete(o);
     }
-    rt_progress_print(t->progress, "eval  step %lld epoch %lld: test_loss %.4f test_acc %.4f",
-                      (long long)t->step, (long long)epoch, loss, acc);
+    char text[128];
+    metrics_text(t->model, loss, acc, text, sizeof text);
+    rt_progress_print(t->progress, "eval  step %lld epoch %lld: %s", (long long)t->step,
+                      (long long)epoch, text);
 }
 
 int rt_trainer_run(rt_trainer *t) {
@@ -739,10 +796,7 @@ int rt_trainer_run(rt_trainer *t) {
         cJSON_AddNumberToObject(o, "step", (double)t->step);
         cJSON_AddNumberToObject(o, "epoch", (double)(t->step / t->steps_per_epoch));
         cJSON_AddNumberToObject(o, "loss", loss);
-        if (isfinite(test_acc)) {
-            cJSON_AddNumberToObject(o, "test_loss", test_loss);
-            cJSON_AddNumberToObject(o, "test_acc", test_acc);
-        }
+        if (isfinite(test_loss)) add_metrics(t->model, o, "test_", test_loss, test_acc);
         cJSON_AddNumberToObject(o, "samples_per_s", sps);
         cJSON_AddNumberToObject(o, "wall_s", wall);
         cJSON_AddNumberToObject(o, "world_size", t->world);
@@ -784,11 +838,12 @@ int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MP
     rc = rt_ckpt_load_params(ckpt, t->params);
     rt_dataset *d = NULL;
     const char *path = data ? data : cfg->data.test;
-    if (!rc) rc = rt_dataset_open(path, split, t->sample, rt_model_num_outputs(t->model), &d);
+    if (!rc) rc = rt_dataset_open(path, split, t->sample, rt_model_num_classes(t->model), &d);
     if (!rc) {
         rt_dataset_set_normalize(d, (float)cfg->data.mean, (float)cfg->data.std);
         int64_t eb = cfg->train.eval_batch;
         t->rows = rt_malloc(rt_mul_size((size_t)eb, sizeof(int64_t)));
+        t->keys = rt_malloc(rt_mul_size((size_t)eb, sizeof(uint64_t)));
         t->y = rt_malloc(rt_mul_size((size_t)eb, sizeof(int32_t)));
         t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)eb, (size_t)t->sample), sizeof(float)));
         t->graph = rt_graph_create(16u << 20, 1024);
@@ -797,10 +852,26 @@ int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MP
     double loss = NAN, acc = NAN;
     if (!rc) rc = evaluate_on(t, d, &loss, &acc);
     if (!rc && t->rank == 0) {
-        printf("{\"event\":\"eval\",\"checkpoint\":\"%s\",\"split\":\"%s\",\"rows\":%lld,"
-               "\"loss\":%.9g,\"accuracy\":%.6f}\n",
-               ckpt, split, (long long)rt_dataset_rows(d), loss, acc);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "event", "eval");
+        cJSON_AddStringToObject(o, "checkpoint", ckpt);
+        cJSON_AddStringToObject(o, "split", split);
+        cJSON_AddNumberToObject(o, "rows", (double)rt_dataset_rows(d));
+        cJSON_AddNumberToObject(o, "loss", loss);
+        switch (rt_model_task(t->model)) {
+        case RT_TASK_CLASSIFY: cJSON_AddNumberToObject(o, "accuracy", acc); break;
+        case RT_TASK_DENSITY:
+            cJSON_AddNumberToObject(o, "nll", loss);
+            cJSON_AddNumberToObject(o, "bits_per_dim", rt_model_bits_per_dim(t->model, loss));
+            cJSON_AddNumberToObject(o, "logdet", rt_model_nice_logdet(t->model));
+            break;
+        case RT_TASK_FLOW: cJSON_AddNumberToObject(o, "flow_matching_loss", loss); break;
+        }
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s);
         fflush(stdout);
+        cJSON_free(s);
+        cJSON_Delete(o);
     }
     rt_dataset_close(d);
     rt_trainer_destroy(t);

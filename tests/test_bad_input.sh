@@ -42,6 +42,21 @@ expect_bad "unknown layer key" "model.layers[0].outt: unknown key" "${train[@]}"
 expect_bad "linear without out" "model.layers[2].out: expected a positive integer" "${train[@]}" $CFG --set model.layers.2.out=0
 expect_bad "inconsistent shapes" "model.layers[0]: linear needs a flat input" "${train[@]}" $CFG --set 'model.input=[28,28]'
 expect_bad "batch over accum" "optim.accum_steps: 128 exceeds" "${train[@]}" $CFG --set optim.accum_steps=128 --set train.global_batch=64
+# the seed models' configs
+CNN=configs/fashion_cnn.json NICE=configs/fashion_nice.json FLOW=configs/fashion_rectflow.json
+expect_bad "conv on a flat input" "model.layers[0]: conv2d needs a [channels, height, width] input" "${train[@]}" $CNN --set 'model.input=[784]'
+expect_bad "conv kernel too large" "model.layers[3]: conv2d kernel 20x20 does not fit its 14x14 input" "${train[@]}" $CNN --set model.layers.3.kernel=20
+expect_bad "conv without out" "model.layers[0].out: missing for a conv2d layer" "${train[@]}" $CNN --set 'model.layers.0={"type":"conv2d","kernel":3}'
+expect_bad "pool padding over half" "model.layers[2].padding: at most half the kernel" "${train[@]}" $CNN --set model.layers.2.padding=2
+expect_bad "pixel_shuffle channels" "model.layers[1]: pixel_shuffle factor 2 needs channels divisible by 4, got 32" "${train[@]}" $CNN --set 'model.layers.1={"type":"pixel_shuffle","factor":2}' --set 'model.layers.0.out=32'
+expect_bad "upsample bad mode" "model.layers[1].mode: expected \"nearest\" or \"bilinear\"" "${train[@]}" $CNN --set 'model.layers.1={"type":"upsample","mode":"bicubic"}'
+expect_bad "dropout p" "model.layers[1].p: expected a number in [0, 1)" "${train[@]}" $CNN --set 'model.layers.1={"type":"dropout","p":1}'
+expect_bad "nice odd input" "model.input: a nice model needs an even number of inputs, got 783" "${train[@]}" $NICE --set 'model.input=[783]'
+expect_bad "nice with layers" "model.layers: not a key of a nice model" "${train[@]}" $NICE --set 'model.layers=[]'
+expect_bad "key of another model" "model.couplings: not a key of a rectified_flow model" "${train[@]}" $FLOW --set model.couplings=2
+expect_bad "flow odd time_embed" "model.time_embed: must be even, got 7" "${train[@]}" $FLOW --set model.time_embed=7
+expect_bad "flow conv on flat input" "model.input: the conv velocity net needs [channels, height, width]" "${train[@]}" $FLOW --set model.net=conv
+expect_bad "unknown model type" "model.type: expected one of sequential|nice|rectified_flow" "${train[@]}" $FLOW --set model.type=vae
 
 # ---- flags ----
 expect_bad "unknown verb" "unknown verb \"trian\"" "$BIN" trian $CFG
@@ -49,6 +64,9 @@ expect_bad "unknown flag" "unknown or incomplete option --frobnicate" "$BIN" tra
 expect_bad "bad --set" "--set optim.lr: expected key.path=value" "${train[@]}" $CFG --set optim.lr
 expect_bad "bad --set path" "--set .lr=1: malformed key path" "${train[@]}" $CFG --set .lr=1
 expect_bad "eval bad --split" "--split must be test or train" "$BIN" eval x.h5 --split valid
+expect_bad "sample without --out" "sample: missing --out FILE.png or FILE.h5" "$BIN" sample x.h5
+expect_bad "sample bad --n" "--n: expected a count in [1, 1048576], got 0" "$BIN" sample x.h5 --n 0 --out g.png
+expect_bad "sample bad extension" "grid.jpg: --out must end in .png or .h5" "$BIN" sample x.h5 --out grid.jpg
 
 # ---- datasets ----
 expect_bad "missing data file" "$T/none.h5: No such file" "${train[@]}" $CFG --set data.train=$T/none.h5
@@ -78,6 +96,8 @@ if "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set
     ck="$T/good_run/ckpt/step_00000002.h5"
     head -c 20000 "$ck" >"$T/truncated.h5"
     expect_bad "eval truncated checkpoint" "truncated.h5" "$BIN" eval "$T/truncated.h5"
+    expect_bad "sample a classifier" "step_00000002.h5: model.type: sampling needs a nice or rectified_flow model" "$BIN" sample "$ck" --out "$T/g.png"
+    expect_bad "resume from another model" "/params/conv1.weight" "${train[@]}" configs/fashion_cnn.json --run-dir "$T/cnn_run" --resume "$ck"
     cp "$ck" "$T/flipped.h5"
     # flip bytes inside the largest dataset's data (Fletcher32 must catch it)
     /usr/bin/python3 tests/flip_bytes.py "$T/flipped.h5" params/fc1.weight 4096 16

@@ -16,13 +16,16 @@ typedef struct rt_dataset rt_dataset;
 
 /* Opens split ("train" or "test") of an HDF5 file and validates it before
  * allocating anything large: x must be float32/uint8 with sample_size elements
- * per row, y int32 of the same length with labels in [0, num_classes).
+ * per row, y int32 of the same length with labels in [0, num_classes)
+ * (num_classes 0: labels are not used and not range-checked).
  * Returns RT_OK or RT_EBADINPUT with rt_errmsg() naming file and dataset. */
 int rt_dataset_open(const char *path, const char *split, int64_t sample_size, int num_classes,
                     rt_dataset **out);
 void rt_dataset_close(rt_dataset *d);
 /* Every value read afterwards becomes (x - mean) / std (after uint8 scaling). */
 void rt_dataset_set_normalize(rt_dataset *d, float mean, float std);
+/* True when x is stored as uint8 (pixels k/255): generative models dequantise it. */
+bool rt_dataset_quantized(const rt_dataset *d);
 int64_t rt_dataset_rows(const rt_dataset *d);
 /* Reads the rows listed in `rows` (n, strictly increasing) into x (n, sample_size)
  * and y (n), merging adjacent rows into one hyperslab block. Returns RT_OK or
@@ -42,6 +45,7 @@ typedef struct rt_loader rt_loader;
 typedef struct rt_batch {
     const float *x;   /* (n, sample_size) */
     const int32_t *y; /* (n) */
+    const int64_t *rows; /* (n) dataset row of each row of x (ascending) */
     int64_t n;
 } rt_batch;
 

@@ -11,6 +11,7 @@
 
 #include "ringtrain/autograd.h"
 #include "ringtrain/config.h"
+#include "ringtrain/ops.h"
 #include "ringtrain/rng.h"
 
 #include <stdbool.h>
@@ -55,5 +56,54 @@ void rt_linear_mod_init(rt_linear_mod *m, rt_params *p, const char *name, int in
 void rt_linear_mod_reset(const rt_linear_mod *m, rt_rng *rng);
 /* x (b, in) -> (b, out) */
 rt_tensor *rt_linear_mod_forward(rt_graph *g, const rt_linear_mod *m, rt_tensor *x);
+
+/* ---- Conv2d: weight (out, in, kh, kw), bias (out), exactly as torch.nn.Conv2d ---- */
+
+typedef struct rt_conv2d_mod {
+    rt_tensor *weight; /* (out, in, kh, kw) */
+    rt_tensor *bias;   /* (out), or NULL */
+    int in, out, kh, kw;
+    rt_conv2d_args args;
+} rt_conv2d_mod;
+
+void rt_conv2d_mod_init(rt_conv2d_mod *m, rt_params *p, const char *name, int in, int out, int kh,
+                        int kw, const rt_conv2d_args *a, bool bias);
+/* PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in*kh*kw. */
+void rt_conv2d_mod_reset(const rt_conv2d_mod *m, rt_rng *rng);
+/* x (b, in, h, w) -> (b, out, oh, ow) */
+rt_tensor *rt_conv2d_mod_forward(rt_graph *g, const rt_conv2d_mod *m, rt_tensor *x);
+
+/* ---- LayerNorm over the last dimension d: weight (d) = 1, bias (d) = 0 at init ---- */
+
+typedef struct rt_layernorm_mod {
+    rt_tensor *weight, *bias; /* (d) each, or both NULL (affine false) */
+    int d;
+    float eps;
+} rt_layernorm_mod;
+
+void rt_layernorm_mod_init(rt_layernorm_mod *m, rt_params *p, const char *name, int d, float eps,
+                           bool affine);
+void rt_layernorm_mod_reset(const rt_layernorm_mod *m);
+rt_tensor *rt_layernorm_mod_forward(rt_graph *g, const rt_layernorm_mod *m, rt_tensor *x);
+
+/* ---- MLP: Linear, act, Linear, act, ..., Linear, named as torch.nn.Sequential
+ * (prefix.0, prefix.2, ...), so it loads into the same torch module. ---- */
+
+#define RT_MLP_MAX 33
+
+typedef struct rt_mlp {
+    int n;                       /* linear layers: hidden_layers + 1 */
+    rt_layer_kind act;           /* RT_LAYER_RELU, _GELU, _TANH, _SIGMOID or _SOFTPLUS */
+    rt_linear_mod lin[RT_MLP_MAX];
+} rt_mlp;
+
+/* in -> hidden (hidden_layers times, each followed by act) -> out. */
+void rt_mlp_init(rt_mlp *m, rt_params *p, const char *prefix, int in, int hidden, int hidden_layers,
+                 int out, rt_layer_kind act);
+void rt_mlp_reset(const rt_mlp *m, rt_rng *rng);
+/* x (b, in) -> (b, out) */
+rt_tensor *rt_mlp_forward(rt_graph *g, const rt_mlp *m, rt_tensor *x);
+/* The activation layer kinds as a function (relu, gelu, tanh, sigmoid, softplus). */
+rt_tensor *rt_activation(rt_graph *g, rt_layer_kind act, bool tanh_approx, rt_tensor *x);
 
 #endif

@@ -19,5 +19,9 @@ uint64_t rt_rng_below(rt_rng *r, uint64_t n);
 float rt_rng_normal(rt_rng *r);
 /* Fills perm[0..n) with a permutation of 0..n-1 (Fisher-Yates) drawn from r. */
 void rt_rng_permutation(rt_rng *r, int64_t *perm, int64_t n);
+/* The random key of dataset row `row` in `stream` (a training epoch, or an
+ * evaluation tag) of a run seeded with seed: models seed a row's draws from
+ * it, so they do not depend on which rank reads the row. */
+uint64_t rt_row_key(uint64_t seed, uint64_t stream, int64_t row);
 
 #endif

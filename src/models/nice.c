@@ -1,0 +1,177 @@
+/* nice.c - NICE (Dinh et al. 2014): additive coupling layers with a unit
+ * Jacobian, a diagonal scaling exp(s), and a logistic (or normal) prior.
+ *
+ *   x (b, D) is split by index parity into h0 = x[:, 0::2] and h1 = x[:, 1::2]
+ *   coupling i (i even): h1 += m_i(h0)    (i odd): h0 += m_i(h1)
+ *   z = h * exp(s), s (D) split the same way
+ *   log p(x) = sum_d log p_prior(z_d) + sum_d s_d
+ *   logistic: log p(z) = -(softplus(z) + softplus(-z))
+ *   normal:   log p(z) = -z^2/2 - log(2 pi)/2
+ *
+ * Each m_i is an MLP (D/2 -> hidden x hidden_layers, ReLU -> D/2) named
+ * "couplings.<i>.net.<j>" and s is "scale", as the torch module
+ * tests/reference/nice_ref.py builds. 8-bit data is dequantised with uniform
+ * noise: x = (k + u) / 256, k the pixel, u ~ U(0, 1) from the row's key. */
+#include "internal.h"
+#include "ringtrain/common.h"
+#include "ringtrain/ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NICE_DEQUANT_STREAM 0x6465717561ULL /* "dequa" */
+#define LOG_2PI 1.8378770664093454836
+
+void rt_nice_create(rt_model *m, const rt_config *cfg, rt_rng *rng) {
+    int half = (int)(m->input_size / 2);
+    m->ncouplings = (int)cfg->model.couplings;
+    m->coupling = rt_calloc((size_t)m->ncouplings, sizeof *m->coupling);
+    rt_params_init(&m->params, m->ncouplings * 2 * RT_MLP_MAX + 1);
+    for (int i = 0; i < m->ncouplings; i++) {
+        char prefix[RT_NAME_MAX];
+        snprintf(prefix, sizeof prefix, "couplings.%d.net", i);
+        rt_mlp_init(&m->coupling[i], &m->params, prefix, half, (int)cfg->model.hidden,
+                    (int)cfg->model.hidden_layers, half, RT_LAYER_RELU);
+    }
+    int d = (int)m->input_size;
+    m->nice_scale = rt_params_add(&m->params, "scale", 1, &d);
+    rt_params_finalize(&m->params);
+    for (int i = 0; i < m->ncouplings; i++) rt_mlp_reset(&m->coupling[i], rng);
+    memset(m->nice_scale->data, 0, (size_t)d * sizeof(float)); /* exp(0) = 1 */
+}
+
+double rt_model_nice_logdet(const rt_model *m) {
+    double s = 0.0;
+    for (int64_t i = 0; m->nice_scale && i < m->nice_scale->numel; i++) s += m->nice_scale->data[i];
+    return s;
+}
+
+/* Splits x (n, D) by parity into two fresh (n, D/2) graph tensors. */
+static void split_parity(rt_graph *g, const float *x, int64_t n, int64_t half, rt_tensor **h0,
+                         rt_tensor **h1) {
+    int shape[2] = {(int)n, (int)half};
+    *h0 = rt_graph_tensor(g, 2, shape, false);
+    *h1 = rt_graph_tensor(g, 2, shape, false);
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t j = 0; j < half; j++) {
+            (*h0)->data[r * half + j] = x[r * 2 * half + 2 * j];
+            (*h1)->data[r * half + j] = x[r * 2 * half + 2 * j + 1];
+        }
+}
+
+static void join_parity(const rt_tensor *h0, const rt_tensor *h1, float *x) {
+    int64_t n = h0->shape[0], half = h0->shape[1];
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t j = 0; j < half; j++) {
+            x[r * 2 * half + 2 * j] = h0->data[r * half + j];
+            x[r * 2 * half + 2 * j + 1] = h1->data[r * half + j];
+        }
+}
+
+/* The scale's even and odd halves, as (half) views through the graph. */
+static void scale_halves(rt_model *m, rt_graph *g, rt_tensor **s0, rt_tensor **s1) {
+    int pairs[2] = {(int)(m->input_size / 2), 2}, flat[1] = {(int)(m->input_size / 2)};
+    rt_tensor *s = rt_reshape(g, m->nice_scale, 2, pairs);
+    *s0 = rt_reshape(g, rt_slice(g, s, 1, 0, 1), 1, flat);
+    *s1 = rt_reshape(g, rt_slice(g, s, 1, 1, 1), 1, flat);
+}
+
+/* x halves -> z halves (forward direction, recorded). */
+static void nice_forward(rt_model *m, rt_graph *g, rt_tensor **h0, rt_tensor **h1) {
+    for (int i = 0; i < m->ncouplings; i++) {
+        if (i % 2 == 0)
+            *h1 = rt_add(g, *h1, rt_mlp_forward(g, &m->coupling[i], *h0));
+        else
+            *h0 = rt_add(g, *h0, rt_mlp_forward(g, &m->coupling[i], *h1));
+    }
+    rt_tensor *s0, *s1;
+    scale_halves(m, g, &s0, &s1);
+    *h0 = rt_scale(g, *h0, rt_exp(g, s0));
+    *h1 = rt_scale(g, *h1, rt_exp(g, s1));
+}
+
+/* sum over rows and dims of -log p_prior(z) for one half. */
+static rt_tensor *neg_log_prior(rt_model *m, rt_graph *g, rt_tensor *z) {
+    if (m->cfg.model.prior == RT_PRIOR_NORMAL) {
+        float c = (float)(0.5 * LOG_2PI * (double)z->numel);
+        return rt_affine(g, rt_sum(g, rt_mul(g, z, z)), 0.5f, c);
+    }
+    return rt_add(g, rt_sum(g, rt_softplus(g, z)), rt_sum(g, rt_softplus(g, rt_affine(g, z, -1.0f, 0.0f))));
+}
+
+rt_tensor *rt_nice_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
+                        rt_batch_stats *st) {
+    int64_t n = b->x->shape[0], D = m->input_size, half = D / 2;
+    const float *x = b->x->data;
+    if (b->quantized) { /* dequantise: x = (255 x + u) / 256, x = k/255 as read */
+        float *deq = rt_graph_scratch(g, (size_t)(n * D) * sizeof(float));
+        for (int64_t r = 0; r < n; r++) {
+            rt_rng rng;
+            rt_rng_seed(&rng, b->keys[r], NICE_DEQUANT_STREAM);
+            for (int64_t j = 0; j < D; j++) {
+                float k = roundf(x[r * D + j] * 255.0f);
+                deq[r * D + j] = (k + rt_rng_uniform(&rng)) * (1.0f / 256.0f);
+            }
+        }
+        x = deq;
+    }
+    rt_tensor *h0, *h1;
+    split_parity(g, x, n, half, &h0, &h1);
+    nice_forward(m, g, &h0, &h1);
+    /* NLL summed over rows: -sum log p(z) - n * sum(s) */
+    rt_tensor *prior = rt_add(g, neg_log_prior(m, g, h0), neg_log_prior(m, g, h1));
+    rt_tensor *logdet = rt_sum(g, m->nice_scale);
+    rt_tensor *loss = rt_add(g, rt_affine(g, prior, scale, 0.0f),
+                             rt_affine(g, logdet, -scale * (float)n, 0.0f));
+    st->count += n;
+    st->loss_sum += scale != 0.0f ? (double)loss->data[0] / (double)scale : 0.0;
+    return loss;
+}
+
+int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in, float *out,
+                            bool inverse) {
+    if (m->task != RT_TASK_DENSITY)
+        return rt_err(RT_EBADINPUT, "the NICE transform needs a nice model");
+    bool was = rt_graph_grad_enabled(g);
+    rt_graph_set_grad(g, false);
+    rt_graph_reset(g);
+    int64_t half = m->input_size / 2;
+    rt_tensor *h0, *h1;
+    split_parity(g, in, n, half, &h0, &h1);
+    if (!inverse) {
+        nice_forward(m, g, &h0, &h1);
+    } else {
+        rt_tensor *s0, *s1;
+        scale_halves(m, g, &s0, &s1);
+        h0 = rt_scale(g, h0, rt_exp(g, rt_affine(g, s0, -1.0f, 0.0f)));
+        h1 = rt_scale(g, h1, rt_exp(g, rt_affine(g, s1, -1.0f, 0.0f)));
+        for (int i = m->ncouplings - 1; i >= 0; i--) {
+            if (i % 2 == 0)
+                h1 = rt_add(g, h1, rt_affine(g, rt_mlp_forward(g, &m->coupling[i], h0), -1.0f, 0.0f));
+            else
+                h0 = rt_add(g, h0, rt_affine(g, rt_mlp_forward(g, &m->coupling[i], h1), -1.0f, 0.0f));
+        }
+    }
+    join_parity(h0, h1, out);
+    rt_graph_set_grad(g, was);
+    return RT_OK;
+}
+
+void rt_nice_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, float *out) {
+    int64_t D = m->input_size;
+    rt_rng rng;
+    rt_rng_seed(&rng, seed, 0x6e696365 /* "nice" */);
+    for (int64_t i = 0; i < n * D; i++) {
+        if (m->cfg.model.prior == RT_PRIOR_NORMAL) {
+            out[i] = rt_rng_normal(&rng);
+        } else { /* inverse CDF of the logistic, u in (0, 1) */
+            double u = ((double)rt_rng_uniform(&rng) + 0x1.0p-25) / (1.0 + 0x1.0p-24);
+            out[i] = (float)(log(u) - log1p(-u));
+        }
+    }
+    for (int64_t r = 0; r < n; r += 256) { /* in chunks: bounded activations */
+        int64_t k = n - r < 256 ? n - r : 256;
+        rt_model_nice_transform(m, g, k, out + r * D, out + r * D, true);
+    }
+}
