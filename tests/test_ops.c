@@ -109,7 +109,9 @@ static int64_t compare(const double *ref, const double *got, int64_t n, double a
 enum dist {
     DIST_NORMAL,   /* amp * N(0,1) */
     DIST_AWAY0,    /* sign * (0.1 + amp*|N(0,1)|): never within 0.1 of a relu kink */
-    DIST_ROWSHIFT  /* amp * N(0,1) + 100 on even rows, -100 on odd rows (2-D only) */
+    DIST_ROWSHIFT, /* amp * N(0,1) + 100 on even rows, -100 on odd rows (2-D only) */
+    DIST_DISTINCT  /* a random permutation of amp * 0.01 * (k - (n-1)/2): no two values
+                      closer than amp * 0.01, so no max-pool tie by construction */
 };
 
 typedef struct tin {
@@ -464,12 +466,20 @@ static struct {
 static void fill(rt_rng *r, const tin *t, float *buf) {
     int64_t n = numel_of(t->ndim, t->shape);
     float amp = t->amp != 0.0f ? t->amp : 1.0f;
+    if (t->dist == DIST_DISTINCT) {
+        int64_t *perm = rt_malloc((size_t)n * sizeof *perm);
+        rt_rng_permutation(r, perm, n);
+        for (int64_t i = 0; i < n; i++) buf[i] = amp * 0.01f * ((float)perm[i] - 0.5f * (float)(n - 1));
+        rt_free(perm);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         float v = amp * rt_rng_normal(r);
         switch (t->dist) {
         case DIST_NORMAL: break;
         case DIST_AWAY0: v = (v < 0.0f ? -1.0f : 1.0f) * (0.1f + fabsf(v)); break;
         case DIST_ROWSHIFT: v += (i / t->shape[1]) % 2 ? -100.0f : 100.0f; break;
+        case DIST_DISTINCT: break; /* handled above */
         }
         buf[i] = v;
     }
