@@ -222,8 +222,8 @@ static void ref_sum_axis(const tcase *c, const float *const *x, double *y) {
 /* ---- the table ---- */
 
 static tcase cases_misc[] = {
-    /* ---- layernorm over d = 5 (d = 7 once): with and without weight and
-     * bias, rows far from zero (+-100), small and large spreads ---- */
+    /* ---- layernorm over d = 5 (7, 16 and 19 too): with and without weight
+     * and bias, rows far from zero (+-100), small and large spreads ---- */
     {.op = RT_OP_LAYERNORM, .name = "w,b:x(4,5)w(5)b(5)", .nin = 3,
      .in = {{"x", X2(4, 5), true, DIST_NORMAL, 1}, {"w", X1(5), true, DIST_NORMAL, 1},
             {"b", X1(5), true, DIST_NORMAL, 1}},
@@ -251,6 +251,18 @@ static tcase cases_misc[] = {
      .out_ndim = 2, .out_shape = {4, 5}, .nodes = 1, .build = build_layernorm,
      .ref = ref_layernorm, .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 2e-3, .atol = 1e-3,
      .rtol = 1e-3, .arg = {1, 1}, .f = 1e-5f},
+    /* d = 19: two blocks of the kernels' 8 summation lanes and a tail of 3 */
+    {.op = RT_OP_LAYERNORM, .name = "lanes:x(3,19)w(19)b(19)", .nin = 3,
+     .in = {{"x", X2(3, 19), true, DIST_NORMAL, 1}, {"w", X1(19), true, DIST_NORMAL, 1},
+            {"b", X1(19), true, DIST_NORMAL, 1}},
+     .out_ndim = 2, .out_shape = {3, 19}, .nodes = 1, .build = build_layernorm,
+     .ref = ref_layernorm, .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 2e-3, .atol = 1e-3,
+     .rtol = 1e-3, .arg = {1, 1}, .f = 1e-5f},
+    {.op = RT_OP_LAYERNORM, .name = "lanes:x(2,16)", .nin = 1,
+     .in = {{"x", X2(2, 16), true, DIST_ROWSHIFT, 1}},
+     .out_ndim = 2, .out_shape = {2, 16}, .nodes = 1, .build = build_layernorm,
+     .ref = ref_layernorm, .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 2e-3, .atol = 1e-3,
+     .rtol = 1e-3, .arg = {0, 0}, .f = 1e-5f},
     {.op = RT_OP_LAYERNORM, .name = "spread0.1:x(3,5)w(5)nograd,b(5)", .nin = 3,
      .in = {{"x", X2(3, 5), true, DIST_NORMAL, 0.1f}, {"w", X1(5), false, DIST_NORMAL, 1},
             {"b", X1(5), true, DIST_NORMAL, 1}},
@@ -377,6 +389,13 @@ static tcase cases_misc[] = {
      .out_ndim = 2, .out_shape = {5, 6}, .nodes = 2, .build = build_misc_unary,
      .ref = ref_misc_unary, .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-2, .atol = 1e-4,
      .rtol = 1e-3, .arg = {1}, .f = 1.0f, .f2 = 20.0f},
+    /* rows near +100 (expf overflows above 88.7: the threshold must catch
+     * them, in backward too) and near -100 (expf underflows to 0) */
+    {.op = RT_OP_SOFTPLUS, .name = "far:x(4,5)+-100", .nin = 1,
+     .in = {{"x", X2(4, 5), true, DIST_ROWSHIFT, 3}},
+     .out_ndim = 2, .out_shape = {4, 5}, .nodes = 1, .build = build_misc_unary,
+     .ref = ref_misc_unary, .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-2, .atol = 1e-4,
+     .rtol = 1e-3},
     {.op = RT_OP_AFFINE, .name = "x(3,4)*-1.5+0.25", .nin = 1,
      .in = {{"x", X2(3, 4), true, DIST_NORMAL, 1}},
      .out_ndim = 2, .out_shape = {3, 4}, .nodes = 1, .build = build_misc_unary,

@@ -9,12 +9,41 @@
  *
  * Row statistics are taken in double (two passes, so a row far from zero, say
  * 100 +- 0.1, keeps its digits) and each output is rounded once from double.
+ * The row sums run over LANES independent accumulators: the loops vectorise,
+ * and the summation order is fixed, so results are the same on every run.
  * Recording saves (mean, rstd) per row in the arena; backward recomputes xhat
  * from them:
  *     g      = dy * weight                 (dy when weight is NULL)
  *     dx    += rstd * (g - mean(g) - xhat * mean(g * xhat))
  *     dw    += sum_rows dy * xhat,   db += sum_rows dy
  */
+
+#define LANES 8
+
+/* sum of x[0..d) */
+static double row_sum(const float *x, int64_t d) {
+    double acc[LANES] = {0}, s = 0.0;
+    int64_t j = 0;
+    for (; j + LANES <= d; j += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += x[j + k];
+    for (; j < d; j++) s += x[j];
+    for (int k = 0; k < LANES; k++) s += acc[k];
+    return s;
+}
+
+/* sum of (x[j] - mean)^2 over [0, d) */
+static double row_sqdev(const float *x, int64_t d, double mean) {
+    double acc[LANES] = {0}, s = 0.0;
+    int64_t j = 0;
+    for (; j + LANES <= d; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            double c = (double)x[j + k] - mean;
+            acc[k] += c * c;
+        }
+    for (; j < d; j++) s += ((double)x[j] - mean) * ((double)x[j] - mean);
+    for (int k = 0; k < LANES; k++) s += acc[k];
+    return s;
+}
 
 rt_tensor *rt_layernorm(rt_graph *g, rt_tensor *x, rt_tensor *weight, rt_tensor *bias, float eps) {
     RT_CHECK(x->ndim >= 1 && x->shape[x->ndim - 1] >= 1, "layernorm: needs a last dimension >= 1");
@@ -42,14 +71,8 @@ void rt_fwd_layernorm(rt_graph *g, rt_node *n) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x->data + r * d;
         float *yr = n->out->data + r * d;
-        double s = 0.0;
-        for (int64_t j = 0; j < d; j++) s += xr[j];
-        double mean = s / (double)d, v = 0.0;
-        for (int64_t j = 0; j < d; j++) {
-            double c = (double)xr[j] - mean;
-            v += c * c;
-        }
-        double rstd = 1.0 / sqrt(v / (double)d + eps);
+        double mean = row_sum(xr, d) / (double)d;
+        double rstd = 1.0 / sqrt(row_sqdev(xr, d, mean) / (double)d + eps);
         if (stats) {
             stats[2 * r] = mean;
             stats[2 * r + 1] = rstd;
@@ -65,6 +88,52 @@ void rt_fwd_layernorm(rt_graph *g, rt_node *n) {
     }
 }
 
+/* xhat in float for the backward: x - mean is formed against the mean split
+ * into a float head and tail, so a row far from zero loses no digits. */
+typedef struct xhat_row {
+    float head, tail, rstd;
+} xhat_row;
+
+static xhat_row xhat_of(double mean, double rstd) {
+    float head = (float)mean;
+    return (xhat_row){head, (float)(mean - (double)head), (float)rstd};
+}
+
+/* *sg = sum of g, *sgh = sum of g * xhat over a row, g = dy * w (dy when w is
+ * NULL); float over LANES lanes, then added up in double */
+static void row_grad_sums(const float *x, const float *dy, const float *w, int64_t d, xhat_row h,
+                          double *sg, double *sgh) {
+    float a[LANES] = {0}, b[LANES] = {0};
+    int64_t j = 0;
+    if (w) {
+        for (; j + LANES <= d; j += LANES)
+            for (int k = 0; k < LANES; k++) {
+                float gk = dy[j + k] * w[j + k], hk = ((x[j + k] - h.head) - h.tail) * h.rstd;
+                a[k] += gk;
+                b[k] += gk * hk;
+            }
+    } else {
+        for (; j + LANES <= d; j += LANES)
+            for (int k = 0; k < LANES; k++) {
+                float hk = ((x[j + k] - h.head) - h.tail) * h.rstd;
+                a[k] += dy[j + k];
+                b[k] += dy[j + k] * hk;
+            }
+    }
+    double s = 0.0, t = 0.0;
+    for (; j < d; j++) {
+        float gj = w ? dy[j] * w[j] : dy[j];
+        s += gj;
+        t += gj * (((x[j] - h.head) - h.tail) * h.rstd);
+    }
+    for (int k = 0; k < LANES; k++) {
+        s += a[k];
+        t += b[k];
+    }
+    *sg = s;
+    *sgh = t;
+}
+
 void rt_bwd_layernorm(rt_graph *g, rt_node *n) {
     (void)g;
     const rt_tensor *x = n->in[0];
@@ -74,38 +143,23 @@ void rt_bwd_layernorm(rt_graph *g, rt_node *n) {
     const double *stats = n->saved;
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x->data + r * d, *dyr = dy + r * d;
-        double mean = stats[2 * r];
-        float rstd = (float)stats[2 * r + 1];
+        xhat_row h = xhat_of(stats[2 * r], stats[2 * r + 1]);
         if (dw)
-            for (int64_t j = 0; j < d; j++) dw[j] += dyr[j] * ((float)((double)xr[j] - mean) * rstd);
+            for (int64_t j = 0; j < d; j++) dw[j] += dyr[j] * (((xr[j] - h.head) - h.tail) * h.rstd);
         if (db)
             for (int64_t j = 0; j < d; j++) db[j] += dyr[j];
         if (!dx) continue;
-        float *dxr = dx + r * d;
-        double sg = 0.0, sgh = 0.0; /* sum g, sum g * xhat */
-        if (w)
-            for (int64_t j = 0; j < d; j++) {
-                float h = (float)((double)xr[j] - mean) * rstd, gj = dyr[j] * w[j];
-                sg += gj;
-                sgh += gj * h;
-            }
-        else
-            for (int64_t j = 0; j < d; j++) {
-                float h = (float)((double)xr[j] - mean) * rstd;
-                sg += dyr[j];
-                sgh += dyr[j] * h;
-            }
+        double sg, sgh;
+        row_grad_sums(xr, dyr, w, d, h, &sg, &sgh);
+        /* dx = rstd * (g - a - xhat * c) */
         float a = (float)(sg / (double)d), c = (float)(sgh / (double)d);
+        float *dxr = dx + r * d;
         if (w)
-            for (int64_t j = 0; j < d; j++) {
-                float h = (float)((double)xr[j] - mean) * rstd;
-                dxr[j] += rstd * (dyr[j] * w[j] - a - h * c);
-            }
+            for (int64_t j = 0; j < d; j++)
+                dxr[j] += h.rstd * (dyr[j] * w[j] - a - (((xr[j] - h.head) - h.tail) * h.rstd) * c);
         else
-            for (int64_t j = 0; j < d; j++) {
-                float h = (float)((double)xr[j] - mean) * rstd;
-                dxr[j] += rstd * (dyr[j] - a - h * c);
-            }
+            for (int64_t j = 0; j < d; j++)
+                dxr[j] += h.rstd * (dyr[j] - a - (((xr[j] - h.head) - h.tail) * h.rstd) * c);
     }
 }
 
