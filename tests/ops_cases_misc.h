@@ -63,7 +63,8 @@ static void ref_layernorm(const tcase *c, const float *const *x, double *y) {
         var /= d; /* biased, as torch.nn.LayerNorm */
         double rstd = 1.0 / sqrt(var + (double)c->f);
         for (int j = 0; j < d; j++)
-            y[r * d + j] = ((double)xr[j] - mean) * rstd * (w ? (double)w[j] : 1.0) + (b ? (double)b[j] : 0.0);
+            y[r * d + j] = ((double)xr[j] - mean) * rstd * (w ? (double)w[j] : 1.0) +
+                           (b ? (double)b[j] : 0.0);
     }
 }
 
@@ -111,7 +112,8 @@ static void ref_dropout(const tcase *c, const float *const *x, double *y) {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < cols; j++) {
             double v = (double)x[0][r * cols + j];
-            y[r * cols + j] = !on ? v : misc_keep(MISC_DROPOUT_SEED, misc_row_keys[r], j, p) ? v / (1.0 - p) : 0.0;
+            bool keep = !on || misc_keep(MISC_DROPOUT_SEED, misc_row_keys[r], j, p);
+            y[r * cols + j] = !keep ? 0.0 : on ? v / (1.0 - p) : v;
         }
 }
 

@@ -102,7 +102,8 @@ void rt_split(rt_graph *g, rt_tensor *x, int axis, int n, const int *sizes, rt_t
     }
     RT_CHECK(total == x->shape[axis], "split: sizes sum to %lld, dimension %d has %d",
              (long long)total, axis, x->shape[axis]);
-    for (int i = 0, start = 0; i < n; start += sizes[i], i++) out[i] = rt_slice(g, x, axis, start, sizes[i]);
+    for (int i = 0, start = 0; i < n; start += sizes[i], i++)
+        out[i] = rt_slice(g, x, axis, start, sizes[i]);
 }
 
 void rt_fwd_slice(rt_graph *g, rt_node *n) {
@@ -111,8 +112,9 @@ void rt_fwd_slice(rt_graph *g, rt_node *n) {
     int axis = n->p.arg[0], start = n->p.arg[1], len = n->p.arg[2];
     int64_t outer = span(x->shape, 0, axis), inner = span(x->shape, axis + 1, x->ndim);
     int64_t src = x->shape[axis] * inner, dst = len * inner;
+    const float *from = x->data + start * inner;
     for (int64_t o = 0; o < outer; o++)
-        memcpy(n->out->data + o * dst, x->data + o * src + start * inner, (size_t)dst * sizeof(float));
+        memcpy(n->out->data + o * dst, from + o * src, (size_t)dst * sizeof(float));
 }
 
 void rt_bwd_slice(rt_graph *g, rt_node *n) {

@@ -66,7 +66,8 @@ void rt_fwd_layernorm(rt_graph *g, rt_node *n) {
     int64_t d = x->shape[x->ndim - 1], rows = x->numel / d;
     double eps = (double)n->p.f;
     /* (rows, 2): mean, rstd; only a recorded node has a backward to feed */
-    double *stats = n->out->grad ? rt_graph_scratch(g, rt_mul_size((size_t)rows, 2 * sizeof(double))) : NULL;
+    size_t bytes = rt_mul_size((size_t)rows, 2 * sizeof(double));
+    double *stats = n->out->grad ? rt_graph_scratch(g, bytes) : NULL;
     n->saved = stats;
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x->data + r * d;
@@ -78,7 +79,8 @@ void rt_fwd_layernorm(rt_graph *g, rt_node *n) {
             stats[2 * r + 1] = rstd;
         }
         if (w && b)
-            for (int64_t j = 0; j < d; j++) yr[j] = (float)(((double)xr[j] - mean) * rstd * w[j] + b[j]);
+            for (int64_t j = 0; j < d; j++)
+                yr[j] = (float)(((double)xr[j] - mean) * rstd * w[j] + b[j]);
         else if (w)
             for (int64_t j = 0; j < d; j++) yr[j] = (float)(((double)xr[j] - mean) * rstd * w[j]);
         else if (b)
