@@ -41,6 +41,7 @@ suite() { # suite NAME CMD...
 }
 
 suite "ops gradcheck" "$OBJDIR/tests/test_ops"
+suite "model invariants" "$OBJDIR/tests/test_models"
 suite "ring vs MPI_Allreduce" tests/test_ring.sh "$OBJDIR"
 suite "bad input" tests/test_bad_input.sh "$BIN"
 suite "end to end" tests/test_e2e.sh "$BIN" "$DATA"
@@ -49,7 +50,10 @@ suite "faults" tests/test_faults.sh "$BIN" "$DATA"
 if [ "$MODE" != sanitize ]; then
     # ASan owns malloc, valgrind needs the plain binary, and the rest runs
     # real daemons, namespaces and PyTorch: once, on the plain build
-    suite "zero allocations" "$OBJDIR/tests/test_alloc" "$DATA" configs/fashion_mlp.json
+    for cfg in fashion_mlp fashion_cnn fashion_nice fashion_rectflow_conv; do
+        suite "zero allocations: $cfg" "$OBJDIR/tests/test_alloc" "$DATA" "configs/$cfg.json"
+    done
+    suite "seed models at np=2" tests/test_models.sh "$BIN" "$DATA" "$OBJDIR"
     suite "bad input at np=2" env NP=2 tests/test_bad_input.sh "$BIN"
     suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
     suite "slurm" tests/test_slurm.sh

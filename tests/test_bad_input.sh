@@ -39,7 +39,7 @@ expect_bad "unknown optimizer" "optim.type: expected one of adamw|sgd" "${train[
 expect_bad "unknown schedule" "optim.schedule.type: expected one of" "${train[@]}" $CFG --set optim.schedule.type=exp
 expect_bad "unknown layer type" "model.layers[1].type: unknown layer type \"swish\"" "${train[@]}" $CFG --set model.layers.1.type=swish
 expect_bad "unknown layer key" "model.layers[0].outt: unknown key" "${train[@]}" $CFG --set model.layers.0.outt=5
-expect_bad "linear without out" "model.layers[2].out: expected a positive integer" "${train[@]}" $CFG --set model.layers.2.out=0
+expect_bad "linear without out" "model.layers[2].out: expected an integer in [1, 16777216]" "${train[@]}" $CFG --set model.layers.2.out=0
 expect_bad "inconsistent shapes" "model.layers[0]: linear needs a flat input" "${train[@]}" $CFG --set 'model.input=[28,28]'
 expect_bad "batch over accum" "optim.accum_steps: 128 exceeds" "${train[@]}" $CFG --set optim.accum_steps=128 --set train.global_batch=64
 # the seed models' configs
@@ -48,7 +48,7 @@ expect_bad "conv on a flat input" "model.layers[0]: conv2d needs a [channels, he
 expect_bad "conv kernel too large" "model.layers[3]: conv2d kernel 20x20 does not fit its 14x14 input" "${train[@]}" $CNN --set model.layers.3.kernel=20
 expect_bad "conv without out" "model.layers[0].out: missing for a conv2d layer" "${train[@]}" $CNN --set 'model.layers.0={"type":"conv2d","kernel":3}'
 expect_bad "pool padding over half" "model.layers[2].padding: at most half the kernel" "${train[@]}" $CNN --set model.layers.2.padding=2
-expect_bad "pixel_shuffle channels" "model.layers[1]: pixel_shuffle factor 2 needs channels divisible by 4, got 32" "${train[@]}" $CNN --set 'model.layers.1={"type":"pixel_shuffle","factor":2}' --set 'model.layers.0.out=32'
+expect_bad "pixel_shuffle channels" "model.layers[1]: pixel_shuffle factor 2 needs channels divisible by 4, got 30" "${train[@]}" $CNN --set 'model.layers.1={"type":"pixel_shuffle","factor":2}' --set model.layers.0.out=30
 expect_bad "upsample bad mode" "model.layers[1].mode: expected \"nearest\" or \"bilinear\"" "${train[@]}" $CNN --set 'model.layers.1={"type":"upsample","mode":"bicubic"}'
 expect_bad "dropout p" "model.layers[1].p: expected a number in [0, 1)" "${train[@]}" $CNN --set 'model.layers.1={"type":"dropout","p":1}'
 expect_bad "nice odd input" "model.input: a nice model needs an even number of inputs, got 783" "${train[@]}" $NICE --set 'model.input=[783]'

@@ -114,7 +114,7 @@ fi
 # ---- rectified flow on Fashion-MNIST (MLP and conv U-Net): trains, samples a grid ----
 for cfg in fashion_rectflow fashion_rectflow_conv; do
     train "$cfg" "configs/$cfg.json" --set "data.train=$DATA" --set train.steps=40 --set train.log_every=10 \
-        --set model.sample_steps=8
+        --set model.sample_steps=8 --set optim.schedule.warmup_steps=5
     rc=$?
     loss=$([ $rc -eq 0 ] && field "$T/$cfg.done" test_loss || echo nan)
     first=$($PY -c "import json,sys; print([json.loads(l)['loss'] for l in open(sys.argv[1]) if '\"event\"' not in l][0])" "$T/$cfg/metrics.jsonl" 2>/dev/null || echo nan)

@@ -48,17 +48,17 @@ class Sequential(nn.Module):
                 self.add_module(name, mod)
             else:
                 mod = {
-                    "relu": nn.ReLU(), "gelu": nn.GELU(approximate=l.get("approximate", "none")),
-                    "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "softplus": nn.Softplus(),
-                    "flatten": nn.Flatten(), "dropout": nn.Dropout(l.get("p", 0.5)),
-                    "maxpool2d": nn.MaxPool2d(l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)),
-                    "avgpool2d": nn.AvgPool2d(l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)),
-                    "upsample": nn.Upsample(scale_factor=pair(l.get("scale", 2)), mode=l.get("mode", "nearest"),
-                                            **({"align_corners": l.get("align_corners", False)}
-                                               if l.get("mode") == "bilinear" else {})),
-                    "pixel_shuffle": nn.PixelShuffle(l.get("factor", 2)),
-                    "pixel_unshuffle": nn.PixelUnshuffle(l.get("factor", 2)),
-                }[t]
+                    "relu": lambda: nn.ReLU(), "gelu": lambda: nn.GELU(approximate=l.get("approximate", "none")),
+                    "tanh": lambda: nn.Tanh(), "sigmoid": lambda: nn.Sigmoid(), "softplus": lambda: nn.Softplus(),
+                    "flatten": lambda: nn.Flatten(), "dropout": lambda: nn.Dropout(l.get("p", 0.5)),
+                    "maxpool2d": lambda: nn.MaxPool2d(l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)),
+                    "avgpool2d": lambda: nn.AvgPool2d(l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)),
+                    "upsample": lambda: nn.Upsample(
+                        scale_factor=pair(l.get("scale", 2)), mode=l.get("mode", "nearest"),
+                        **({"align_corners": l.get("align_corners", False)} if l.get("mode") == "bilinear" else {})),
+                    "pixel_shuffle": lambda: nn.PixelShuffle(l.get("factor", 2)),
+                    "pixel_unshuffle": lambda: nn.PixelUnshuffle(l.get("factor", 2)),
+                }[t]()
                 with torch.no_grad():
                     shape = list(mod(torch.zeros(1, *shape)).shape[1:])
             self.steps.append(mod)
