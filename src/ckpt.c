@@ -276,6 +276,19 @@ int rt_ckpt_read_config(const char *path, char **json) {
     return rc;
 }
 
+int rt_ckpt_config(const char *path, rt_config **out) {
+    *out = NULL;
+    char *json = NULL;
+    int rc = rt_ckpt_read_config(path, &json);
+    if (!rc) {
+        char origin[RT_PATH_MAX + 16];
+        snprintf(origin, sizeof origin, "%s:config", path);
+        rc = rt_config_parse(json, origin, NULL, 0, out);
+    }
+    rt_free(json);
+    return rc;
+}
+
 int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char *optim_type,
                  rt_ckpt_info *info) {
     rt_h5_lock();

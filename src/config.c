@@ -382,13 +382,12 @@ static int parse_layer(cJSON *lj, int idx, rt_layer_cfg *l, const char *origin) 
     bool has_stride = false;
     snprintf(l->name, sizeof l->name, "%d", idx); /* nn.Sequential naming by default */
     bool conv = kind == RT_LAYER_CONV2D, pool = kind == RT_LAYER_MAXPOOL2D || kind == RT_LAYER_AVGPOOL2D;
-    bool params = kind == RT_LAYER_LINEAR || conv || kind == RT_LAYER_LAYERNORM;
     cJSON *it;
     int rc = RT_OK;
     cJSON_ArrayForEach(it, lj) {
         const char *k = it->string;
         if (strcmp(k, "type") == 0) continue;
-        if (strcmp(k, "name") == 0 && params) {
+        if (strcmp(k, "name") == 0) { /* only layers with parameters use it */
             if (!cJSON_IsString(it) || !*it->valuestring ||
                 strlen(it->valuestring) >= RT_NAME_MAX - 8 || strchr(it->valuestring, '/'))
                 return rt_err(RT_EBADINPUT, "%s: %s.name: expected a short name without '/'",
@@ -469,7 +468,7 @@ static int layer_shape(const rt_layer_cfg *l, int i, int *ndim, int64_t *shape, 
     const char *kn = layer_kind_names[l->kind];
     switch (l->kind) {
     case RT_LAYER_FLATTEN:
-        for (int d = 1; d < *ndim; d++) shape[0] *= shape[d];
+        for (int d = 1; d < *ndim; d++) shape[0] *= shape[d]; /* each shape is <= 2^24 elements */
         *ndim = 1;
         return RT_OK;
     case RT_LAYER_LINEAR:
@@ -511,7 +510,7 @@ static int layer_shape(const rt_layer_cfg *l, int i, int *ndim, int64_t *shape, 
         shape[0] = l->kind == RT_LAYER_CONV2D ? l->out : c;
         shape[1] = oh;
         shape[2] = ow;
-        return RT_OK;
+        break;
     }
     case RT_LAYER_UPSAMPLE:
         shape[1] = h * l->scale[0];
@@ -539,10 +538,29 @@ static int layer_shape(const rt_layer_cfg *l, int i, int *ndim, int64_t *shape, 
     default:
         return rt_err(RT_ERUNTIME, "%s: model.layers[%d]: unhandled layer", origin, i);
     }
-    if (shape[0] * shape[1] * shape[2] > (1 << 24))
+    if ((double)shape[0] * (double)shape[1] * (double)shape[2] > (double)(1 << 24))
         return rt_err(RT_EBADINPUT, "%s: model.layers[%d]: %s output is too large", origin, i, kn);
     return RT_OK;
 }
+
+static bool layer_has_params(const rt_layer_cfg *l) {
+    return l->kind == RT_LAYER_LINEAR || l->kind == RT_LAYER_CONV2D || l->kind == RT_LAYER_LAYERNORM;
+}
+
+/* Parameters of layer l on its input shape (as a double: no overflow). */
+static double layer_params(const rt_layer_cfg *l, int ndim, const int64_t *shape) {
+    double in = 1.0;
+    for (int d = 0; d < ndim; d++) in *= (double)shape[d];
+    switch (l->kind) {
+    case RT_LAYER_LINEAR: return (in + 1.0) * l->out;
+    case RT_LAYER_CONV2D: return ((double)shape[0] * l->kernel[0] * l->kernel[1] + 1.0) * l->out;
+    case RT_LAYER_LAYERNORM: return 2.0 * (double)shape[ndim - 1];
+    default: return 0.0;
+    }
+}
+
+/* A model of more parameters than this is a typo, not a run (8 GiB of floats). */
+#define MAX_PARAMS 2147483648.0
 
 static int parse_layers(cJSON *model, rt_config *c, const char *origin) {
     cJSON *layers = cJSON_GetObjectItemCaseSensitive(model, "layers");
@@ -560,20 +578,24 @@ static int parse_layers(cJSON *model, rt_config *c, const char *origin) {
         ndim = 3;
     }
     int rc;
+    double total = 0.0;
     for (int i = 0; i < n; i++) {
         rt_layer_cfg *l = &c->model.layers[i];
         cJSON *lj = cJSON_GetArrayItem(layers, i);
         if ((rc = parse_layer(lj, i, l, origin))) return rc;
-        bool params = l->kind == RT_LAYER_LINEAR || l->kind == RT_LAYER_CONV2D ||
-                      l->kind == RT_LAYER_LAYERNORM;
+        bool params = layer_has_params(l);
         if (params && !cJSON_GetObjectItemCaseSensitive(lj, "name"))
             cJSON_AddStringToObject(lj, "name", l->name);
         for (int j = 0; params && j < i; j++)
-            if (strcmp(c->model.layers[j].name, l->name) == 0)
+            if (layer_has_params(&c->model.layers[j]) && strcmp(c->model.layers[j].name, l->name) == 0)
                 return rt_err(RT_EBADINPUT, "%s: model.layers[%d].name: \"%s\" is used twice",
                               origin, i, l->name);
         l->in_ndim = ndim;
         for (int d = 0; d < ndim; d++) l->in_shape[d] = (int)shape[d];
+        total += layer_params(l, ndim, shape);
+        if (total > MAX_PARAMS)
+            return rt_err(RT_EBADINPUT, "%s: model.layers[%d]: the model would have over %.0f parameters",
+                          origin, i, MAX_PARAMS);
         if ((rc = layer_shape(l, i, &ndim, shape, origin))) return rc;
     }
     if (c->model.layers[n - 1].kind != RT_LAYER_LINEAR)
@@ -588,8 +610,12 @@ static int parse_model(cJSON *root, rt_config *c, const char *origin) {
     int rc = parse_input(model, c, origin);
     if (rc) return rc;
     int64_t d = 1;
-    for (int i = 0; i < c->model.input_ndim; i++) d *= c->model.input[i];
-    if (d > (1 << 24)) return rt_err(RT_EBADINPUT, "%s: model.input: too many elements", origin);
+    for (int i = 0; i < c->model.input_ndim; i++) {
+        d *= c->model.input[i]; /* each size <= 2^24 and d <= 2^24 before: no overflow */
+        if (d > (1 << 24))
+            return rt_err(RT_EBADINPUT, "%s: model.input: more than %d elements per sample", origin,
+                          1 << 24);
+    }
     cJSON *layers = cJSON_GetObjectItemCaseSensitive(model, "layers");
     switch (c->model.type) {
     case RT_MODEL_SEQUENTIAL: return parse_layers(model, c, origin);
@@ -599,6 +625,18 @@ static int parse_model(cJSON *root, rt_config *c, const char *origin) {
             return rt_err(RT_EBADINPUT,
                           "%s: model.input: a nice model needs an even number of inputs, got %lld",
                           origin, (long long)d);
+        if (c->data.mean != 0.0 || c->data.std != 1.0)
+            return rt_err(RT_EBADINPUT,
+                          "%s: data.mean: a nice model reads pixels in [0, 1] (its density and "
+                          "bits/dim are on that scale); keep data.mean 0 and data.std 1",
+                          origin);
+        {
+            double h = (double)c->model.hidden, params = (double)c->model.couplings *
+                (2.0 * ((double)d / 2.0 + 1.0) * h + (double)(c->model.hidden_layers - 1) * (h + 1.0) * h);
+            if (params > MAX_PARAMS)
+                return rt_err(RT_EBADINPUT, "%s: model.hidden: the model would have over %.0f parameters",
+                              origin, MAX_PARAMS);
+        }
         return RT_OK;
     case RT_MODEL_RECTFLOW:
         if (layers)
@@ -607,6 +645,16 @@ static int parse_model(cJSON *root, rt_config *c, const char *origin) {
         if (c->model.time_embed % 2)
             return rt_err(RT_EBADINPUT, "%s: model.time_embed: must be even, got %lld", origin,
                           (long long)c->model.time_embed);
+        {
+            double h = (double)c->model.hidden, e = (double)c->model.time_embed, ch = (double)c->model.channels;
+            double params = c->model.net == RT_FLOWNET_MLP
+                                ? ((double)d + e + 1.0) * h + (double)(c->model.hidden_layers - 1) * (h + 1.0) * h +
+                                      (h + 1.0) * (double)d
+                                : 9.0 * ch * ch * 60.0 + 9.0 * ch * (e + 8.0);
+            if (params > MAX_PARAMS)
+                return rt_err(RT_EBADINPUT, "%s: model.%s: the model would have over %.0f parameters",
+                              origin, c->model.net == RT_FLOWNET_MLP ? "hidden" : "channels", MAX_PARAMS);
+        }
         if (c->model.net == RT_FLOWNET_CONV &&
             (c->model.input_ndim != 3 || c->model.input[1] % 4 || c->model.input[2] % 4))
             return rt_err(RT_EBADINPUT,

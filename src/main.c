@@ -9,6 +9,7 @@
 #include "ringtrain/sample.h"
 #include "ringtrain/train.h"
 
+#include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
 #include <mpi.h>
@@ -325,10 +326,19 @@ static int cmd_sample(int argc, char **argv) {
     }
     if (!ckpt) return usage_error("sample", "missing CHECKPOINT.h5%s", "");
     if (!out) return usage_error("sample", "missing --out FILE.png or FILE.h5%s", "");
+    if (strlen(out) >= RT_PATH_MAX - 8) return usage_error("sample", "--out: path longer than %s characters", "1015");
     int rc = rt_sample_checkpoint(ckpt, n, (uint64_t)seed, (int)steps, out);
     if (!rc) {
-        printf("{\"event\":\"sample\",\"checkpoint\":\"%s\",\"n\":%lld,\"out\":\"%s\"}\n", ckpt, n, out);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "event", "sample");
+        cJSON_AddStringToObject(o, "checkpoint", ckpt);
+        cJSON_AddNumberToObject(o, "n", (double)n);
+        cJSON_AddStringToObject(o, "out", out);
+        char *line = cJSON_PrintUnformatted(o);
+        printf("%s\n", line);
         fflush(stdout);
+        cJSON_free(line);
+        cJSON_Delete(o);
     }
     return rc;
 }

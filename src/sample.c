@@ -24,14 +24,16 @@ int rt_png_write(const char *path, int width, int height, int channels, const ui
     img.height = (png_uint_32)height;
     img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
     char tmp[RT_PATH_MAX + 16];
-    rt_fmt(tmp, sizeof tmp, "%s.tmp", path);
+    if (rt_fmt(tmp, sizeof tmp, "%s.tmp", path)) return rt_err(RT_EBADINPUT, "%s: path too long", path);
     if (!png_image_write_to_file(&img, tmp, 0, pixels, 0, NULL)) {
         int rc = rt_err(RT_EBADINPUT, "%s: cannot write PNG: %s", path,
                         img.message[0] ? img.message : strerror(errno));
         unlink(tmp);
         return rc;
     }
-    return rt_commit_file(tmp, path);
+    int rc = rt_commit_file(tmp, path);
+    if (rc) unlink(tmp);
+    return rc;
 }
 
 /* Image geometry of a sample: (channels, height, width) from model.input. */
@@ -61,9 +63,12 @@ static int write_grid(const rt_config *c, const float *x, int64_t n, const char 
     int ch, h, w;
     int rc = image_shape(c, &ch, &h, &w);
     if (rc) return rc;
-    int cols = (int)ceil(sqrt((double)n)), rows = (int)((n + cols - 1) / cols);
-    int W = cols * (w + GRID_PAD) + GRID_PAD, H = rows * (h + GRID_PAD) + GRID_PAD;
-    if ((int64_t)W * H > (1 << 28)) return rt_err(RT_EBADINPUT, "%s: the grid would be too large", path);
+    int64_t cols = (int64_t)ceil(sqrt((double)n)), rows = (n + cols - 1) / cols;
+    int64_t W64 = cols * (w + GRID_PAD) + GRID_PAD, H64 = rows * (h + GRID_PAD) + GRID_PAD;
+    if (W64 > (1 << 15) || H64 > (1 << 15) || W64 * H64 > (1 << 28))
+        return rt_err(RT_EBADINPUT, "%s: a grid of %lld images of %dx%d would be too large", path,
+                      (long long)n, h, w);
+    int W = (int)W64, H = (int)H64;
     uint8_t *px = rt_calloc((size_t)W * (size_t)H * (size_t)ch, 1);
     int64_t D = (int64_t)ch * h * w;
     for (int64_t k = 0; k < n; k++) {
@@ -84,7 +89,7 @@ static int write_grid(const rt_config *c, const float *x, int64_t n, const char 
 
 static int write_h5(const rt_config *c, const float *x, int64_t n, const char *path) {
     char tmp[RT_PATH_MAX + 16];
-    rt_fmt(tmp, sizeof tmp, "%s.tmp", path);
+    if (rt_fmt(tmp, sizeof tmp, "%s.tmp", path)) return rt_err(RT_EBADINPUT, "%s: path too long", path);
     rt_h5_lock();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     int rc = f < 0 ? rt_err(RT_EBADINPUT, "%s: cannot create", path) : RT_OK;
@@ -113,15 +118,8 @@ static bool ends_with(const char *s, const char *suffix) {
 int rt_sample_checkpoint(const char *ckpt, int64_t n, uint64_t seed, int steps, const char *out) {
     bool png = ends_with(out, ".png"), h5 = ends_with(out, ".h5");
     if (!png && !h5) return rt_err(RT_EBADINPUT, "%s: --out must end in .png or .h5", out);
-    char *json = NULL;
-    int rc = rt_ckpt_read_config(ckpt, &json);
     rt_config *cfg = NULL;
-    if (!rc) {
-        char origin[RT_PATH_MAX + 16];
-        snprintf(origin, sizeof origin, "%s:config", ckpt);
-        rc = rt_config_parse(json, origin, NULL, 0, &cfg);
-    }
-    rt_free(json);
+    int rc = rt_ckpt_config(ckpt, &cfg);
     if (rc) return rc;
     if (cfg->model.type == RT_MODEL_SEQUENTIAL) {
         rt_config_free(cfg);
@@ -131,7 +129,7 @@ int rt_sample_checkpoint(const char *ckpt, int64_t n, uint64_t seed, int steps, 
     int ch, h, w;
     if (png && (rc = image_shape(cfg, &ch, &h, &w))) {
         rt_config_free(cfg);
-        return rt_err(rc, "%s: %s", ckpt, rt_errmsg());
+        return rt_err_prefix(rc, ckpt);
     }
     rt_model *m = rt_model_create(cfg);
     rc = rt_ckpt_load_params(ckpt, rt_model_params(m));
@@ -139,7 +137,7 @@ int rt_sample_checkpoint(const char *ckpt, int64_t n, uint64_t seed, int steps, 
     if (!rc) {
         int64_t D = rt_model_input_size(m);
         x = rt_malloc(rt_mul_size(rt_mul_size((size_t)n, (size_t)D), sizeof(float)));
-        rt_graph *g = rt_graph_create(16u << 20, 4096);
+        rt_graph *g = rt_graph_create(16u << 20, rt_model_tape_nodes(m));
         rc = rt_model_sample(m, g, n, seed, steps, x);
         rt_graph_destroy(g);
         for (int64_t i = 0; !rc && i < n * D; i++) /* back to the data's scale */

@@ -359,7 +359,7 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         rt_trainer_destroy(t);
         return rc;
     }
-    t->graph = rt_graph_create(64u << 20, 1024);
+    t->graph = rt_graph_create(64u << 20, rt_model_tape_nodes(t->model));
     t->ring = rt_ring_create(comm, 101, t->params->total + 16, (size_t)cfg->dist.segment_kb * 1024,
                              cfg->dist.timeout_s);
     t->sync = rt_gradsync_create(t->params, t->ring, cfg->dist.bucket_mb, cfg->dist.overlap);
@@ -817,15 +817,8 @@ int rt_trainer_run(rt_trainer *t) {
 /* ---- eval verb ---- */
 
 int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm) {
-    char *json = NULL;
-    int rc = rt_ckpt_read_config(ckpt, &json);
     rt_config *cfg = NULL;
-    if (!rc) {
-        char origin[RT_PATH_MAX + 16];
-        snprintf(origin, sizeof origin, "%s:config", ckpt);
-        rc = rt_config_parse(json, origin, NULL, 0, &cfg);
-    }
-    rt_free(json);
+    int rc = rt_ckpt_config(ckpt, &cfg);
     if (rc) return rc;
     rt_trainer *t = rt_calloc(1, sizeof *t);
     t->cfg = cfg;
@@ -846,7 +839,7 @@ int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MP
         t->keys = rt_malloc(rt_mul_size((size_t)eb, sizeof(uint64_t)));
         t->y = rt_malloc(rt_mul_size((size_t)eb, sizeof(int32_t)));
         t->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)eb, (size_t)t->sample), sizeof(float)));
-        t->graph = rt_graph_create(16u << 20, 1024);
+        t->graph = rt_graph_create(16u << 20, rt_model_tape_nodes(t->model));
     }
     rc = rt_dist_agree(rc, comm);
     double loss = NAN, acc = NAN;

@@ -12,6 +12,7 @@
  *
  * Output: "ok ..."/"FAIL ..." lines and "N passed, M failed". */
 #include "ringtrain/common.h"
+#include "report.h"
 #include "ringtrain/config.h"
 #include "ringtrain/model.h"
 #include "ringtrain/rng.h"
@@ -22,21 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int n_pass, n_fail;
-
-static void report(bool ok, const char *fmt, ...) RT_PRINTF(2, 3);
-static void report(bool ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-    if (ok)
-        n_pass++;
-    else
-        n_fail++;
-}
 
 static rt_model *make(const char *json) {
     rt_config *c = NULL;
@@ -277,6 +263,5 @@ int main(void) {
     nice_logistic_nll();
     flow_split();
     cnn_shapes();
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    return report_finish();
 }

@@ -36,6 +36,7 @@
  */
 #include "ringtrain/autograd.h"
 #include "ringtrain/common.h"
+#include "report.h"
 #include "ringtrain/h5util.h"
 #include "ringtrain/ops.h"
 #include "ringtrain/rng.h"
@@ -58,22 +59,6 @@
 
 /* ---- reporting ---- */
 
-static int n_pass, n_fail;
-
-/* Prints "ok   <rest>" or "FAIL <rest>" and counts the check. */
-static void report(bool ok, const char *fmt, ...) RT_PRINTF(2, 3);
-static void report(bool ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-    if (ok)
-        n_pass++;
-    else
-        n_fail++;
-}
 
 /* Records the first contract violation of a run in why (kept when already set). */
 static void note(char *why, size_t len, const char *fmt, ...) RT_PRINTF(3, 4);
@@ -909,6 +894,5 @@ int main(int argc, char **argv) {
     check_no_grad_inputs(g);
     rt_graph_destroy(g);
 
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    return report_finish();
 }

@@ -11,6 +11,7 @@
 #ifndef RINGTRAIN_CKPT_H
 #define RINGTRAIN_CKPT_H
 
+#include "ringtrain/config.h"
 #include "ringtrain/nn.h"
 
 #include <stdint.h>
@@ -57,5 +58,8 @@ int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char 
 int rt_ckpt_inspect(const char *path, FILE *out);
 /* The resolved config JSON stored in a checkpoint; caller rt_free()s it. */
 int rt_ckpt_read_config(const char *path, char **json);
+/* The checkpoint's config, parsed and validated (errors name "<path>:config");
+ * the caller frees it with rt_config_free. */
+int rt_ckpt_config(const char *path, rt_config **out);
 
 #endif

@@ -33,6 +33,8 @@ int64_t rt_model_input_size(const rt_model *m);
 /* Classes of a classifier (labels must lie in [0, classes)); 0 for the
  * generative models, which ignore labels. */
 int rt_model_num_classes(const rt_model *m);
+/* Tape nodes one training step of this model records, at most (for rt_graph_create). */
+int rt_model_tape_nodes(const rt_model *m);
 /* Sequential models: x (b, input size) -> logits (b, classes). */
 rt_tensor *rt_model_forward(rt_model *m, rt_graph *g, rt_tensor *x);
 

@@ -43,6 +43,16 @@ void rt_model_destroy(rt_model *m) {
 
 rt_params *rt_model_params(rt_model *m) { return &m->params; }
 rt_task rt_model_task(const rt_model *m) { return m->task; }
+
+int rt_model_tape_nodes(const rt_model *m) {
+    switch (m->task) {
+    case RT_TASK_CLASSIFY: return 2 * m->nlayers + 64; /* a layer and a reshape each, the loss */
+    case RT_TASK_DENSITY: /* an MLP and an add per coupling, the scaling and the prior */
+        return m->ncouplings * (2 * (int)m->cfg.model.hidden_layers + 3) + 64;
+    case RT_TASK_FLOW: return 2 * (int)m->cfg.model.hidden_layers + 3 * RT_FLOW_CONVS + 64;
+    }
+    return 1024;
+}
 int64_t rt_model_input_size(const rt_model *m) { return m->input_size; }
 int rt_model_num_classes(const rt_model *m) { return m->task == RT_TASK_CLASSIFY ? m->classes : 0; }
 
