@@ -28,11 +28,11 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if '"samples_per_s"' in l and '
 print(f"{statistics.median(r['samples_per_s'] for r in rows[1:]):.1f}")
 PY
 }
-run_np() { # run_np NP DIR [env...] -- ARGS
+run_np() { # run_np NP DIR ARGS...: fashion_mlp, or CFG=configs/X.json
     local np=$1 dir=$2
     shift 2
     OPENBLAS_NUM_THREADS=$((CORES / np > 0 ? CORES / np : 1)) mpirun -np "$np" --oversubscribe \
-        "$BIN" train configs/fashion_mlp.json --run-dir "$T/$dir" --quiet \
+        "$BIN" train "${CFG:-configs/fashion_mlp.json}" --run-dir "$T/$dir" --quiet \
         --set "data.train=$DATA" --set "data.test=$DATA" --set "train.steps=$STEPS" \
         --set train.log_every=20 --set "train.eval_every=$((STEPS * 10))" "$@" >/dev/null
 }
@@ -60,3 +60,10 @@ print(f'compute-only {c:.0f}/s; with ring, overlapped {w:.0f}/s -> step {c / w:.
 echo
 echo "== 5. checkpoint write vs a raw write of the same bytes (params + AdamW m, v; goal <= 1.5x)"
 "${OBJDIR:-build/obj}/tests/bench/bench_ckpt" "$T" 1863690 50000000
+
+echo
+echo "== 6. fashion_cnn at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2), global batch 128 (goal >= 1.5x)"
+CFG=configs/fashion_cnn.json run_np 2 cnn2
+rtc=$(steady "$T/cnn2/metrics.jsonl")
+ddpc=$(/usr/bin/python3 tests/bench/ddp_mlp.py "$DATA" 2 "$((STEPS / 2))" cnn | /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["samples_per_s"],1))')
+/usr/bin/python3 -c "print(f'ringtrain np=2 {float($rtc):.0f}/s, pytorch ddp np=2 {float($ddpc):.0f}/s: {float($rtc)/float($ddpc):.2f}x')"
