@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Segment j of a step travels with tag `tag + j % RT_RING_TAGS`. Segments reach
  * a neighbour in the order they become ready, not in index order, so distinct
@@ -103,12 +104,28 @@ static const char *mpi_errstr(int code, char *buf) {
     return buf;
 }
 
+/* Between polls of a wait that has lasted `waited` seconds: spin at first (a
+ * neighbour inside the same ring answers within microseconds), then yield,
+ * then sleep briefly. A rank whose neighbour is still in its backward pass
+ * waits milliseconds; sleeping then leaves the core to this rank's own
+ * backward (ranks and their communication threads share few cores). */
+static void backoff(double waited) {
+    if (waited < 50e-6) return;
+    if (waited < 500e-6) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, waited < 5e-3 ? 20000 : 200000};
+    nanosleep(&ts, NULL);
+}
+
 /* Waits for any of the n receive requests; returns its index in *idx and the
  * number of floats that arrived in *got. Polls with MPI_Testany so a dead or
  * stopped neighbour turns into an error at the deadline. */
 static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, const char *phase,
                     int step) {
     int spins = 0;
+    double start = rt_now();
     for (;;) {
         int flag = 0, rc;
         char es[MPI_MAX_ERROR_STRING];
@@ -122,14 +139,14 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
             if (*idx != MPI_UNDEFINED) MPI_Get_count(&st, MPI_FLOAT, got);
             return RT_OK;
         }
-        if (++spins % 64 == 0) {
+        if (++spins % 16 == 0) {
             if (rt_now() > deadline)
                 return rt_err(RT_ECOMM,
                               "ring %s step %d: no data from rank %d for %.0f s (waiting for a "
                               "segment of chunk %d); is that rank dead or stopped?",
                               phase, step, mod(r->rank - 1, r->size), r->timeout_s,
                               mod(r->rank - step - 1, r->size));
-            sched_yield();
+            backoff(rt_now() - start);
         }
     }
 }
@@ -137,6 +154,7 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
 static int wait_sends(rt_ring *r, MPI_Request *req, int n, double deadline, const char *phase,
                       int step) {
     int spins = 0;
+    double start = rt_now();
     for (;;) {
         int flag = 0;
         char es[MPI_MAX_ERROR_STRING];
@@ -145,11 +163,11 @@ static int wait_sends(rt_ring *r, MPI_Request *req, int n, double deadline, cons
             return rt_err(RT_ECOMM, "ring %s step %d: send to rank %d failed: %s", phase, step,
                           mod(r->rank + 1, r->size), mpi_errstr(rc, es));
         if (flag) return RT_OK;
-        if (++spins % 64 == 0) {
+        if (++spins % 16 == 0) {
             if (rt_now() > deadline)
                 return rt_err(RT_ECOMM, "ring %s step %d: rank %d took no data for %.0f s", phase,
                               step, mod(r->rank + 1, r->size), r->timeout_s);
-            sched_yield();
+            backoff(rt_now() - start);
         }
     }
 }

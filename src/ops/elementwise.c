@@ -106,7 +106,10 @@ void rt_bwd_relu(rt_graph *g, rt_node *n) {
     const float *dy = n->out->grad, *y = n->out->data;
     float *dx = n->in[0]->grad;
     if (!dx) return;
-    for (int64_t i = 0; i < n->out->numel; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < n->out->numel; i++) {
+        float d = dy[i]; /* loaded unconditionally, so the select vectorises */
+        dx[i] += y[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 #define RT_SQRT1_2 0.70710678118654752440f

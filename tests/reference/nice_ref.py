@@ -169,12 +169,12 @@ def train(config_path, steps, data, init_out):
     B = config["train"]["global_batch"]
     clip = o.get("clip_grad_norm", 0)
     with h5py.File(data) as f:
-        xtr = f["train/x"][: steps * B].reshape(-1, d).astype(np.float32)
+        xtr = f["train/x"][()].reshape(-1, d).astype(np.float32)
         xte = f["test/x"][()].reshape(-1, d).astype(np.float32)
-    rows = xtr.shape[0]
+    per_epoch = xtr.shape[0] // B  # as ringtrain: whole batches, rows in file order
     gen = torch.Generator().manual_seed(123)
     for s in range(steps):
-        lo = (s * B) % rows
+        lo = (s % per_epoch) * B
         x = (torch.from_numpy(xtr[lo:lo + B]) + torch.rand(B, d, generator=gen)) / 256.0
         for g in opt.param_groups:
             g["lr"] = lr_at(o, s, steps)
