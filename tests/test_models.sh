@@ -49,6 +49,29 @@ if [ $rc -eq 0 ]; then
     check "cnn checkpoint in torch" $? "$(tail -n1 "$T/interop.out")"
 fi
 
+# ---- every parameterless layer kind too: a small net into the equivalent torch.nn modules ----
+cat >"$T/layers.json" <<'JSON'
+{"model": {"type": "sequential", "input": [1, 28, 28], "layers": [
+  {"name": "c1", "type": "conv2d", "out": 8, "kernel": [3, 2], "stride": [1, 2], "padding": [1, 0], "dilation": [2, 1]},
+  {"type": "gelu"}, {"type": "avgpool2d", "kernel": 3, "stride": 1, "padding": 1},
+  {"type": "upsample", "scale": [2, 4], "mode": "bilinear", "align_corners": true},
+  {"type": "maxpool2d", "kernel": 3, "stride": 2, "padding": 1},
+  {"type": "pixel_unshuffle", "factor": 2}, {"type": "pixel_shuffle", "factor": 2},
+  {"type": "upsample", "scale": 2, "mode": "nearest"}, {"type": "maxpool2d", "kernel": 2},
+  {"name": "ln", "type": "layernorm"}, {"type": "dropout", "p": 0.2}, {"type": "tanh"},
+  {"type": "flatten"}, {"name": "fc", "type": "linear", "out": 10}]},
+ "data": {"mean": 0.286, "std": 0.353},
+ "train": {"global_batch": 64, "steps": 30, "seed": 3, "log_every": 10, "eval_batch": 500}}
+JSON
+"$BIN" train "$T/layers.json" --run-dir "$T/layers" --quiet --set "data.train=$DATA" --set "data.test=$DATA" \
+    >"$T/layers.out" 2>"$T/layers.err"
+rc=$?
+if [ $rc -eq 0 ]; then
+    $PY tests/reference/interop.py "$BIN" "$(latest layers)" "$DATA" >"$T/interop2.out" 2>&1
+    rc=$?
+fi
+check "every layer kind in torch" $rc "$(tail -n1 "$T/interop2.out" 2>/dev/null || head -n1 "$T/layers.err")"
+
 # ---- NICE: a small config against a torch NICE from the same initial weights ----
 NICE_SET=(--set model.hidden=256 --set model.hidden_layers=2 --set train.global_batch=128
           --set train.eval_batch=1000 --set data.shuffle=false)
@@ -80,7 +103,7 @@ if [ $rc -eq 0 ]; then
     "$BIN" sample "$(latest nice)" --n 64 --out "$T/nice.png" >/dev/null 2>"$T/sample.err"
     rc=$?
     "$OBJDIR/tests/test_pngdecode" "$T/nice.png" 242 242 >"$T/png.out" 2>&1
-    check "nice sample grid" $((rc | $?)) "exit $rc; $(cat "$T/png.out")"
+    check "nice sample grid" $((rc | $?)) "exit $rc; $(head -n1 "$T/png.out")"
 fi
 
 # ---- rectified flow: two moons generated here ----
@@ -123,7 +146,7 @@ for cfg in fashion_rectflow fashion_rectflow_conv; do
     "$BIN" sample "$(latest "$cfg")" --n 16 --out "$T/$cfg.png" >/dev/null 2>"$T/sample.err"
     rc=$?
     "$OBJDIR/tests/test_pngdecode" "$T/$cfg.png" 122 122 >"$T/png.out" 2>&1
-    check "$cfg sample grid" $((rc | $?)) "exit $rc; $(cat "$T/png.out")"
+    check "$cfg sample grid" $((rc | $?)) "exit $rc; $(head -n1 "$T/png.out")"
 done
 
 finish
