@@ -55,7 +55,11 @@ rt_optim_kind rt_optim_type(const rt_optim *o) { return o->type; }
  * load time (GCC target_clones): the same IEEE operations per element in the
  * same order (ISO C mode keeps floating-point contraction off), so both give
  * the same bits; AVX2 does 8 at a time where SSE does 4. */
+#if defined(__GNUC__) && !defined(__clang__)
 #define RT_HOT __attribute__((target_clones("avx2", "default")))
+#else /* clang (the fuzzers' build) links multiversioned globals differently: one version */
+#define RT_HOT
+#endif
 
 RT_HOT static void adamw_step(rt_optim *o, float *restrict p, const float *restrict g, double lr) {
     o->t++;
