@@ -59,6 +59,7 @@ class Sequential(nn.Module):
                     "pixel_shuffle": lambda: nn.PixelShuffle(l.get("factor", 2)),
                     "pixel_unshuffle": lambda: nn.PixelUnshuffle(l.get("factor", 2)),
                 }[t]()
+                self.add_module(f"step{i}", mod)  # a child, so eval() reaches its dropout
                 with torch.no_grad():
                     shape = list(mod(torch.zeros(1, *shape)).shape[1:])
             self.steps.append(mod)
