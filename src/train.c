@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,7 +61,8 @@ struct rt_trainer {
     double last_grad_norm;
     int64_t skipped;            /* steps whose update was skipped for a non-finite value */
     double t_compute, t_comm;   /* seconds spent in the last step */
-    double t_wait;              /* seconds the last step waited for data */
+    double t_wait;              /* seconds the last step waited: for data and for the ring's end */
+    double t_data;              /* of which waiting for the loader's data */
     int64_t resumed_from_world; /* world size that wrote the resumed checkpoint */
     char job_id[64];            /* SLURM_JOB_ID, "" outside Slurm */
     int64_t requeue_count;      /* SLURM_RESTART_COUNT */
@@ -548,6 +550,7 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     t->t_compute = (t1 - t0 - wait) + (rt_now() - t2);
     t->t_comm = t_comm;
     t->t_wait = wait + t_sync;
+    t->t_data = wait;
     *loss = lsum[0];
     return RT_OK;
 }
@@ -749,10 +752,10 @@ int rt_trainer_run(rt_trainer *t) {
                 fprintf(t->metrics,
                         "{\"step\":%lld,\"epoch\":%lld,\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,"
                         "\"samples_per_s\":%.1f,\"t_compute_s\":%.6f,\"t_comm_s\":%.6f,\"t_wait_s\":%.6f,"
-                        "\"skipped\":%lld}\n",
+                        "\"t_data_s\":%.6f,\"skipped\":%lld}\n",
                         (long long)t->step, (long long)epoch, json_num(lbuf, sizeof lbuf, loss), lr,
                         json_num(gbuf, sizeof gbuf, t->last_grad_norm), sps, t->t_compute, t->t_comm,
-                        t->t_wait, (long long)t->skipped);
+                        t->t_wait, t->t_data, (long long)t->skipped);
                 fflush(t->metrics);
             }
             window_t = now;
@@ -799,6 +802,17 @@ int rt_trainer_run(rt_trainer *t) {
         if (isfinite(test_loss)) add_metrics(t->model, o, "test_", test_loss, test_acc);
         cJSON_AddNumberToObject(o, "samples_per_s", sps);
         cJSON_AddNumberToObject(o, "wall_s", wall);
+        /* rank 0's peak resident memory, and what the run should need: 16 B per
+         * parameter (weights, gradients, two moments), the activation arena and
+         * the loader's three batch slots, x1.2, plus 40 MB for libraries */
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0) {
+            double need = 16.0 * (double)t->params->total +
+                          (double)rt_arena_capacity(rt_graph_arena(t->graph)) +
+                          3.0 * (double)t->local_max * (double)t->sample * sizeof(float);
+            cJSON_AddNumberToObject(o, "peak_rss_mb", (double)ru.ru_maxrss / 1024.0);
+            cJSON_AddNumberToObject(o, "rss_bound_mb", 1.2 * need / 1048576.0 + 40.0);
+        }
         cJSON_AddNumberToObject(o, "world_size", t->world);
         cJSON_AddStringToObject(o, "checkpoint", ckpt);
         char *s = cJSON_PrintUnformatted(o);

@@ -44,6 +44,17 @@ rt2=$(steady "$T/mlp2/metrics.jsonl")
 ddp=$(/usr/bin/python3 tests/bench/ddp_mlp.py "$DATA" 2 "$STEPS" | /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["samples_per_s"],1))')
 /usr/bin/python3 -c "print(f'ringtrain np=2 {float($rt2):.0f}/s, pytorch ddp np=2 {float($ddp):.0f}/s: {float($rt2)/float($ddp):.2f}x')"
 
+/usr/bin/python3 - "$T/mlp2/metrics.jsonl" <<'PY'
+import json, statistics, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+rows = [r for r in lines if "samples_per_s" in r and "event" not in r][1:]
+done = [r for r in lines if r.get("event") == "done"][-1]
+step = statistics.median(256 / r["samples_per_s"] for r in rows)
+wait = statistics.median(r["t_data_s"] for r in rows)
+print(f"data loading: the step waits {wait * 1e3:.3f} ms for the loader's data of {step * 1e3:.1f} ms: {100 * wait / step:.2f}% (goal <= 3%)")
+print(f"memory: rank 0 peak RSS {done['peak_rss_mb']:.0f} MB, bound 1.2 x (16 B x params + activations + prefetch) + 40 MB = {done['rss_bound_mb']:.0f} MB")
+PY
+
 echo
 echo "== 4. overlap: np = 2 step with the ring vs the compute-only step (goal <= 1.05x)"
 run_np 2 overlap --set dist.overlap=true
