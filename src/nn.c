@@ -57,31 +57,41 @@ int rt_params_find(const rt_params *p, const char *name) {
 
 void rt_params_zero_grad(rt_params *p) { memset(p->grad, 0, p->total * sizeof(float)); }
 
+/* ---- weight and optional bias, shared by Linear and Conv2d ---- */
+
+/* Declares "<name>.weight" of wshape and, with bias, "<name>.bias" of (wshape[0]). */
+static void declare_weight_bias(rt_params *p, const char *name, int ndim, const int *wshape,
+                                bool bias, rt_tensor **w, rt_tensor **b) {
+    char full[RT_NAME_MAX + 16];
+    snprintf(full, sizeof full, "%s.weight", name);
+    *w = rt_params_add(p, full, ndim, wshape);
+    *b = NULL;
+    if (bias) {
+        snprintf(full, sizeof full, "%s.bias", name);
+        *b = rt_params_add(p, full, 1, wshape);
+    }
+}
+
+/* PyTorch's default init of both: kaiming_uniform_(a=sqrt(5)) on the weight
+ * reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias draws the same. */
+static void reset_weight_bias(rt_tensor *w, rt_tensor *b, int fan_in, rt_rng *rng) {
+    float bound = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
+    for (int64_t i = 0; i < w->numel; i++) w->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
+    for (int64_t i = 0; b && i < b->numel; i++) b->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
+}
+
 /* ---- Linear ---- */
 
 void rt_linear_mod_init(rt_linear_mod *m, rt_params *p, const char *name, int in, int out,
                         bool bias) {
-    char full[RT_NAME_MAX + 16];
-    int wshape[2] = {out, in}, bshape[1] = {out};
-    snprintf(full, sizeof full, "%s.weight", name);
-    m->weight = rt_params_add(p, full, 2, wshape);
-    m->bias = NULL;
-    if (bias) {
-        snprintf(full, sizeof full, "%s.bias", name);
-        m->bias = rt_params_add(p, full, 1, bshape);
-    }
+    int wshape[2] = {out, in};
+    declare_weight_bias(p, name, 2, wshape, bias, &m->weight, &m->bias);
     m->in = in;
     m->out = out;
 }
 
 void rt_linear_mod_reset(const rt_linear_mod *m, rt_rng *rng) {
-    /* kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
-    float bound = m->in > 0 ? 1.0f / sqrtf((float)m->in) : 0.0f;
-    for (int64_t i = 0; i < m->weight->numel; i++)
-        m->weight->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
-    if (m->bias)
-        for (int64_t i = 0; i < m->bias->numel; i++)
-            m->bias->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
+    reset_weight_bias(m->weight, m->bias, m->in, rng);
 }
 
 rt_tensor *rt_linear_mod_forward(rt_graph *g, const rt_linear_mod *m, rt_tensor *x) {
@@ -92,15 +102,8 @@ rt_tensor *rt_linear_mod_forward(rt_graph *g, const rt_linear_mod *m, rt_tensor 
 
 void rt_conv2d_mod_init(rt_conv2d_mod *m, rt_params *p, const char *name, int in, int out, int kh,
                         int kw, const rt_conv2d_args *a, bool bias) {
-    char full[RT_NAME_MAX + 16];
-    int wshape[4] = {out, in, kh, kw}, bshape[1] = {out};
-    snprintf(full, sizeof full, "%s.weight", name);
-    m->weight = rt_params_add(p, full, 4, wshape);
-    m->bias = NULL;
-    if (bias) {
-        snprintf(full, sizeof full, "%s.bias", name);
-        m->bias = rt_params_add(p, full, 1, bshape);
-    }
+    int wshape[4] = {out, in, kh, kw};
+    declare_weight_bias(p, name, 4, wshape, bias, &m->weight, &m->bias);
     m->in = in;
     m->out = out;
     m->kh = kh;
@@ -109,13 +112,7 @@ void rt_conv2d_mod_init(rt_conv2d_mod *m, rt_params *p, const char *name, int in
 }
 
 void rt_conv2d_mod_reset(const rt_conv2d_mod *m, rt_rng *rng) {
-    int fan_in = m->in * m->kh * m->kw;
-    float bound = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
-    for (int64_t i = 0; i < m->weight->numel; i++)
-        m->weight->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
-    if (m->bias)
-        for (int64_t i = 0; i < m->bias->numel; i++)
-            m->bias->data[i] = (2.0f * rt_rng_uniform(rng) - 1.0f) * bound;
+    reset_weight_bias(m->weight, m->bias, m->in * m->kh * m->kw, rng);
 }
 
 rt_tensor *rt_conv2d_mod_forward(rt_graph *g, const rt_conv2d_mod *m, rt_tensor *x) {
