@@ -58,26 +58,28 @@ int rt_h5_attr_int(hid_t obj, const char *name, int64_t *out) {
     return rc;
 }
 
+/* Strings are stored fixed-length. Variable-length ones are refused without
+ * being read: their bytes sit in a global heap that libhdf5 follows without
+ * bounds checks, so a corrupt file could crash it (the fuzzer found one). */
+#define RT_H5_STR_MAX ((size_t)64 << 20)
+
 int rt_h5_attr_str(hid_t obj, const char *name, char **out) {
     *out = NULL;
     if (H5Aexists(obj, name) <= 0) return rt_err(RT_EBADINPUT, "%s: missing attribute", name);
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    size_t n = t >= 0 ? H5Tget_size(t) : 0;
     int rc = RT_OK;
-    if (a < 0 || H5Tget_class(t) != H5T_STRING) {
+    if (a < 0 || t < 0 || H5Tget_class(t) != H5T_STRING || sp < 0 || H5Sget_simple_extent_npoints(sp) != 1)
         rc = rt_err(RT_EBADINPUT, "%s: attribute is not a string", name);
-    } else if (H5Tis_variable_str(t) > 0) {
-        char *s = NULL;
-        hid_t mt = H5Tcopy(t); /* same size and character set as stored */
-        if (H5Aread(a, mt, &s) < 0 || !s) {
-            rc = rt_err(RT_EBADINPUT, "%s: cannot read attribute", name);
-        } else {
-            *out = rt_strdup(s);
-            H5free_memory(s);
-        }
-        H5Tclose(mt);
-    } else {
-        size_t n = H5Tget_size(t);
+    else if (H5Tis_variable_str(t) != 0)
+        rc = rt_err(RT_EBADINPUT, "%s: variable-length string attribute; ringtrain writes and "
+                    "reads fixed-length strings only", name);
+    else if (n == 0 || n > RT_H5_STR_MAX || H5Aget_storage_size(a) < n)
+        rc = rt_err(RT_EBADINPUT, "%s: string attribute of %zu bytes, %llu stored (corrupt?)", name,
+                    n, (unsigned long long)H5Aget_storage_size(a));
+    if (!rc) {
         char *s = rt_calloc(n + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1);
@@ -90,6 +92,7 @@ int rt_h5_attr_str(hid_t obj, const char *name, char **out) {
         }
         H5Tclose(mt);
     }
+    if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
     return rc;
@@ -109,10 +112,11 @@ int rt_h5_attr_write_int(hid_t obj, const char *name, int64_t v) {
 int rt_h5_attr_write_str(hid_t obj, const char *name, const char *str) {
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, strlen(str) + 1); /* fixed-length, NUL-terminated: see rt_h5_attr_str */
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
     H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a < 0 || H5Awrite(a, t, &str) < 0)
+    int rc = (a < 0 || H5Awrite(a, t, str) < 0)
                  ? rt_err(RT_ERUNTIME, "%s: cannot write attribute", name)
                  : RT_OK;
     if (a >= 0) H5Aclose(a);

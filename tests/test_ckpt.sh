@@ -141,6 +141,10 @@ cp "$ck" "$T/nov.h5"
 /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['optim/v']" "$T/nov.h5"
 expect_bad "missing optimizer state" "nov.h5: /optim/v: missing group" \
     "$BIN" train $CFG --run-dir "$T/nov" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/nov.h5"
+cp "$ck" "$T/vlen.h5" # h5py stores a str as a variable-length string, which ringtrain refuses unread
+/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['optim_type'] = 'adamw'" "$T/vlen.h5"
+expect_bad "variable-length string attribute" "vlen.h5: optim_type: variable-length string attribute" \
+    "$BIN" train $CFG --run-dir "$T/vlen" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/vlen.h5"
 expect_bad "optimizer type differs" "optim_type: the checkpoint holds adamw state, the config asks for sgd" \
     "$BIN" train $CFG --run-dir "$T/sgd" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --set optim.type=sgd --resume "$ck"
 expect_bad "bad --resume path" "$T/none.h5: No such file" \

@@ -17,7 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define RT_CKPT_FORMAT_VERSION 1
+/* 2: string attributes are fixed-length (1 stored them variable-length) */
+#define RT_CKPT_FORMAT_VERSION 2
 
 typedef struct rt_ckpt_meta {
     int64_t step;            /* optimizer steps completed = the data cursor */

@@ -17,6 +17,9 @@ printf '{"model":{"type":"sequential","input":[4],"layers":[{"type":"linear","ou
 build/ringtrain train configs/fashion_mlp.json --run-dir "$T/run" --quiet --set "data.train=$T/bad/good.h5" \
     --set "data.test=$T/bad/good.h5" --set train.steps=1 --set train.global_batch=8 \
     --set model.layers.0.out=4 --set model.layers.2.out=4 >/dev/null 2>&1 && cp "$T/run/ckpt/step_00000001.h5" "$T/h5/ckpt.h5"
+# the same with a variable-length config (h5py's str), which the readers refuse unread
+cp "$T/h5/ckpt.h5" "$T/h5/ckpt_vlen.h5" &&
+    /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['config'] = str(f.attrs['config'].decode())" "$T/h5/ckpt_vlen.h5"
 for name in config h5; do
     bin="$DIR/fuzz_$name"
     # libhdf5 sizes some buffers from the file and copes with malloc returning
@@ -30,6 +33,12 @@ for name in config h5; do
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$T/$name.log" | grep -o '[0-9]*$')
     crash=$(grep -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' "$T/$name.log")
     check "fuzz $name" $rc "${runs:-0} inputs in ${SECS}s${crash:+: $crash}"
-    [ $rc -eq 0 ] || { grep -B2 -A25 -m1 -E 'ERROR|runtime error' "$T/$name.log" | head -n 40 | sed 's/^/    /'; }
+    if [ $rc -ne 0 ]; then
+        grep -B2 -A25 -m1 -E 'ERROR|runtime error' "$T/$name.log" | head -n 40 | sed 's/^/    /'
+        mkdir -p "$DIR/artifacts"
+        for a in "$T"/crash-* "$T"/leak-* "$T"/timeout-* "$T"/oom-*; do
+            [ -e "$a" ] && cp "$a" "$DIR/artifacts/" && echo "    kept $DIR/artifacts/${a##*/} (replay: $bin FILE)"
+        done
+    fi
 done
 finish

@@ -62,7 +62,13 @@ for mod in (ops_conv, ops_resample, ops_misc):
     TORCH.update(mod.TORCH)
 
 # reshape is a view checked through the op after it
-COMPOSITE = {"reshape": lambda case: "matmul" if case.attrs["case"].startswith("a(") else "linear"}
+def attr_str(case, key):
+    """ringtrain stores fixed-length strings, which h5py returns as bytes."""
+    v = case.attrs[key]
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+COMPOSITE = {"reshape": lambda case: "matmul" if attr_str(case, "case").startswith("a(") else "linear"}
 
 
 def main():
@@ -75,9 +81,7 @@ def main():
         with h5py.File(path, "r") as h:
             for key in sorted(h):
                 case = h[key]
-                op = case.attrs["op"].decode() if isinstance(case.attrs["op"], bytes) else case.attrs["op"]
-                name = case.attrs["case"]
-                name = name.decode() if isinstance(name, bytes) else name
+                op, name = attr_str(case, "op"), attr_str(case, "case")
                 seen_ops.add(op)
                 fn_name = COMPOSITE[op](case) if op in COMPOSITE else op
                 if fn_name not in TORCH:
