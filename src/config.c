@@ -52,6 +52,7 @@ static const key_def keys[] = {
     {"data.shuffle", K_BOOL, F(data.shuffle), "true", 0, 0, false, NULL, 0},
     {"data.mean", K_NUM, F(data.mean), "0", -1e6, 1e6, false, NULL, 0},
     {"data.std", K_NUM, F(data.std), "1", 0, 1e6, true, NULL, 0},
+    {"data.memory_budget_mb", K_NUM, F(data.memory_budget_mb), "0", 0, 1e9, false, NULL, 0},
     {"optim.type", K_ENUM, F(optim.type), "\"adamw\"", 0, 0, false, "adamw|sgd", 0},
     {"optim.lr", K_NUM, F(optim.lr), "0.001", 0, 10, true, NULL, 0},
     {"optim.betas", K_PAIR, F(optim.beta1), "[0.9, 0.999]", 0, 1, false, NULL, 0},

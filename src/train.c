@@ -57,6 +57,7 @@ struct rt_trainer {
     int32_t *y;                 /* (eval batch) labels, for evaluation */
     float *x;                   /* (eval batch, sample) inputs, for evaluation */
     int64_t local_max;          /* rows this rank reads per micro-batch, at most */
+    double data_bytes;          /* resident memory of the data path, per rank (open_data) */
 
     double last_grad_norm;
     int64_t skipped;            /* steps whose update was skipped for a non-finite value */
@@ -151,6 +152,21 @@ static int open_data(rt_trainer *t) {
     t->local_max = (hi - lo + c->optim.accum_steps - 1) / c->optim.accum_steps + 1;
     int64_t eval_rows = c->train.eval_batch;
     int64_t xrows = t->local_max > eval_rows ? t->local_max : eval_rows;
+    /* The samples stay in the file (each batch is read from it): what the data
+     * path holds is per row, labels (4 B) and two epoch orders (16 B), plus
+     * batch buffers. Checked against the budget before the orders exist. */
+    int64_t n_test = t->test ? rt_dataset_rows(t->test) : 0;
+    double row_bytes = (double)t->sample * sizeof(float);
+    t->data_bytes = 20.0 * (double)n + 4.0 * (double)n_test +
+                    3.0 * (double)t->local_max * (row_bytes + 12.0) + /* loader slots */
+                    (double)eval_rows * (row_bytes + 4.0) + 16.0 * (double)xrows +
+                    (double)xrows * (double)t->sample; /* uint8 staging */
+    if (c->data.memory_budget_mb > 0 && t->data_bytes > c->data.memory_budget_mb * 1048576.0)
+        return rt_err(RT_EBADINPUT,
+                      "%s: data.memory_budget_mb: %g MB is less than the %.1f MB the data path needs "
+                      "per rank (20 B per training row x %lld, 4 B per test row x %lld, batch buffers)",
+                      c->path, c->data.memory_budget_mb, t->data_bytes / 1048576.0, (long long)n,
+                      (long long)n_test);
     t->rows = rt_malloc(rt_mul_size((size_t)xrows, sizeof(int64_t)));
     t->keys = rt_malloc(rt_mul_size((size_t)xrows, sizeof(uint64_t)));
     t->y = rt_malloc(rt_mul_size((size_t)eval_rows, sizeof(int32_t)));
@@ -792,6 +808,17 @@ int rt_trainer_run(rt_trainer *t) {
     if (!rc) rc = save_checkpoint(t, ckpt, sizeof ckpt);
     if (rc) return rc;
     double wall = rt_now() - start;
+    /* every rank's peak resident memory, gathered for rank 0's done line */
+    double *rss = rt_calloc((size_t)t->world, sizeof(double));
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) rss[t->rank] = (double)ru.ru_maxrss / 1024.0;
+    if ((rc = rt_dist_sum(rss, t->world, t->comm))) {
+        rt_free(rss);
+        return rc;
+    }
+    double rss_max = 0.0;
+    for (int r = 0; r < t->world; r++) rss_max = rss[r] > rss_max ? rss[r] : rss_max;
+    rt_free(rss);
     if (t->rank == 0) {
         double sps = wall > 0 ? (double)((t->step - start_step) * t->B) / wall : 0.0;
         cJSON *o = cJSON_CreateObject();
@@ -802,17 +829,15 @@ int rt_trainer_run(rt_trainer *t) {
         if (isfinite(test_loss)) add_metrics(t->model, o, "test_", test_loss, test_acc);
         cJSON_AddNumberToObject(o, "samples_per_s", sps);
         cJSON_AddNumberToObject(o, "wall_s", wall);
-        /* rank 0's peak resident memory, and what the run should need: 16 B per
-         * parameter (weights, gradients, two moments), the activation arena and
-         * the loader's three batch slots, x1.2, plus 40 MB for libraries */
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) == 0) {
-            double need = 16.0 * (double)t->params->total +
-                          (double)rt_arena_capacity(rt_graph_arena(t->graph)) +
-                          3.0 * (double)t->local_max * (double)t->sample * sizeof(float);
-            cJSON_AddNumberToObject(o, "peak_rss_mb", (double)ru.ru_maxrss / 1024.0);
-            cJSON_AddNumberToObject(o, "rss_bound_mb", 1.2 * need / 1048576.0 + 40.0);
-        }
+        /* the largest peak resident memory of any rank, and what the run should
+         * need: 16 B per parameter (weights, gradients, two moments), the
+         * activation arena and the data path (open_data), x1.2, plus 40 MB for
+         * libraries */
+        double need = 16.0 * (double)t->params->total +
+                      (double)rt_arena_capacity(rt_graph_arena(t->graph)) + t->data_bytes;
+        cJSON_AddNumberToObject(o, "peak_rss_mb", rss_max);
+        cJSON_AddNumberToObject(o, "rss_bound_mb", 1.2 * need / 1048576.0 + 40.0);
+        cJSON_AddNumberToObject(o, "data_mb", t->data_bytes / 1048576.0);
         cJSON_AddNumberToObject(o, "world_size", t->world);
         cJSON_AddStringToObject(o, "checkpoint", ckpt);
         char *s = cJSON_PrintUnformatted(o);

@@ -56,6 +56,7 @@ if [ "$MODE" != sanitize ]; then
     suite "seed models at np=2" tests/test_models.sh "$BIN" "$DATA" "$OBJDIR"
     suite "bad input at np=2" env NP=2 tests/test_bad_input.sh "$BIN"
     suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
+    suite "several-GB set under a memory budget" tests/test_bigdata.sh "$BIN" "$DATA"
     suite "slurm" tests/test_slurm.sh
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
     suite "what users see" tests/test_ux.sh "$BIN" "$DATA" "$OBJDIR"

@@ -96,6 +96,7 @@ typedef struct rt_config {
         char test[RT_PATH_MAX];
         bool shuffle;
         double mean, std;         /* inputs become (x - mean) / std after scaling */
+        double memory_budget_mb;  /* bound on the data path's resident memory per rank; 0: none */
     } data;
     struct {
         rt_optim_kind type;

@@ -52,7 +52,7 @@ done = [r for r in lines if r.get("event") == "done"][-1]
 step = statistics.median(256 / r["samples_per_s"] for r in rows)
 wait = statistics.median(r["t_data_s"] for r in rows)
 print(f"data loading: the step waits {wait * 1e3:.3f} ms for the loader's data of {step * 1e3:.1f} ms: {100 * wait / step:.2f}% (goal <= 3%)")
-print(f"memory: rank 0 peak RSS {done['peak_rss_mb']:.0f} MB, bound 1.2 x (16 B x params + activations + prefetch) + 40 MB = {done['rss_bound_mb']:.0f} MB")
+print(f"memory: peak RSS (largest rank) {done['peak_rss_mb']:.0f} MB, bound 1.2 x (16 B x params + activations + data path) + 40 MB = {done['rss_bound_mb']:.0f} MB: {done['peak_rss_mb'] / done['rss_bound_mb']:.2f} (goal <= 1)")
 PY
 
 echo
