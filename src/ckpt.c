@@ -4,13 +4,13 @@
 #include "ringtrain/common.h"
 #include "ringtrain/h5util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <string.h>
 #include <unistd.h>
 
 /* Refuses to start a checkpoint that cannot fit: a write that runs out of
@@ -30,6 +30,9 @@ static int check_space(const char *path, size_t bytes) {
                       dir, need / 1e6, avail / 1e6);
     return RT_OK;
 }
+
+/* the paths the readers look up, for the probe of an unsealed file (h5util.h) */
+static const char *const CKPT_NAMES[] = {"/params", "/optim", "/optim/m", "/optim/v", NULL};
 
 /* ---- write ---- */
 
@@ -84,7 +87,9 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     int copies = 1 + (m != NULL) + (v != NULL);
     int space = check_space(path, rt_mul_size(p->total * sizeof(float), (size_t)copies));
     if (space) return space;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fcpl = rt_h5_seal_fcpl();
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
     if (f < 0) return rt_err(RT_ERUNTIME, "%s: cannot create checkpoint", tmp);
     int rc = write_group(f, "params", p, p->data);
     /* testing switch: die half-way through writing the checkpoint of step N */
@@ -112,6 +117,7 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
         if (!rc) rc = rt_err(RT_ERUNTIME, "%s: close failed (disk full?)", tmp);
         H5Fclose(f); /* release what the failed close left open */
     }
+    if (!rc) rc = rt_h5_seal(tmp);
     if (!rc) rc = rt_commit_file(tmp, path);
     if (rc) {
         unlink(tmp);
@@ -206,7 +212,7 @@ static int load_group(hid_t f, const char *path, const char *gname, const rt_par
 static int ckpt_load_params_locked(const char *path, rt_params *p) {
     rt_h5_init();
     hid_t f;
-    int rc = rt_h5_open(path, &f);
+    int rc = rt_h5_open_checked(path, false, CKPT_NAMES, &f);
     if (rc) return rc;
     rc = load_group(f, path, "params", p, p->data);
     H5Fclose(f);
@@ -218,7 +224,7 @@ static int ckpt_load_locked(const char *path, rt_params *p, float *m, float *v,
     rt_h5_init();
     memset(info, 0, sizeof *info);
     hid_t f;
-    int rc = rt_h5_open(path, &f);
+    int rc = rt_h5_open_checked(path, true, CKPT_NAMES, &f);
     if (rc) return rc;
     char *type = NULL;
     const char *attrs[] = {"format_version", "step", "epoch", "world_size", "seed", "optim_t"};
@@ -247,7 +253,7 @@ static int ckpt_load_locked(const char *path, rt_params *p, float *m, float *v,
 static int ckpt_read_config_locked(const char *path, char **json) {
     rt_h5_init();
     hid_t f;
-    int rc = rt_h5_open(path, &f);
+    int rc = rt_h5_open_checked(path, true, CKPT_NAMES, &f);
     if (rc) return rc;
     rc = rt_h5_attr_str(f, "config", json);
     H5Fclose(f);
@@ -351,10 +357,12 @@ static herr_t inspect_one(hid_t g, const char *name, const H5L_info_t *info, voi
     return c->rc ? -1 : 0;
 }
 
-static int ckpt_inspect_locked(const char *path, FILE *out) {
+static int ckpt_inspect_locked(const char *path, FILE *out, bool sealed) {
     rt_h5_init();
     hid_t f;
-    int rc = rt_h5_open(path, &f);
+    /* seal verb: the old seal is about to be replaced, so the file is probed instead */
+    int rc = sealed ? rt_h5_open_checked(path, true, CKPT_NAMES, &f) : rt_h5_probe(path, CKPT_NAMES);
+    if (!rc && !sealed) rc = rt_h5_open(path, &f);
     if (rc) return rc;
     int64_t v[6] = {0};
     const char *names[6] = {"step", "epoch", "world_size", "format_version", "seed", "optim_t"};
@@ -395,7 +403,19 @@ static int ckpt_inspect_locked(const char *path, FILE *out) {
 
 int rt_ckpt_inspect(const char *path, FILE *out) {
     rt_h5_lock();
-    int rc = ckpt_inspect_locked(path, out);
+    int rc = ckpt_inspect_locked(path, out, true);
     rt_h5_unlock();
+    return rc;
+}
+
+int rt_ckpt_seal(const char *path, FILE *out) {
+    FILE *null = fopen("/dev/null", "w");
+    if (!null) return rt_err(RT_ERUNTIME, "/dev/null: %s", strerror(errno));
+    rt_h5_lock();
+    int rc = ckpt_inspect_locked(path, null, false); /* every attribute and checksum first */
+    rt_h5_unlock();
+    fclose(null);
+    if (!rc) rc = rt_h5_seal(path);
+    if (!rc) fprintf(out, "sealed %s\n", path);
     return rc;
 }

@@ -94,6 +94,11 @@ expect_bad "init.from extra param" "init_extra.h5: /params/head.weight: not a pa
 expect_bad "init.from missing" "init.from: $T/none.h5: No such file" "${train[@]}" $CFG --set init.from=$T/none.h5
 expect_bad "eval missing checkpoint" "$T/none.h5: No such file" "$BIN" eval $T/none.h5
 
+# found by the fuzzer: libhdf5 1.10.8 dereferences NULL in this file's group
+# heap; the probe process takes the crash and the run gets one clear error
+expect_bad "dataset that crashes libhdf5" "libhdf5_segv_local_heap.h5: corrupt HDF5 metadata: libhdf5 crashed" \
+    "${train[@]}" $CFG --set data.train=tests/fuzz/regress/libhdf5_segv_local_heap.h5
+
 # a real run, then damage its checkpoint
 if "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set "data.test=$G" \
     --set train.steps=2 --set train.global_batch=64 >/dev/null 2>&1; then
@@ -103,9 +108,15 @@ if "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set
     expect_bad "sample a classifier" "step_00000002.h5: model.type: sampling needs a nice or rectified_flow model" "$BIN" sample "$ck" --out "$T/g.png"
     expect_bad "resume from another model" "/params/conv1.weight" "${train[@]}" configs/fashion_cnn.json --run-dir "$T/cnn_run" --resume "$ck"
     cp "$ck" "$T/flipped.h5"
-    # flip bytes inside the largest dataset's data (Fletcher32 must catch it)
+    # flip bytes inside the largest dataset's data: the seal catches it before
+    # libhdf5 reads anything, and Fletcher32 when one re-seals it regardless
     /usr/bin/python3 tests/flip_bytes.py "$T/flipped.h5" params/fc1.weight 4096 16
-    expect_bad "eval flipped bytes" "flipped.h5: /params/fc1.weight: read failed (checksum mismatch" "$BIN" eval "$T/flipped.h5"
+    expect_bad "eval flipped bytes" "flipped.h5: contents do not match its seal" "$BIN" eval "$T/flipped.h5"
+    expect_bad "seal refuses flipped bytes" "flipped.h5: /params/fc1.weight: read failed (checksum mismatch" "$BIN" seal "$T/flipped.h5"
+    cp "$ck" "$T/edited.h5"
+    /usr/bin/python3 -c "import h5py,sys; h5py.File(sys.argv[1],'a')['params/fc2.bias'][0] = 1" "$T/edited.h5"
+    expect_bad "eval edited, not re-sealed" "edited.h5: contents do not match its seal" "$BIN" eval "$T/edited.h5"
+    expect_bad "inspect a file with no seal" "good.h5: not a ringtrain checkpoint: no seal" "$BIN" inspect "$G"
     # starting over an existing run must refuse, and leave every file as it was
     before=$(cd "$T/good_run" && find . -type f -exec md5sum {} + | sort)
     expect_bad "existing run directory" "already holds checkpoints" "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set "data.test=$G"

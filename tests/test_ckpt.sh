@@ -106,7 +106,7 @@ err=$(cat "$T/flip_eval.err")
 timeout 300 "$BIN" train $CFG --run-dir "$T/flip" --set "data.train=$SUB" --set "data.test=$SUB" \
     --set train.steps=40 --set data.shuffle=true --set train.checkpoint_every=10 --resume auto >"$T/flip2.out" 2>"$T/flip2.err"
 rc2=$?
-[ $rc1 -eq 2 ] && [[ "$err" == *"step_00000030.h5: /params/fc2.weight: read failed (checksum mismatch"* ]] &&
+[ $rc1 -eq 2 ] && [[ "$err" == *"step_00000030.h5: contents do not match its seal"* ]] &&
     [ $rc2 -eq 0 ] && grep -q "falling back to .*step_00000020.h5" "$T/flip2.err" && grep -q "resume: .*step_00000020.h5 (step 20" "$T/flip2.out"
 check "corrupted checkpoint" $? "eval exit $rc1: $err; --resume auto warned and went on from step 20 (exit $rc2)"
 
@@ -129,20 +129,21 @@ rc=$?
 [ $rc1 -eq 3 ] && [ -n "$stopped" ] && [ $rc2 -eq 0 ]
 check "SIGUSR1 to one rank" $((rc | $?)) "exit $rc1 ($stopped), resumed (exit $rc2); $out"
 
-# ---- 6. compatibility: each gives one clear error and exit 2 ----
+# ---- 6. compatibility: each gives one clear error and exit 2 (edited files are
+# re-sealed with `ringtrain seal`, as if another build had written them) ----
 ck="$T/full1/ckpt/step_00000030.h5"
 expect_bad "resume another model" "/params/fc1.weight: shape [1024, 784] in the file, model needs [512, 784]" \
     "$BIN" train $CFG --run-dir "$T/other" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --set model.layers.0.out=512 --resume "$ck"
 cp "$ck" "$T/v99.h5"
-/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs.modify('format_version', 99)" "$T/v99.h5"
+/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs.modify('format_version', 99)" "$T/v99.h5" && "$BIN" seal "$T/v99.h5" >/dev/null
 expect_bad "unknown format_version" "v99.h5: format_version: 99 is not one this build reads" \
     "$BIN" train $CFG --run-dir "$T/v99" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/v99.h5"
 cp "$ck" "$T/nov.h5"
-/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['optim/v']" "$T/nov.h5"
+/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['optim/v']" "$T/nov.h5" && "$BIN" seal "$T/nov.h5" >/dev/null
 expect_bad "missing optimizer state" "nov.h5: /optim/v: missing group" \
     "$BIN" train $CFG --run-dir "$T/nov" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/nov.h5"
 cp "$ck" "$T/vlen.h5" # h5py stores a str as a variable-length string, which ringtrain refuses unread
-/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['optim_type'] = 'adamw'" "$T/vlen.h5"
+/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['optim_type'] = 'adamw'" "$T/vlen.h5" && "$BIN" seal "$T/vlen.h5" >/dev/null
 expect_bad "variable-length string attribute" "vlen.h5: optim_type: variable-length string attribute" \
     "$BIN" train $CFG --run-dir "$T/vlen" --quiet --set "data.train=$SUB" --set "data.test=$SUB" --resume "$T/vlen.h5"
 expect_bad "optimizer type differs" "optim_type: the checkpoint holds adamw state, the config asks for sgd" \

@@ -48,7 +48,7 @@ check "plot" $? "exit $rc; $out"
 
 # ---- --help and --version ----
 bad=""
-for v in train eval prep inspect report plot bench; do
+for v in train eval prep sample inspect seal report plot bench; do
     h=$("$BIN" $v --help 2>&1)
     [[ "$h" == *"usage: ringtrain $v"* && "$h" == *"example:"* ]] || bad="$bad $v"
 done

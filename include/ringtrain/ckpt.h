@@ -57,6 +57,9 @@ int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char 
  * size, versions, a digest of the stored config, and every parameter with its
  * shape, element count and L2 norm (checksums are verified while reading). */
 int rt_ckpt_inspect(const char *path, FILE *out);
+/* Reads an unsealed or edited checkpoint as inspect does (every attribute,
+ * every dataset's checksum) and, if it loads, writes its seal (h5util.h). */
+int rt_ckpt_seal(const char *path, FILE *out);
 /* The resolved config JSON stored in a checkpoint; caller rt_free()s it. */
 int rt_ckpt_read_config(const char *path, char **json);
 /* The checkpoint's config, parsed and validated (errors name "<path>:config");

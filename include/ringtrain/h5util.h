@@ -4,6 +4,7 @@
 #define RINGTRAIN_H5UTIL_H
 
 #include <hdf5.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Silences HDF5's own stderr traces (errors are reported once, by us). */
@@ -24,6 +25,31 @@ int rt_h5_attr_write_str(hid_t obj, const char *name, const char *s);
 /* Writes a whole chunked dataset `name` under loc from memory. */
 int rt_h5_write_chunked(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int ndim,
                         const hsize_t *dims, const hsize_t *chunk, const void *data);
+/* Seals. ringtrain's checkpoints reserve HDF5's user block, the first
+ * RT_SEAL_BYTES of the file, which libhdf5 skips, for a seal written once the
+ * file is complete:
+ *     "ringtrain-seal 1\ncrc32 XXXXXXXX\nbytes N\n", NUL-padded,
+ * the CRC-32 and length of everything after the block. Checking it before
+ * libhdf5 parses anything turns a truncated, corrupted or edited file into one
+ * clear error, and keeps such bytes from libhdf5, which follows corrupt
+ * metadata unchecked (the fuzzer crashed it so twice). */
+#define RT_SEAL_BYTES 512
+/* A file-creation property list whose user block holds a seal (H5Pclose it). */
+hid_t rt_h5_seal_fcpl(void);
+/* Writes path's seal; the file must have been created with rt_h5_seal_fcpl(),
+ * or by any tool with a 512-byte user block (h5py: userblock_size=512). */
+int rt_h5_seal(const char *path);
+/* A file without a seal (a dataset, an init.from file, an edited checkpoint)
+ * is first opened in a forked probe process that walks what libhdf5 parses:
+ * every object, attribute, dataset layout and chunk index, and the paths in
+ * names (NULL-terminated, may be NULL) that the caller will look up. If
+ * libhdf5 crashes or hangs there (> RT_H5_PROBE_SECONDS), the file is refused
+ * with RT_EBADINPUT; otherwise RT_OK, and the caller reads it for real. */
+#define RT_H5_PROBE_SECONDS 10
+int rt_h5_probe(const char *path, const char *const *names);
+/* Opens path read-only, checked first: a sealed file must match its seal, one
+ * without is refused if require_seal and otherwise probed. */
+int rt_h5_open_checked(const char *path, bool require_seal, const char *const *names, hid_t *file);
 /* Makes tmp durable and atomically visible as dst: fsync(tmp), rename, fsync(dir). */
 int rt_commit_file(const char *tmp, const char *dst);
 

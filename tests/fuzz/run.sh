@@ -14,12 +14,14 @@ mkdir -p "$T/config" "$T/h5"
 cp configs/*.json "$T/config/"
 printf '{"model":{"type":"sequential","input":[4],"layers":[{"type":"linear","out":2}]}}\noptim.lr=0.5' >"$T/config/with_set"
 /usr/bin/python3 tests/make_bad_data.py "$T/bad" >/dev/null && cp "$T"/bad/*.h5 "$T/h5/"
+cp tests/fuzz/regress/*.h5 "$T/h5/" # inputs that once crashed libhdf5 (see h5util.h: the probe)
 build/ringtrain train configs/fashion_mlp.json --run-dir "$T/run" --quiet --set "data.train=$T/bad/good.h5" \
     --set "data.test=$T/bad/good.h5" --set train.steps=1 --set train.global_batch=8 \
     --set model.layers.0.out=4 --set model.layers.2.out=4 >/dev/null 2>&1 && cp "$T/run/ckpt/step_00000001.h5" "$T/h5/ckpt.h5"
 # the same with a variable-length config (h5py's str), which the readers refuse unread
 cp "$T/h5/ckpt.h5" "$T/h5/ckpt_vlen.h5" &&
-    /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['config'] = str(f.attrs['config'].decode())" "$T/h5/ckpt_vlen.h5"
+    /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['config'] = str(f.attrs['config'].decode())" "$T/h5/ckpt_vlen.h5" &&
+    build/ringtrain seal "$T/h5/ckpt_vlen.h5" >/dev/null
 for name in config h5; do
     bin="$DIR/fuzz_$name"
     # libhdf5 sizes some buffers from the file and copes with malloc returning
