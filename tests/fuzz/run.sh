@@ -18,10 +18,9 @@ cp tests/fuzz/regress/*.h5 "$T/h5/" # inputs that once crashed libhdf5 (see h5ut
 build/ringtrain train configs/fashion_mlp.json --run-dir "$T/run" --quiet --set "data.train=$T/bad/good.h5" \
     --set "data.test=$T/bad/good.h5" --set train.steps=1 --set train.global_batch=8 \
     --set model.layers.0.out=4 --set model.layers.2.out=4 >/dev/null 2>&1 && cp "$T/run/ckpt/step_00000001.h5" "$T/h5/ckpt.h5"
-# the same with a variable-length config (h5py's str), which the readers refuse unread
+# the same edited by h5py (a variable-length config): its seal no longer matches
 cp "$T/h5/ckpt.h5" "$T/h5/ckpt_vlen.h5" &&
-    /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['config'] = str(f.attrs['config'].decode())" "$T/h5/ckpt_vlen.h5" &&
-    build/ringtrain seal "$T/h5/ckpt_vlen.h5" >/dev/null
+    /usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); f.attrs['config'] = str(f.attrs['config'].decode())" "$T/h5/ckpt_vlen.h5"
 for name in config h5; do
     bin="$DIR/fuzz_$name"
     # libhdf5 sizes some buffers from the file and copes with malloc returning
