@@ -276,46 +276,47 @@ static const int *tap_spans(rt_graph *g, const pool_geom *q) {
     return span;
 }
 
-/* The maximum of each window; a NaN wins and propagates, as in torch. Padding
- * never wins: pad <= kernel/2 keeps a real pixel in every window. The winner's
- * index iy*w + ix within its plane is kept in n->saved when recording. */
-/* One tap of a max window, in window order: the same rule as the general loop
- * (a larger value or any NaN takes over). */
-#define MAX_TAP(v, idx)                  \
-    do {                                 \
-        float v_ = (v);                  \
-        if (v_ > best || isnan(v_)) {    \
-            best = v_;                   \
-            bi = (idx);                  \
-        }                                \
-    } while (0)
+/* kernel 2, stride 2, no padding (the usual pooling): the general loop's rule
+ * (in window order, a larger value or any NaN takes over; the first tap starts
+ * the window) with the four taps compared branch-free, so a row vectorises.
+ * With branches they mispredicted on about every other window of real images
+ * and cost 11% of a CNN step. Tap t of a window is (row t >> 1, column t & 1). */
+static inline bool takes_over(float v, float best) { return (v > best) | (v != v); }
 
-/* kernel 2, stride 2, no padding (the usual pooling): four taps per output,
- * kept in registers. The first tap starts the window, which is what the
- * general loop ends with too (a window of -inf points at its first pixel). */
-static void maxpool_2x2(const pool_geom *q, const float *x, float *y, int32_t *arg) {
+/* arg: (numel) winners when keep, else one row of scratch they are dropped into */
+static void maxpool_2x2(const pool_geom *q, const float *x, float *y, int32_t *arg, bool keep) {
     int64_t plane_in = (int64_t)q->h * q->w, plane_out = (int64_t)q->oh * q->ow;
+    const int w = q->w, ow = q->ow;
     for (int64_t pl = 0; pl < q->planes; pl++) {
         const float *xp = x + pl * plane_in;
         for (int oy = 0; oy < q->oh; oy++) {
-            const float *r0 = xp + (int64_t)(2 * oy) * q->w, *r1 = r0 + q->w;
-            int64_t o = pl * plane_out + (int64_t)oy * q->ow;
-            int base = 2 * oy * q->w;
-            for (int ox = 0; ox < q->ow; ox++) {
-                int ix = 2 * ox;
-                float best = r0[ix];
-                int bi = base + ix;
-                MAX_TAP(r0[ix + 1], base + ix + 1);
-                MAX_TAP(r1[ix], base + q->w + ix);
-                MAX_TAP(r1[ix + 1], base + q->w + ix + 1);
-                y[o + ox] = best;
-                if (arg) arg[o + ox] = bi;
+            const float *restrict r0 = xp + (int64_t)(2 * oy) * w, *restrict r1 = r0 + w;
+            int64_t o = pl * plane_out + (int64_t)oy * ow;
+            float *restrict yr = y + o;
+            int32_t *restrict ar = keep ? arg + o : arg;
+            int base = 2 * oy * w;
+            for (int ox = 0; ox < ow; ox++) {
+                float best = r0[2 * ox];
+                int t = 0;
+                bool k = takes_over(r0[2 * ox + 1], best);
+                best = k ? r0[2 * ox + 1] : best;
+                t = k ? 1 : t;
+                k = takes_over(r1[2 * ox], best);
+                best = k ? r1[2 * ox] : best;
+                t = k ? 2 : t;
+                k = takes_over(r1[2 * ox + 1], best);
+                best = k ? r1[2 * ox + 1] : best;
+                t = k ? 3 : t;
+                yr[ox] = best;
+                ar[ox] = base + (t >> 1) * w + 2 * ox + (t & 1);
             }
         }
     }
 }
-#undef MAX_TAP
 
+/* The maximum of each window; a NaN wins and propagates, as in torch. Padding
+ * never wins: pad <= kernel/2 keeps a real pixel in every window. The winner's
+ * index iy*w + ix within its plane is kept in n->saved when recording. */
 void rt_fwd_maxpool2d(rt_graph *g, rt_node *n) {
     const pool_geom q = pool_geom_of(n);
     const float *x = n->in[0]->data;
@@ -323,9 +324,10 @@ void rt_fwd_maxpool2d(rt_graph *g, rt_node *n) {
     int64_t plane_in = (int64_t)q.h * q.w, plane_out = (int64_t)q.oh * q.ow;
     int32_t *arg = NULL;
     if (q.k == 2 && q.s == 2 && q.pad == 0) {
-        if (n->out->grad)
-            n->saved = arg = rt_graph_scratch(g, rt_mul_size((size_t)n->out->numel, sizeof *arg));
-        maxpool_2x2(&q, x, y, arg);
+        bool keep = n->out->grad != NULL;
+        arg = rt_graph_scratch(g, rt_mul_size(keep ? (size_t)n->out->numel : (size_t)q.ow, sizeof *arg));
+        if (keep) n->saved = arg;
+        maxpool_2x2(&q, x, y, arg, keep);
         return;
     }
     const int *span = tap_spans(g, &q);
