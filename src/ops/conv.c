@@ -60,6 +60,7 @@ typedef struct conv_geom {
     int sh, sw, ph, pw, dh, dw;
     int K, P;           /* ci*kh*kw rows and oh*ow columns per sample */
     bool direct;        /* 1x1, stride 1, no padding: a sample's x is its col */
+    bool flat;          /* stride 1 and ow == w: a tap's rows are one shifted run of x */
 } conv_geom;
 
 static conv_geom conv_geom_of(const rt_node *n) {
@@ -72,11 +73,84 @@ static conv_geom conv_geom_of(const rt_node *n) {
     q.K = q.ci * q.kh * q.kw;
     q.P = q.oh * q.ow;
     q.direct = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0;
+    q.flat = q.sh == 1 && q.sw == 1 && q.ow == q.w;
     return q;
+}
+
+/* Stride 1 with ow == w (a "same"-padded width): in one tap's row block of
+ * col, entry i = oy*w + ox is pixel i + offy*w + offx of the plane, so the
+ * valid rows [ylo, yhi) are one run of the plane shifted by s = offy*w + offx,
+ * except for the |offx| columns at one edge, which stand in the padding (and
+ * which the run would fill from the neighbouring row). run_span clips the run
+ * [lo, hi) of block indices to the plane; what it cuts lies in those columns. */
+typedef struct flat_tap {
+    int64_t lo, hi, s;  /* block indices [lo, hi) read plane index i + s */
+    int ylo, yhi;       /* valid output rows */
+    int clo, chi;       /* valid columns [clo, chi) */
+} flat_tap;
+
+static flat_tap flat_tap_of(const conv_geom *q, int ki, int kj) {
+    flat_tap t;
+    int offy = ki * q->dh - q->ph, offx = kj * q->dw - q->pw;
+    valid_span(q->oh, q->h, 1, offy, &t.ylo, &t.yhi);
+    valid_span(q->ow, q->w, 1, offx, &t.clo, &t.chi);
+    t.s = (int64_t)offy * q->w + offx;
+    t.lo = (int64_t)t.ylo * q->w;
+    t.hi = (int64_t)t.yhi * q->w;
+    int64_t plane = (int64_t)q->h * q->w;
+    if (t.lo + t.s < 0) t.lo = -t.s;
+    if (t.hi + t.s > plane) t.hi = plane - t.s;
+    if (t.hi < t.lo || t.clo == t.chi) t.hi = t.lo;
+    return t;
+}
+
+/* zeroes the padding columns of rows [t->ylo, t->yhi) of one row block */
+static void zero_pad_columns(const conv_geom *q, const flat_tap *t, float *blk) {
+    for (int oy = t->ylo; oy < t->yhi; oy++) {
+        float *r = blk + (int64_t)oy * q->w;
+        for (int ox = 0; ox < t->clo; ox++) r[ox] = 0.0f;
+        for (int ox = t->chi; ox < q->w; ox++) r[ox] = 0.0f;
+    }
+}
+
+static void im2col_flat(const conv_geom *q, const float *x, float *col) {
+    float *blk = col;
+    for (int c = 0; c < q->ci; c++) {
+        const float *xc = x + (int64_t)c * q->h * q->w;
+        for (int ki = 0; ki < q->kh; ki++)
+            for (int kj = 0; kj < q->kw; kj++, blk += q->P) {
+                flat_tap t = flat_tap_of(q, ki, kj);
+                memset(blk, 0, (size_t)t.lo * sizeof *blk);
+                memcpy(blk + t.lo, xc + t.lo + t.s, (size_t)(t.hi - t.lo) * sizeof *blk);
+                memset(blk + t.hi, 0, (size_t)(q->P - t.hi) * sizeof *blk);
+                zero_pad_columns(q, &t, blk);
+            }
+    }
+}
+
+/* The adjoint: the padding columns of dcol (spent scratch) are zeroed, so the
+ * whole run can be added. */
+static void col2im_flat(const conv_geom *q, float *col, float *dx) {
+    float *blk = col;
+    for (int c = 0; c < q->ci; c++) {
+        float *dxc = dx + (int64_t)c * q->h * q->w;
+        for (int ki = 0; ki < q->kh; ki++)
+            for (int kj = 0; kj < q->kw; kj++, blk += q->P) {
+                flat_tap t = flat_tap_of(q, ki, kj);
+                zero_pad_columns(q, &t, blk);
+                float *restrict d = dxc + t.s;
+                const float *restrict b = blk;
+                for (int64_t i = t.lo; i < t.hi; i++) d[i] += b[i];
+            }
+    }
 }
 
 /* The columns col (K,P) of one sample x (ci,h,w). */
 static void im2col(const conv_geom *q, const float *x, float *col) {
+    if (q->flat) {
+        im2col_flat(q, x, col);
+        return;
+    }
     float *dst = col; /* walks row (c,ki,kj), then output row oy within it */
     for (int c = 0; c < q->ci; c++) {
         const float *xc = x + (int64_t)c * q->h * q->w;
@@ -104,8 +178,13 @@ static void im2col(const conv_geom *q, const float *x, float *col) {
     }
 }
 
-/* The adjoint of im2col: dx (ci,h,w) += each entry of col (K,P) at its pixel. */
-static void col2im(const conv_geom *q, const float *col, float *dx) {
+/* The adjoint of im2col: dx (ci,h,w) += each entry of col (K,P) at its pixel.
+ * col is spent scratch, which the flat path writes to. */
+static void col2im(const conv_geom *q, float *col, float *dx) {
+    if (q->flat) {
+        col2im_flat(q, col, dx);
+        return;
+    }
     const float *row = col;
     for (int c = 0; c < q->ci; c++) {
         float *dxc = dx + (int64_t)c * q->h * q->w;
