@@ -105,7 +105,7 @@ static const char *const usage_inspect =
 static const char *const usage_seal =
     "usage: ringtrain seal CHECKPOINT.h5\n"
     "\n"
-    "  Every checkpoint carries a seal (CRC-32 and length, in its 512-byte HDF5 user\n"
+    "  Every checkpoint carries a seal (a digest and its length, in its 512-byte HDF5 user\n"
     "  block) that is checked before the file is parsed: a truncated, corrupted or\n"
     "  edited checkpoint is refused with one clear error. After editing one on\n"
     "  purpose (h5py keeps the user block), this writes its seal anew.\n"

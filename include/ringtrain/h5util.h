@@ -28,8 +28,8 @@ int rt_h5_write_chunked(hid_t loc, const char *name, hid_t file_type, hid_t mem_
 /* Seals. ringtrain's checkpoints reserve HDF5's user block, the first
  * RT_SEAL_BYTES of the file, which libhdf5 skips, for a seal written once the
  * file is complete:
- *     "ringtrain-seal 1\ncrc32 XXXXXXXX\nbytes N\n", NUL-padded,
- * the CRC-32 and length of everything after the block. Checking it before
+ *     "ringtrain-seal 1\ndigest XXXXXXXXXXXXXXXX\nbytes N\n", NUL-padded,
+ * a 64-bit digest (h5util.c) and the length of everything after the block. Checking it before
  * libhdf5 parses anything turns a truncated, corrupted or edited file into one
  * clear error, and keeps such bytes from libhdf5, which follows corrupt
  * metadata unchecked (the fuzzer crashed it so twice). */
