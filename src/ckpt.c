@@ -212,7 +212,7 @@ static int load_group(hid_t f, const char *path, const char *gname, const rt_par
 static int ckpt_load_params_locked(const char *path, rt_params *p) {
     rt_h5_init();
     hid_t f;
-    int rc = rt_h5_open_checked(path, false, CKPT_NAMES, &f);
+    int rc = rt_h5_open_checked(path, RT_SEAL_IF_PRESENT, CKPT_NAMES, &f);
     if (rc) return rc;
     rc = load_group(f, path, "params", p, p->data);
     H5Fclose(f);
@@ -224,7 +224,7 @@ static int ckpt_load_locked(const char *path, rt_params *p, float *m, float *v,
     rt_h5_init();
     memset(info, 0, sizeof *info);
     hid_t f;
-    int rc = rt_h5_open_checked(path, true, CKPT_NAMES, &f);
+    int rc = rt_h5_open_checked(path, RT_SEAL_REQUIRED, CKPT_NAMES, &f);
     if (rc) return rc;
     char *type = NULL;
     const char *attrs[] = {"format_version", "step", "epoch", "world_size", "seed", "optim_t"};
@@ -253,7 +253,7 @@ static int ckpt_load_locked(const char *path, rt_params *p, float *m, float *v,
 static int ckpt_read_config_locked(const char *path, char **json) {
     rt_h5_init();
     hid_t f;
-    int rc = rt_h5_open_checked(path, true, CKPT_NAMES, &f);
+    int rc = rt_h5_open_checked(path, RT_SEAL_REQUIRED, CKPT_NAMES, &f);
     if (rc) return rc;
     rc = rt_h5_attr_str(f, "config", json);
     H5Fclose(f);
@@ -357,12 +357,10 @@ static herr_t inspect_one(hid_t g, const char *name, const H5L_info_t *info, voi
     return c->rc ? -1 : 0;
 }
 
-static int ckpt_inspect_locked(const char *path, FILE *out, bool sealed) {
+static int ckpt_inspect_locked(const char *path, FILE *out, rt_seal_rule rule) {
     rt_h5_init();
     hid_t f;
-    /* seal verb: the old seal is about to be replaced, so the file is probed instead */
-    int rc = sealed ? rt_h5_open_checked(path, true, CKPT_NAMES, &f) : rt_h5_probe(path, CKPT_NAMES);
-    if (!rc && !sealed) rc = rt_h5_open(path, &f);
+    int rc = rt_h5_open_checked(path, rule, CKPT_NAMES, &f);
     if (rc) return rc;
     int64_t v[6] = {0};
     const char *names[6] = {"step", "epoch", "world_size", "format_version", "seed", "optim_t"};
@@ -403,7 +401,7 @@ static int ckpt_inspect_locked(const char *path, FILE *out, bool sealed) {
 
 int rt_ckpt_inspect(const char *path, FILE *out) {
     rt_h5_lock();
-    int rc = ckpt_inspect_locked(path, out, true);
+    int rc = ckpt_inspect_locked(path, out, RT_SEAL_REQUIRED);
     rt_h5_unlock();
     return rc;
 }
@@ -412,7 +410,8 @@ int rt_ckpt_seal(const char *path, FILE *out) {
     FILE *null = fopen("/dev/null", "w");
     if (!null) return rt_err(RT_ERUNTIME, "/dev/null: %s", strerror(errno));
     rt_h5_lock();
-    int rc = ckpt_inspect_locked(path, null, false); /* every attribute and checksum first */
+    /* every attribute and checksum first; the old seal is about to be replaced */
+    int rc = ckpt_inspect_locked(path, null, RT_SEAL_IGNORED);
     rt_h5_unlock();
     fclose(null);
     if (!rc) rc = rt_h5_seal(path);

@@ -233,7 +233,7 @@ static int dataset_open_locked(const char *path, const char *split, int64_t samp
     char gname[64];
     snprintf(gname, sizeof gname, "/%s", split);
     const char *names[] = {gname, xname, yname, NULL};
-    int rc = rt_h5_open_checked(path, false, names, &d->file);
+    int rc = rt_h5_open_checked(path, RT_SEAL_IF_PRESENT, names, &d->file);
     if (!rc && H5Lexists(d->file, split, H5P_DEFAULT) <= 0)
         rc = rt_err(RT_EBADINPUT, "%s: /%s: missing group", path, split);
     if (!rc && H5Lexists(d->file, xname, H5P_DEFAULT) <= 0)

@@ -253,8 +253,9 @@ int rt_h5_seal(const char *path) {
     return rc;
 }
 
-static int check_seal(const char *path, bool required, bool *sealed_out) {
+static int check_seal(const char *path, rt_seal_rule rule, bool *sealed_out) {
     *sealed_out = false;
+    if (rule == RT_SEAL_IGNORED) return RT_OK;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return rt_err(RT_EBADINPUT, "%s: %s", path, strerror(errno));
     char block[RT_SEAL_BYTES + 1] = {0};
@@ -264,7 +265,7 @@ static int check_seal(const char *path, bool required, bool *sealed_out) {
                   memcmp(block, SEAL_MAGIC, strlen(SEAL_MAGIC)) == 0;
     unsigned long long want = 0, n = 0;
     if (!sealed) {
-        if (required)
+        if (rule == RT_SEAL_REQUIRED)
             rc = rt_err(RT_EBADINPUT, "%s: not a ringtrain checkpoint: no seal in its first %d bytes "
                         "(truncated, or written by another tool or by ringtrain before format_version 2)",
                         path, RT_SEAL_BYTES);
@@ -373,7 +374,7 @@ static void probe_child(const char *path, const char *const *names) {
     _exit(0);
 }
 
-int rt_h5_probe(const char *path, const char *const *names) {
+static int probe(const char *path, const char *const *names) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) return RT_OK; /* no probe possible: read it directly, as before */
@@ -405,12 +406,12 @@ int rt_h5_probe(const char *path, const char *const *names) {
                                                                           : WEXITSTATUS(status));
 }
 
-int rt_h5_open_checked(const char *path, bool require_seal, const char *const *names, hid_t *file) {
+int rt_h5_open_checked(const char *path, rt_seal_rule rule, const char *const *names, hid_t *file) {
     *file = H5I_INVALID_HID;
     if (access(path, R_OK) != 0) return rt_err(RT_EBADINPUT, "%s: %s", path, strerror(errno));
     bool sealed = false;
-    int rc = check_seal(path, require_seal, &sealed);
-    if (!rc && !sealed && H5Fis_hdf5(path) > 0) rc = rt_h5_probe(path, names);
+    int rc = check_seal(path, rule, &sealed);
+    if (!rc && !sealed) rc = probe(path, names); /* a file that is not HDF5 passes: rt_h5_open says so */
     return rc ? rc : rt_h5_open(path, file);
 }
 

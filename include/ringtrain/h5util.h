@@ -39,17 +39,20 @@ hid_t rt_h5_seal_fcpl(void);
 /* Writes path's seal; the file must have been created with rt_h5_seal_fcpl(),
  * or by any tool with a 512-byte user block (h5py: userblock_size=512). */
 int rt_h5_seal(const char *path);
-/* A file without a seal (a dataset, an init.from file, an edited checkpoint)
- * is first opened in a forked probe process that walks what libhdf5 parses:
- * every object, attribute, dataset layout and chunk index, and the paths in
- * names (NULL-terminated, may be NULL) that the caller will look up. If
- * libhdf5 crashes or hangs there (> RT_H5_PROBE_SECONDS), the file is refused
- * with RT_EBADINPUT; otherwise RT_OK, and the caller reads it for real. */
+/* What rt_h5_open_checked asks of a file's seal. */
+typedef enum rt_seal_rule {
+    RT_SEAL_REQUIRED,   /* a checkpoint read back: it must carry a seal that matches */
+    RT_SEAL_IF_PRESENT, /* a dataset or init.from file: a seal, if any, must match */
+    RT_SEAL_IGNORED,    /* `ringtrain seal`: the old seal is about to be replaced */
+} rt_seal_rule;
+/* Opens path read-only after checking its seal by rule. A file read without a
+ * matching seal is first opened in a forked probe process that walks what
+ * libhdf5 parses: every object, attribute, dataset layout and chunk index,
+ * and the paths in names (NULL-terminated, may be NULL) that the caller will
+ * look up. If libhdf5 crashes or hangs there (> RT_H5_PROBE_SECONDS), the
+ * file is refused with RT_EBADINPUT; otherwise it is opened here for real. */
 #define RT_H5_PROBE_SECONDS 10
-int rt_h5_probe(const char *path, const char *const *names);
-/* Opens path read-only, checked first: a sealed file must match its seal, one
- * without is refused if require_seal and otherwise probed. */
-int rt_h5_open_checked(const char *path, bool require_seal, const char *const *names, hid_t *file);
+int rt_h5_open_checked(const char *path, rt_seal_rule rule, const char *const *names, hid_t *file);
 /* Makes tmp durable and atomically visible as dst: fsync(tmp), rename, fsync(dir). */
 int rt_commit_file(const char *tmp, const char *dst);
 
