@@ -1,12 +1,14 @@
 /* common.c - allocation, error buffer and invariant checks. */
 #include "ringtrain/common.h"
 
+#include <errno.h>
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int rt_log_rank = 0;
 
@@ -100,6 +102,18 @@ uint64_t rt_fnv1a(const void *p, size_t n) {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
     return h;
+}
+
+long long rt_pread_full(int fd, void *buf, size_t n, long long off) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(fd, (char *)buf + done, n - done, (off_t)(off + (long long)done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -1;
+        if (k == 0) break;
+        done += (size_t)k;
+    }
+    return (long long)done;
 }
 
 size_t rt_mul_size(size_t a, size_t b) {

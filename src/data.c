@@ -193,16 +193,12 @@ static int read_direct(rt_dataset *d, const int64_t *rows, int64_t n, void *dst)
     for (int64_t i = 0; i < n;) {
         int64_t r = rows[i], c = r / d->chunk_rows, j = i + 1;
         while (j < n && rows[j] == rows[j - 1] + 1 && rows[j] / d->chunk_rows == c) j++;
-        size_t bytes = (size_t)(j - i) * d->row_bytes, done = 0;
-        off_t at = (off_t)(d->chunk_addr[c] + (uint64_t)(r - c * d->chunk_rows) * d->row_bytes);
-        while (done < bytes) {
-            ssize_t k = pread(d->fd, p + done, bytes - done, at + (off_t)done);
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0)
-                return rt_err(RT_ERUNTIME, "%s: reading %lld rows failed (%s)", d->path,
-                              (long long)n, k < 0 ? strerror(errno) : "the file is truncated");
-            done += (size_t)k;
-        }
+        size_t bytes = (size_t)(j - i) * d->row_bytes;
+        long long at = (long long)(d->chunk_addr[c] + (uint64_t)(r - c * d->chunk_rows) * d->row_bytes);
+        long long k = rt_pread_full(d->fd, p, bytes, at);
+        if (k != (long long)bytes)
+            return rt_err(RT_ERUNTIME, "%s: reading %lld rows failed (%s)", d->path, (long long)n,
+                          k < 0 ? strerror(errno) : "the file is truncated");
         p += bytes;
         i = j;
     }

@@ -208,18 +208,13 @@ static int digest_range(int fd, const char *path, off_t off, uint64_t len, uint6
     seal_hash h;
     seal_init(&h);
     int rc = RT_OK;
-    while (len > 0 && !rc) {
-        size_t want = len < BLOCK ? (size_t)len : BLOCK, got = 0;
-        while (got < want) { /* whole blocks, so only the last is not a multiple of 64 */
-            ssize_t k = pread(fd, buf + got, want - got, off + (off_t)got);
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) {
-                rc = rt_err(RT_EBADINPUT, "%s: read failed: %s", path, k < 0 ? strerror(errno) : "unexpected end");
-                break;
-            }
-            got += (size_t)k;
+    while (len > 0) {
+        size_t want = len < BLOCK ? (size_t)len : BLOCK; /* whole blocks: only the last is not a multiple of 64 */
+        long long k = rt_pread_full(fd, buf, want, (long long)off);
+        if (k != (long long)want) {
+            rc = rt_err(RT_EBADINPUT, "%s: read failed: %s", path, k < 0 ? strerror(errno) : "unexpected end");
+            break;
         }
-        if (rc) break;
         seal_update(&h, buf, want);
         off += (off_t)want;
         len -= want;
@@ -236,7 +231,7 @@ int rt_h5_seal(const char *path) {
     unsigned char head[8];
     int rc = RT_OK;
     if (fstat(fd, &st) != 0 || st.st_size < RT_SEAL_BYTES + 8 ||
-        pread(fd, head, 8, RT_SEAL_BYTES) != 8 || memcmp(head, "\211HDF\r\n\032\n", 8) != 0)
+        rt_pread_full(fd, head, 8, RT_SEAL_BYTES) != 8 || memcmp(head, "\211HDF\r\n\032\n", 8) != 0)
         rc = rt_err(RT_EBADINPUT, "%s: no %d-byte user block before the HDF5 superblock to hold a "
                     "seal (h5py: write it with userblock_size=%d)", path, RT_SEAL_BYTES, RT_SEAL_BYTES);
     uint64_t digest = 0;
@@ -261,7 +256,7 @@ static int check_seal(const char *path, rt_seal_rule rule, bool *sealed_out) {
     char block[RT_SEAL_BYTES + 1] = {0};
     struct stat st;
     int rc = RT_OK;
-    bool sealed = fstat(fd, &st) == 0 && pread(fd, block, RT_SEAL_BYTES, 0) == RT_SEAL_BYTES &&
+    bool sealed = fstat(fd, &st) == 0 && rt_pread_full(fd, block, RT_SEAL_BYTES, 0) == RT_SEAL_BYTES &&
                   memcmp(block, SEAL_MAGIC, strlen(SEAL_MAGIC)) == 0;
     unsigned long long want = 0, n = 0;
     if (!sealed) {

@@ -66,6 +66,10 @@ int rt_fmt(char *buf, size_t len, const char *fmt, ...) RT_PRINTF(3, 4);
 /* FNV-1a 64-bit hash of n bytes. */
 uint64_t rt_fnv1a(const void *p, size_t n);
 
+/* pread of n bytes at off, resumed after short reads and EINTR: returns n,
+ * fewer at end of file, or -1 with errno set. */
+long long rt_pread_full(int fd, void *buf, size_t n, long long off);
+
 /* size arithmetic that aborts on overflow instead of wrapping */
 size_t rt_mul_size(size_t a, size_t b);
 
