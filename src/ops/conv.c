@@ -81,8 +81,8 @@ static conv_geom conv_geom_of(const rt_node *n) {
  * col, entry i = oy*w + ox is pixel i + offy*w + offx of the plane, so the
  * valid rows [ylo, yhi) are one run of the plane shifted by s = offy*w + offx,
  * except for the |offx| columns at one edge, which stand in the padding (and
- * which the run would fill from the neighbouring row). run_span clips the run
- * [lo, hi) of block indices to the plane; what it cuts lies in those columns. */
+ * which the run would fill from the neighbouring row). flat_tap_of clips the
+ * run [lo, hi) of block indices to the plane; what it cuts lies in those columns. */
 typedef struct flat_tap {
     int64_t lo, hi, s;  /* block indices [lo, hi) read plane index i + s */
     int ylo, yhi;       /* valid output rows */
@@ -362,7 +362,6 @@ static const int *tap_spans(rt_graph *g, const pool_geom *q) {
  * and cost 11% of a CNN step. Tap t of a window is (row t >> 1, column t & 1). */
 static inline bool takes_over(float v, float best) { return (v > best) | (v != v); }
 
-/* arg: (numel) winners when keep, else one row of scratch they are dropped into */
 static void maxpool_2x2(const pool_geom *q, const float *x, float *y, int32_t *arg, bool keep) {
     int64_t plane_in = (int64_t)q->h * q->w, plane_out = (int64_t)q->oh * q->ow;
     const int w = q->w, ow = q->ow;
@@ -401,25 +400,22 @@ void rt_fwd_maxpool2d(rt_graph *g, rt_node *n) {
     const float *x = n->in[0]->data;
     float *y = n->out->data;
     int64_t plane_in = (int64_t)q.h * q.w, plane_out = (int64_t)q.oh * q.ow;
-    int32_t *arg = NULL;
+    /* the winners' indices, kept for backward when recording; in evaluation
+     * they go to one row of scratch and are dropped */
+    bool keep = n->out->grad != NULL;
+    int32_t *arg = rt_graph_scratch(g, rt_mul_size(keep ? (size_t)n->out->numel : (size_t)q.ow, sizeof *arg));
+    if (keep) n->saved = arg;
     if (q.k == 2 && q.s == 2 && q.pad == 0) {
-        bool keep = n->out->grad != NULL;
-        arg = rt_graph_scratch(g, rt_mul_size(keep ? (size_t)n->out->numel : (size_t)q.ow, sizeof *arg));
-        if (keep) n->saved = arg;
         maxpool_2x2(&q, x, y, arg, keep);
         return;
     }
     const int *span = tap_spans(g, &q);
-    if (n->out->grad)
-        n->saved = arg = rt_graph_scratch(g, rt_mul_size((size_t)n->out->numel, sizeof *arg));
-    else /* evaluation: the indices go to a row of scratch and are dropped */
-        arg = rt_graph_scratch(g, (size_t)q.ow * sizeof *arg);
     for (int64_t pl = 0; pl < q.planes; pl++) {
         const float *xp = x + pl * plane_in;
         for (int oy = 0; oy < q.oh; oy++) {
             int64_t o = pl * plane_out + (int64_t)oy * q.ow;
             float *yr = y + o;
-            int32_t *ar = n->saved ? arg + o : arg;
+            int32_t *ar = keep ? arg + o : arg;
             for (int ox = 0; ox < q.ow; ox++) {
                 yr[ox] = -INFINITY;
                 ar[ox] = -1;
