@@ -83,6 +83,7 @@ static const key_def keys[] = {
     {"dist.bucket_mb", K_NUM, F(dist.bucket_mb), "4", 0, 4096, true, NULL, 0},
     {"dist.segment_kb", K_INT, F(dist.segment_kb), "512", 1, 1 << 20, false, NULL, 0},
     {"dist.overlap", K_BOOL, F(dist.overlap), "true", 0, 0, false, NULL, 0},
+    {"dist.shard_optimizer", K_BOOL, F(dist.shard_optimizer), "true", 0, 0, false, NULL, 0},
     {"dist.check_every", K_INT, F(dist.check_every), "100", 0, BIG, false, NULL, 0},
     {"dist.timeout_s", K_NUM, F(dist.timeout_s), "300", 0, 1e6, true, NULL, 0},
 };

@@ -16,6 +16,7 @@ struct rt_gradsync {
     rt_params *p;
     rt_ring *ring;
     bool overlap;
+    bool shard;       /* reduce-scatter only: each rank keeps its owned ranges */
     int nb;
     bucket *b;        /* (nb) buckets, b[0] holds the last parameters */
     int *of_param;    /* (p->count) bucket of each parameter */
@@ -36,7 +37,9 @@ struct rt_gradsync {
 
 static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
     double t0 = rt_now();
-    int rc = rt_ring_allreduce(s->ring, s->p->grad + s->b[i].lo, s->b[i].hi - s->b[i].lo);
+    float *g = s->p->grad + s->b[i].lo;
+    size_t n = s->b[i].hi - s->b[i].lo;
+    int rc = s->shard ? rt_ring_reduce_scatter(s->ring, g, n) : rt_ring_allreduce(s->ring, g, n);
     *secs += rt_now() - t0;
     return rc;
 }
@@ -66,10 +69,12 @@ static void *comm_main(void *arg) {
     return NULL;
 }
 
-rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap) {
+rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap,
+                                bool shard) {
     rt_gradsync *s = rt_calloc(1, sizeof *s);
     s->p = p;
     s->ring = ring;
+    s->shard = shard;
     /* the communication thread needs MPI calls from a second thread */
     int level = MPI_THREAD_SINGLE;
     MPI_Query_thread(&level);
@@ -159,4 +164,26 @@ int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
     *t_wait = rt_now() - t0;
     if (rc) return rt_err(rc, "%s", s->err);
     return RT_OK;
+}
+
+void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi) {
+    const bucket *b = &s->b[i];
+    if (!s->shard) {
+        *lo = b->lo;
+        *hi = b->hi;
+        return;
+    }
+    rt_ring_owned(s->ring, b->hi - b->lo, lo, hi);
+    *lo += b->lo;
+    *hi += b->lo;
+}
+
+int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm) {
+    if (!s->shard) return RT_OK;
+    double t0 = rt_now();
+    int rc = RT_OK;
+    for (int i = 0; i < s->nb && !rc; i++)
+        rc = rt_ring_allgather(s->ring, buf + s->b[i].lo, s->b[i].hi - s->b[i].lo);
+    *t_comm += rt_now() - t0;
+    return rc;
 }

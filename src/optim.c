@@ -61,8 +61,8 @@ rt_optim_kind rt_optim_type(const rt_optim *o) { return o->type; }
 #define RT_HOT
 #endif
 
-RT_HOT static void adamw_step(rt_optim *o, float *restrict p, const float *restrict g, double lr) {
-    o->t++;
+RT_HOT static void adamw_range(rt_optim *o, float *restrict p, const float *restrict g, double lr,
+                               size_t lo, size_t hi) {
     const float decay = (float)(1.0 - lr * o->wd);
     const float b1 = (float)o->beta1, b2 = (float)o->beta2;
     const float omb1 = (float)(1.0 - o->beta1), omb2 = (float)(1.0 - o->beta2);
@@ -72,7 +72,7 @@ RT_HOT static void adamw_step(rt_optim *o, float *restrict p, const float *restr
     const float bc2_sqrt = (float)sqrt(bc2);
     const float eps = (float)o->eps;
     float *restrict m = o->m, *restrict v = o->v;
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         p[i] *= decay;
         m[i] = m[i] * b1 + g[i] * omb1;
         v[i] = v[i] * b2 + omb2 * (g[i] * g[i]);
@@ -81,12 +81,12 @@ RT_HOT static void adamw_step(rt_optim *o, float *restrict p, const float *restr
     }
 }
 
-RT_HOT static void sgd_step(rt_optim *o, float *restrict p, const float *restrict g, double lr) {
+RT_HOT static void sgd_range(rt_optim *o, float *restrict p, const float *restrict g, double lr,
+                             size_t lo, size_t hi) {
     const float wd = (float)o->wd, mu = (float)o->momentum, flr = (float)lr;
     float *restrict buf = o->m;
-    bool first = o->t == 0;
-    o->t++;
-    for (size_t i = 0; i < o->n; i++) {
+    bool first = o->t == 1; /* t counts this step already */
+    for (size_t i = lo; i < hi; i++) {
         float d = g[i];
         if (wd != 0.0f) d += wd * p[i];
         if (mu != 0.0f) {
@@ -97,11 +97,20 @@ RT_HOT static void sgd_step(rt_optim *o, float *restrict p, const float *restric
     }
 }
 
-void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr) {
+void rt_optim_begin(rt_optim *o) { o->t++; }
+
+void rt_optim_apply(rt_optim *o, float *param, const float *grad, double lr, size_t lo, size_t hi) {
+    RT_CHECK(o->t > 0 && lo <= hi && hi <= o->n, "optim: range [%zu, %zu) of %zu at t = %lld", lo,
+             hi, o->n, (long long)o->t);
     if (o->type == RT_OPTIM_ADAMW)
-        adamw_step(o, param, grad, lr);
+        adamw_range(o, param, grad, lr, lo, hi);
     else
-        sgd_step(o, param, grad, lr);
+        sgd_range(o, param, grad, lr, lo, hi);
+}
+
+void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr) {
+    rt_optim_begin(o);
+    rt_optim_apply(o, param, grad, lr, 0, o->n);
 }
 
 /* ---- schedules ---- */
@@ -131,7 +140,7 @@ double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total) {
 
 /* Eight fixed lanes (element i goes to lane i % 8), summed in lane order at the
  * end: vectorisable without reassociating, and the same bits on every ISA. */
-RT_HOT double rt_grad_norm(const float *g, size_t n) {
+RT_HOT double rt_grad_sumsq(const float *g, size_t n) {
     double lane[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -139,8 +148,10 @@ RT_HOT double rt_grad_norm(const float *g, size_t n) {
     for (int k = 0; i < n; i++, k++) lane[k] += (double)g[i] * (double)g[i];
     double s = 0.0;
     for (int k = 0; k < 8; k++) s += lane[k];
-    return sqrt(s);
+    return s;
 }
+
+double rt_grad_norm(const float *g, size_t n) { return sqrt(rt_grad_sumsq(g, n)); }
 
 float rt_clip_grad(float *g, size_t n, double norm, double max_norm) {
     float coef = (float)(max_norm / (norm + 1e-6));

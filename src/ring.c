@@ -215,20 +215,22 @@ static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_R
 
 /* ---- ring: reduce-scatter then all-gather, one pipeline ---- */
 
-int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
+/* Runs steps [s0, s1) of the 2(N-1) schedule: all of them for an all-reduce,
+ * the first N-1 for a reduce-scatter, the last N-1 for an all-gather. */
+static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1) {
     int n = r->size;
     RT_CHECK(count <= r->max_count, "ring: %zu floats exceed the %zu it was built for", count,
              r->max_count);
     if (n == 1 || count == 0) return RT_OK;
-    int steps = 2 * (n - 1), left = mod(r->rank - 1, n);
+    int left = mod(r->rank - 1, n);
     char es[MPI_MAX_ERROR_STRING];
-    step_plan cur = plan(r, count, 0);
+    step_plan cur = plan(r, count, s0);
     for (int j = 0; j < nsegs(r, cur.sn); j++) {
-        int rc = send_segment(r, buf, &cur, j, r->sreq[0]);
+        int rc = send_segment(r, buf, &cur, j, r->sreq[s0 % 2]);
         if (rc) return rc;
     }
-    for (int s = 0; s < steps; s++) {
-        bool more = s + 1 < steps;
+    for (int s = s0; s < s1; s++) {
+        bool more = s + 1 < s1;
         step_plan next = more ? plan(r, count, s + 1) : cur;
         MPI_Request *sreq_now = r->sreq[s % 2], *sreq_next = r->sreq[(s + 1) % 2];
         float *rbase = cur.reduce ? r->scratch : buf + cur.rlo;
@@ -259,5 +261,41 @@ int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
         if (rc) return rc;
         cur = next;
     }
+    return RT_OK;
+}
+
+int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
+    return run_steps(r, buf, count, 0, 2 * (r->size - 1));
+}
+
+int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count) {
+    return run_steps(r, buf, count, 0, r->size - 1);
+}
+
+int rt_ring_allgather(rt_ring *r, float *buf, size_t count) {
+    return run_steps(r, buf, count, r->size - 1, 2 * (r->size - 1));
+}
+
+void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi) {
+    int c = mod(r->rank + 1, r->size);
+    *lo = chunk_lo(count, c, r->size);
+    *hi = chunk_lo(count, c + 1, r->size);
+}
+
+/* Each rank's n doubles travel as the raw bytes of 2n floats in its owned
+ * chunk of an all-gather (a copy, so no bits change); every rank then adds the
+ * same N vectors in rank order and gets the same bits. */
+int rt_ring_sum_f64(rt_ring *r, double *v, int n, double *scratch) {
+    int N = r->size;
+    if (N == 1) return RT_OK;
+    size_t count = (size_t)(2 * n * N), lo, hi;
+    rt_ring_owned(r, count, &lo, &hi);
+    RT_CHECK(hi - lo == (size_t)(2 * n), "ring: sum_f64 chunk of %zu floats", hi - lo);
+    memcpy(scratch + lo / 2, v, (size_t)n * sizeof *v);
+    int rc = rt_ring_allgather(r, (float *)scratch, count);
+    if (rc) return rc;
+    for (int k = 0; k < n; k++) v[k] = 0.0;
+    for (int q = 0; q < N; q++) /* rank q owns chunk q + 1 */
+        for (int k = 0; k < n; k++) v[k] += scratch[(size_t)mod(q + 1, N) * (size_t)n + (size_t)k];
     return RT_OK;
 }

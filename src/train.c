@@ -40,6 +40,9 @@ struct rt_trainer {
     FILE *trace;                /* RINGTRAIN_TRACE_ROWS: rows this rank reads, per step */
     int64_t corrupt_step;       /* RINGTRAIN_FAULT_CORRUPT=rank:step, for the replica test */
     bool no_sync;               /* RINGTRAIN_BENCH_NO_SYNC: skip the ring (benchmark only) */
+    bool shard;                 /* dist.shard_optimizer, and the ring runs: each rank
+                                   updates its owned ranges, then parameters are gathered */
+    double *tiny;               /* (4 * world) scratch of the step's small sums */
     rt_optim *optim;
     rt_graph *graph;
     rt_dataset *train, *test;
@@ -378,10 +381,9 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         return rc;
     }
     t->graph = rt_graph_create(64u << 20, rt_model_tape_nodes(t->model));
-    t->ring = rt_ring_create(comm, 101, t->params->total + 16, (size_t)cfg->dist.segment_kb * 1024,
-                             cfg->dist.timeout_s);
-    t->sync = rt_gradsync_create(t->params, t->ring, cfg->dist.bucket_mb, cfg->dist.overlap);
-    rt_graph_set_param_hook(t->graph, t->params->count, rt_gradsync_param_ready, t->sync);
+    t->ring = rt_ring_create(comm, 101, t->params->total + 16 + 8 * (size_t)t->world,
+                             (size_t)cfg->dist.segment_kb * 1024, cfg->dist.timeout_s);
+    t->tiny = rt_calloc(4 * (size_t)t->world, sizeof *t->tiny);
     const char *trace = getenv("RINGTRAIN_TRACE_ROWS");
     if (trace && *trace) {
         char p[RT_PATH_MAX];
@@ -393,6 +395,11 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
     if (t->no_sync && t->rank == 0)
         fprintf(stderr, "ringtrain: warning: RINGTRAIN_BENCH_NO_SYNC is set: gradients are not "
                         "synchronised, replicas diverge (benchmark only)\n");
+    /* without the ring every rank runs the whole optimizer, as one replica alone would */
+    t->shard = cfg->dist.shard_optimizer && t->world > 1 && !t->no_sync;
+    t->sync = rt_gradsync_create(t->params, t->ring, cfg->dist.bucket_mb, cfg->dist.overlap,
+                                 t->shard);
+    rt_graph_set_param_hook(t->graph, t->params->count, rt_gradsync_param_ready, t->sync);
     /* testing switch: behave as if this rank got SIGUSR1 during step N (last rank) */
     const char *stop_at = getenv("RINGTRAIN_STOP_AT_STEP");
     t->stop_at = stop_at && t->rank == t->world - 1 ? atoll(stop_at) : -1;
@@ -420,6 +427,7 @@ void rt_trainer_destroy(rt_trainer *t) {
         fclose(t->trace);
     }
     rt_gradsync_destroy(t->sync);
+    rt_free(t->tiny);
     rt_ring_destroy(t->ring);
     rt_model_destroy(t->model);
     rt_optim_destroy(t->optim);
@@ -498,6 +506,17 @@ static void micro_batch(rt_trainer *t, const rt_batch *b, bool last, double *los
     *loss += l->data[0];
 }
 
+/* Sum of squared gradients over this rank's owned ranges, bucket by bucket. */
+static double owned_sumsq(rt_trainer *t) {
+    double s = 0.0;
+    for (int i = 0; i < rt_gradsync_num_buckets(t->sync); i++) {
+        size_t lo, hi;
+        rt_gradsync_owned(t->sync, i, &lo, &hi);
+        s += rt_grad_sumsq(t->params->grad + lo, hi - lo);
+    }
+    return s;
+}
+
 int rt_trainer_step(rt_trainer *t, double *loss) {
     const rt_config *c = t->cfg;
     double t0 = rt_now(), wait = 0.0;
@@ -530,32 +549,43 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     /* each rank's loss is its share of the global mean: summing gives the mean */
     /* the loss and the stop flag ride one tiny ring: any rank's signal stops all */
     if (t->step + 1 == t->stop_at) stop_signal = SIGUSR1;
-    float lsum[3] = {(float)local, stop_signal ? 1.0f : 0.0f, data_rc ? 1.0f : 0.0f};
+    double sums[4] = {local, stop_signal ? 1.0 : 0.0, data_rc ? 1.0 : 0.0, 0.0};
     int rc = RT_OK;
     if (!t->no_sync) {
         rc = rt_gradsync_finish(t->sync, &t_comm, &t_sync);
-        if (!rc) rc = rt_ring_allreduce(t->ring, lsum, 3);
+        /* sharded, each rank holds the sums of its owned ranges only: the
+         * squared gradient norm is added up from the ranks' shares */
+        if (!rc && t->shard) sums[3] = owned_sumsq(t);
+        if (!rc) rc = rt_ring_sum_f64(t->ring, sums, 4, t->tiny);
     }
     if (rc) return rc;
     if (data_rc) return rt_err(data_rc, "%s", data_err);
-    if (lsum[2] > 0.0f) return rt_err(RT_ERUNTIME, "another rank failed");
-    t->stop = lsum[1] > 0.0f;
-    if (rc) return rc;
-    double t2 = rt_now();
+    if (sums[2] > 0.0) return rt_err(RT_ERUNTIME, "another rank failed");
+    t->stop = sums[1] > 0.0;
+    double t2 = rt_now(), t_gather = 0.0;
     size_t np = t->params->total;
-    t->last_grad_norm = rt_grad_norm(t->params->grad, np);
+    t->last_grad_norm = t->shard ? sqrt(sums[3]) : rt_grad_norm(t->params->grad, np);
     /* after the ring every rank holds the same sums, so every rank decides alike */
-    if (!isfinite(lsum[0]) || !isfinite(t->last_grad_norm)) {
+    if (!isfinite(sums[0]) || !isfinite(t->last_grad_norm)) {
         if (c->train.nonfinite == RT_NONFINITE_ABORT)
             return rt_err(RT_ERUNTIME,
                           "step %lld: non-finite loss or gradient (loss %g, gradient norm %g); "
                           "set train.nonfinite=\"skip\" to skip such updates",
-                          (long long)t->step + 1, (double)lsum[0], t->last_grad_norm);
+                          (long long)t->step + 1, sums[0], t->last_grad_norm);
         t->skipped++;
     } else {
-        if (c->optim.clip_grad_norm > 0)
-            rt_clip_grad(t->params->grad, np, t->last_grad_norm, c->optim.clip_grad_norm);
-        rt_optim_step(t->optim, t->params->data, t->params->grad, rt_lr_at(c, t->step, t->total_steps));
+        double lr = rt_lr_at(c, t->step, t->total_steps);
+        rt_optim_begin(t->optim);
+        int nb = t->shard ? rt_gradsync_num_buckets(t->sync) : 1;
+        for (int i = 0; i < nb; i++) {
+            size_t lo = 0, hi = np;
+            if (t->shard) rt_gradsync_owned(t->sync, i, &lo, &hi);
+            if (c->optim.clip_grad_norm > 0)
+                rt_clip_grad(t->params->grad + lo, hi - lo, t->last_grad_norm,
+                             c->optim.clip_grad_norm);
+            rt_optim_apply(t->optim, t->params->data, t->params->grad, lr, lo, hi);
+        }
+        if (t->shard && (rc = rt_gradsync_gather(t->sync, t->params->data, &t_gather))) return rc;
     }
     t->step++;
     if (t->step == t->corrupt_step) t->params->data[0] += 1e-3f;
@@ -563,11 +593,11 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         rc = rt_dist_check_replicas(t->params->data, t->params->total, t->step, t->comm);
         if (rc) return rc;
     }
-    t->t_compute = (t1 - t0 - wait) + (rt_now() - t2);
-    t->t_comm = t_comm;
-    t->t_wait = wait + t_sync;
+    t->t_compute = (t1 - t0 - wait) + (rt_now() - t2 - t_gather);
+    t->t_comm = t_comm + t_gather; /* the parameter gather runs after the update, unhidden */
+    t->t_wait = wait + t_sync + t_gather;
     t->t_data = wait;
-    *loss = lsum[0];
+    *loss = sums[0];
     return RT_OK;
 }
 
@@ -674,6 +704,12 @@ static int save_checkpoint(rt_trainer *t, char *path_out, size_t len) {
     rt_fmt(path, sizeof path, "%s/ckpt/%s", t->run_dir, name);
     rt_fmt(path_out, len, "%s", path);
     int rc = RT_OK;
+    if (t->shard) { /* each rank's moments are current on its owned ranges only */
+        double secs = 0.0;
+        rc = rt_gradsync_gather(t->sync, rt_optim_m(t->optim), &secs);
+        if (!rc && rt_optim_v(t->optim)) rc = rt_gradsync_gather(t->sync, rt_optim_v(t->optim), &secs);
+        if (rc) return rc;
+    }
     if (t->rank == 0) {
         char *json = rt_config_to_json(t->cfg);
         rt_ckpt_meta meta = {

@@ -58,14 +58,22 @@ independence sgd_relu --set optim.type=sgd --set optim.lr=0.01
 check "world-size independence, SGD" $? "np=2,3,4 follow np=1 over 50 shuffled steps"
 
 # ---- replicas: checked every 10 steps above (exit 0); a corrupted rank is caught ----
-for np in 2 3 4; do
-    RINGTRAIN_FAULT_CORRUPT="$((np - 1)):7" mpi $np corrupt$np --set train.steps=30 --set dist.check_every=10
+# Sharded (the default), every update ends with the parameters gathered from
+# their owners, which overwrites a corruption outside the rank's own ranges: so
+# the fault lands on a check step. Unsharded it lands 3 steps before and must
+# survive, as a real divergence would.
+replica_case() { # replica_case NP STEP SHARD
+    local np=$1 at=$2 sh=$3
+    RINGTRAIN_FAULT_CORRUPT="$((np - 1)):$at" mpi $np corrupt$np$sh --set train.steps=30 \
+        --set dist.check_every=10 --set dist.shard_optimizer=$sh
     rc=$?
-    err=$(grep "ringtrain: error" "$T/corrupt$np.err" | head -n1)
-    n_err=$(grep -c "ringtrain: error" "$T/corrupt$np.err")
+    err=$(grep "ringtrain: error" "$T/corrupt$np$sh.err" | head -n1)
+    n_err=$(grep -c "ringtrain: error" "$T/corrupt$np$sh.err")
     [ $rc -ne 0 ] && [ "$n_err" -eq 1 ] && [[ "$err" == *"step 10: replicas differ: rank $((np - 1)) has parameters different from rank 0"* ]]
-    check "replica check np=$np" $? "corrupting rank $((np - 1)) at step 7 stops the run (exit $rc): $err"
-done
+    check "replica check np=$np shard_optimizer=$sh" $? "corrupting rank $((np - 1)) at step $at stops the run (exit $rc): $err"
+}
+for np in 2 3 4; do replica_case $np 10 true; done
+replica_case 2 7 false
 
 # ---- rows read: each rank reads exactly its slice of each step, and nothing else ----
 RINGTRAIN_TRACE_ROWS="$T/trace1" mpi 1 rows1 --set train.steps=12 --set data.shuffle=true
@@ -114,6 +122,40 @@ print("overlap on/off bitwise equal:", same)
 sys.exit(0 if same else 1)
 PY
 check "overlap on/off" $? "20 steps at np=2 with 0.5 MB buckets: identical parameters"
+
+# ---- sharded optimizer (ZeRO-1) against every rank updating everything ----
+# The owned sums are the bits an all-reduce gives and AdamW is elementwise, so
+# without clipping the two give identical parameters and moments (the moments
+# are gathered for the checkpoint). With clipping the norm is added up from the
+# ranks' shares in another order: equal to rounding. np = 3 has uneven chunks.
+for np in 2 3; do
+    for sh in true false; do
+        mpi $np sh${np}_$sh --set train.steps=30 --set dist.bucket_mb=0.5 --set data.shuffle=true \
+            --set dist.check_every=5 --set dist.shard_optimizer=$sh
+        mpi $np shclip${np}_$sh --set train.steps=30 --set dist.bucket_mb=0.5 \
+            --set optim.clip_grad_norm=0.05 --set train.log_every=1 --set dist.shard_optimizer=$sh
+    done
+    /usr/bin/python3 - "$T" $np <<'PY'
+import sys, json, h5py, numpy as np
+t, n = sys.argv[1], sys.argv[2]
+def arrays(d):
+    with h5py.File(f"{t}/{d}/ckpt/step_00000030.h5") as f:
+        return {f"{g}/{k}": f[g][k][()] for g in ("params", "optim/m", "optim/v") for k in f[g]}
+a, b = arrays(f"sh{n}_true"), arrays(f"sh{n}_false")
+same = a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+ca, cb = arrays(f"shclip{n}_true"), arrays(f"shclip{n}_false")
+diff = max(float(np.abs(ca[k] - cb[k]).max()) for k in ca)
+def norms(d):
+    return [json.loads(l)["grad_norm"] for l in open(f"{t}/{d}/metrics.jsonl") if '"event"' not in l]
+na, nb = norms(f"shclip{n}_true"), norms(f"shclip{n}_false")
+rel = max(abs(x - y) / y for x, y in zip(na, nb))
+clipped = sum(x > 0.05 for x in nb)
+print(f"np={n}: no clip, params and moments bitwise equal: {same}; clip 0.05 ({clipped}/{len(nb)} "
+      f"steps clipped): max |diff| {diff:.2e}, grad_norm rel diff {rel:.1e}")
+sys.exit(0 if same and diff <= 1e-6 and rel <= 1e-12 and clipped == len(nb) == 30 else 1)
+PY
+    check "sharded optimizer np=$np" $? "30 steps, dist.shard_optimizer true vs false"
+done
 
 # ---- bad world sizes: every rank exits promptly with one clear error ----
 mpi 3 tiny --set train.global_batch=2 --set train.steps=2

@@ -6,7 +6,12 @@
  *   - random floats: |ring - oracle| <= 1e-5 * sum over ranks of |x| (the
  *     summation order differs; cancellation makes plain relative error useless);
  *   - the same data reduced as uneven buckets (sub-ranges, as the trainer does);
+ *   - the same data as a reduce-scatter then an all-gather (the sharded
+ *     optimizer's path), with everything outside the owned range poisoned with
+ *     NaN in between: the owned range after the reduce-scatter, and the whole
+ *     buffer after the all-gather, are bit for bit what rt_ring_allreduce gives;
  *   - every rank ends with identical bits.
+ * It also checks rt_ring_sum_f64 against sums computed from the known inputs.
  * Rank 0 prints one line per case and "N passed, M failed".
  */
 #include "ringtrain/common.h"
@@ -41,9 +46,26 @@ static bool same_on_all_ranks(const float *buf, size_t n) {
     return h == h0;
 }
 
-/* Reduces buf with the ring, either whole or as three uneven buckets. */
-static int ring_reduce(rt_ring *r, float *buf, size_t count, bool buckets) {
-    if (!buckets) return rt_ring_allreduce(r, buf, count);
+typedef enum { WHOLE, BUCKETS, SPLIT } ring_mode;
+static const char *mode_name[] = {"whole", "buckets", "scatter+gather"};
+
+/* The halves of the split path: the owned range after the reduce-scatter must
+ * be the all-reduce's bits (ref, or NULL to skip); then the rest is poisoned,
+ * so only the all-gather can fill it. */
+static int split_reduce(rt_ring *r, float *buf, size_t count, const float *ref, size_t *bad) {
+    int rc = rt_ring_reduce_scatter(r, buf, count);
+    size_t lo, hi;
+    rt_ring_owned(r, count, &lo, &hi);
+    if (ref) *bad += memcmp(buf + lo, ref + lo, (hi - lo) * sizeof *buf) != 0;
+    for (size_t i = 0; i < count; i++)
+        if (i < lo || i >= hi) buf[i] = NAN;
+    return rc ? rc : rt_ring_allgather(r, buf, count);
+}
+
+/* Reduces buf with the ring, whole, as three uneven buckets, or split. */
+static int ring_reduce(rt_ring *r, float *buf, size_t count, ring_mode m, const float *ref, size_t *bad) {
+    if (m == WHOLE) return rt_ring_allreduce(r, buf, count);
+    if (m == SPLIT) return split_reduce(r, buf, count, ref, bad);
     size_t cut1 = count / 7, cut2 = count / 2 + 3 < count ? count / 2 + 3 : count;
     int rc = rt_ring_allreduce(r, buf, cut1);
     if (!rc) rc = rt_ring_allreduce(r, buf + cut1, cut2 - cut1);
@@ -51,19 +73,20 @@ static int ring_reduce(rt_ring *r, float *buf, size_t count, bool buckets) {
     return rc;
 }
 
-static void run(size_t count, size_t seg_bytes, bool buckets) {
+static void run(size_t count, size_t seg_bytes, ring_mode m) {
     float *a = rt_malloc((count + 1) * sizeof(float));
     float *want = rt_malloc((count + 1) * sizeof(float));
     float *mag = rt_malloc((count + 1) * sizeof(float));
+    float *ref = rt_malloc((count + 1) * sizeof(float));
     rt_ring *r = rt_ring_create(MPI_COMM_WORLD, 77, count, seg_bytes, 60.0);
-    const char *mode = buckets ? "buckets" : "whole";
-    char what[96];
+    const char *mode = mode_name[m];
+    char what[128];
 
     /* integer-valued: exact */
     for (size_t i = 0; i < count; i++) a[i] = (float)((rank + 1) * 1000 + (int)(i % 997) - 400);
     MPI_Allreduce(a, want, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    int rc = ring_reduce(r, a, count, buckets);
     size_t bad = 0;
+    int rc = ring_reduce(r, a, count, m, want, &bad);
     for (size_t i = 0; i < count; i++) bad += a[i] != want[i];
     snprintf(what, sizeof what, "%s integer-valued: exact", mode);
     report(rc == 0 && bad == 0 && same_on_all_ranks(a, count), what, count, seg_bytes, (double)bad);
@@ -75,16 +98,23 @@ static void run(size_t count, size_t seg_bytes, bool buckets) {
     MPI_Allreduce(a, want, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     for (size_t i = 0; i < count; i++) mag[i] = fabsf(a[i]);
     MPI_Allreduce(MPI_IN_PLACE, mag, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    rc = ring_reduce(r, a, count, buckets);
+    memcpy(ref, a, count * sizeof *a);
+    if (m == SPLIT) rc = rt_ring_allreduce(r, ref, count);
+    bad = 0;
+    rc = rc ? rc : ring_reduce(r, a, count, m, ref, &bad);
     double err = 0;
     for (size_t i = 0; i < count; i++) {
         double e = fabs((double)a[i] - (double)want[i]) / ((double)mag[i] + 1e-30);
         if (e > err) err = e;
     }
-    snprintf(what, sizeof what, "%s random floats: rel err <= 1e-5, same bits on all ranks", mode);
-    report(rc == 0 && err <= 1e-5 && same_on_all_ranks(a, count), what, count, seg_bytes, err);
+    if (m == SPLIT) bad += count && memcmp(a, ref, count * sizeof *a) != 0;
+    snprintf(what, sizeof what, "%s random floats: rel err <= 1e-5, same bits on all ranks%s", mode,
+             m == SPLIT ? ", = all-reduce bits" : "");
+    report(rc == 0 && bad == 0 && err <= 1e-5 && same_on_all_ranks(a, count), what, count,
+           seg_bytes, err);
 
     rt_ring_destroy(r);
+    rt_free(ref);
     rt_free(a);
     rt_free(want);
     rt_free(mag);
@@ -102,9 +132,25 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < 2; s++)
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
             if (segs[s] == 256 && counts[c] > 100000) continue; /* tiny segments: small counts */
-            run(counts[c], segs[s], false);
-            run(counts[c], segs[s], true);
+            for (int m = WHOLE; m <= SPLIT; m++) run(counts[c], segs[s], (ring_mode)m);
         }
+    /* sum_f64: rank q contributes {q + 0.1, 1e-17 * (q + 1), -q - 1}; the sum in
+     * rank order is computed here from those formulas, in double */
+    {
+        double v[3] = {rank + 0.1, 1e-17 * (rank + 1), -(double)rank - 1.0}, want[3] = {0, 0, 0};
+        for (int q = 0; q < world; q++) {
+            want[0] += q + 0.1;
+            want[1] += 1e-17 * (q + 1);
+            want[2] += -(double)q - 1.0;
+        }
+        double *scratch = rt_malloc(3 * (size_t)world * sizeof *scratch);
+        rt_ring *r = rt_ring_create(MPI_COMM_WORLD, 79, 6 * (size_t)world, 1024, 60.0);
+        int rc = rt_ring_sum_f64(r, v, 3, scratch);
+        bool ok = rc == 0 && memcmp(v, want, sizeof v) == 0;
+        report(ok, "sum_f64: exact double sums in rank order on every rank", 3, 1024, 0.0);
+        rt_ring_destroy(r);
+        rt_free(scratch);
+    }
     /* negative control: one wrong element on the last rank must be caught by
      * both the exact comparison and the identical-bits check */
     {

@@ -133,6 +133,7 @@ typedef struct rt_config {
         double bucket_mb;
         int64_t segment_kb;
         bool overlap;
+        bool shard_optimizer;
         int64_t check_every;
         double timeout_s;
     } dist;

@@ -7,6 +7,15 @@
  * gradients final, while backward carries on; the optimizer waits for the last
  * bucket. With overlap off, the same buckets are reduced in the same order
  * after backward, so both modes give identical bits.
+ *
+ * Sharded (dist.shard_optimizer, ZeRO stage 1): buckets are only
+ * reduce-scattered. Each rank then owns one range of every bucket
+ * (rt_gradsync_owned) holding the summed gradient, runs the optimizer on those
+ * ranges alone, and rt_gradsync_gather copies the updated parameters (or any
+ * other arena-shaped array, such as the optimizer's moments before a
+ * checkpoint) from their owners to every rank. The owned sums are the bits a
+ * full all-reduce gives, and the optimizer is elementwise, so sharding changes
+ * who computes an update, not its value.
  */
 #ifndef RINGTRAIN_GRADSYNC_H
 #define RINGTRAIN_GRADSYNC_H
@@ -20,7 +29,8 @@ typedef struct rt_gradsync rt_gradsync;
 
 /* Buckets over p's gradient arena, reduced with `ring` (which the gradsync
  * then owns between begin and finish). Starts the thread when overlap. */
-rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap);
+rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap,
+                                bool shard);
 void rt_gradsync_destroy(rt_gradsync *s);
 /* Arms one synchronisation: the next param_ready calls count towards it. */
 void rt_gradsync_begin(rt_gradsync *s);
@@ -31,5 +41,12 @@ void rt_gradsync_param_ready(void *s, int index);
  * ran, *t_wait the seconds this call blocked. */
 int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait);
 int rt_gradsync_num_buckets(const rt_gradsync *s);
+/* The range [*lo, *hi) of the arena whose gradient sum this rank holds in
+ * bucket i after finish: all of the bucket unless sharded. */
+void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi);
+/* Sharded: every rank's owned ranges of buf (an arena-shaped array) to every
+ * rank, adding the seconds taken to *t_comm. Not sharded: nothing to do. Call
+ * only between finish and the next begin. Returns RT_OK or the ring's error. */
+int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm);
 
 #endif

@@ -21,6 +21,11 @@ rt_optim *rt_optim_create(const rt_config *cfg, size_t n);
 void rt_optim_destroy(rt_optim *o);
 /* One update of param (n) from grad (n) at learning rate lr. */
 void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr);
+/* The same update in pieces, for a sharded optimizer: rt_optim_begin counts
+ * the step once, then rt_optim_apply updates elements [lo, hi) of param (and
+ * of the state); any split of [0, n) gives the bits of one rt_optim_step. */
+void rt_optim_begin(rt_optim *o);
+void rt_optim_apply(rt_optim *o, float *param, const float *grad, double lr, size_t lo, size_t hi);
 /* State for checkpoints: AdamW m and v, or SGD momentum in m (v NULL). */
 float *rt_optim_m(rt_optim *o);
 float *rt_optim_v(rt_optim *o);
@@ -32,6 +37,8 @@ rt_optim_kind rt_optim_type(const rt_optim *o);
 double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total);
 /* L2 norm of g (n), accumulated in double. */
 double rt_grad_norm(const float *g, size_t n);
+/* Its square: the sum of g[i]^2 in eight fixed lanes, in double. */
+double rt_grad_sumsq(const float *g, size_t n);
 /* torch.nn.utils.clip_grad_norm_: scales g when norm > max_norm. Returns the
  * coefficient applied (1 when none). */
 float rt_clip_grad(float *g, size_t n, double norm, double max_norm);

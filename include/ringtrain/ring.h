@@ -28,6 +28,21 @@ void rt_ring_destroy(rt_ring *r);
  * with rt_errmsg() naming the failed call, or the silent neighbour and the
  * segment it owes once timeout_s has passed. */
 int rt_ring_allreduce(rt_ring *r, float *buf, size_t count);
+
+/* The two halves of the all-reduce, for a sharded optimizer. After
+ * rt_ring_reduce_scatter, the rank's owned range of buf (rt_ring_owned) holds
+ * the sum over all ranks, the same bits rt_ring_allreduce gives there; the
+ * rest of buf is partly reduced scratch. rt_ring_allgather copies every rank's
+ * owned range of buf to all the others. Same count rules and errors. */
+int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count);
+int rt_ring_allgather(rt_ring *r, float *buf, size_t count);
+/* This rank's owned range [*lo, *hi) of a count-float buffer: one chunk of
+ * about count / N (chunk rank + 1 of the schedule above). */
+void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi);
+/* In place: v (n doubles, n small) becomes the sum over all ranks, added in
+ * rank order in double, identical bits on every rank. scratch holds n * N
+ * doubles; 2 * n * N floats must fit the ring's max_count. */
+int rt_ring_sum_f64(rt_ring *r, double *v, int n, double *scratch);
 /* Size and rank of the ring's communicator. */
 int rt_ring_size(const rt_ring *r);
 int rt_ring_rank(const rt_ring *r);
