@@ -26,6 +26,10 @@ struct rt_gradsync {
      * unusual (it had no data and reports every parameter at once). */
     int ready;        /* buckets whose gradients are all final */
     int taken, done;  /* buckets the ring has started / finished */
+    /* sharded: buckets whose owned ranges are updated (reported in index
+     * order), and those the all-gather has started / finished */
+    int gready, gtaken, gdone;
+    double t_gather;
     int rc;           /* first ring error of this step */
     char err[512];
     double t_comm;
@@ -44,25 +48,45 @@ static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
     return rc;
 }
 
+static int gather_bucket(rt_gradsync *s, int i, double *secs) {
+    double t0 = rt_now();
+    int rc = rt_ring_allgather(s->ring, s->p->data + s->b[i].lo, s->b[i].hi - s->b[i].lo);
+    *secs += rt_now() - t0;
+    return rc;
+}
+
+static bool reduce_pending(const rt_gradsync *s) {
+    return s->taken < s->nb && s->b[s->taken].pending == 0;
+}
+
+/* The thread runs, in order, the reduce-scatters (or all-reduces) of a step's
+ * buckets as backward completes them and, sharded, the all-gathers of the
+ * updated parameters as the optimizer completes them. */
 static void *comm_main(void *arg) {
     rt_gradsync *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->stop && (s->taken == s->nb || s->b[s->taken].pending > 0))
+        while (!s->stop && !reduce_pending(s) && s->gtaken == s->gready)
             pthread_cond_wait(&s->cv, &s->mu);
         if (s->stop) break;
-        int i = s->taken++;
+        bool gather = !reduce_pending(s);
+        int i = gather ? s->gtaken++ : s->taken++;
         bool skip = s->rc != 0; /* after a failure the ring is not reused */
         pthread_mutex_unlock(&s->mu);
         double secs = 0.0;
-        int rc = skip ? RT_OK : reduce_bucket(s, i, &secs);
+        int rc = skip ? RT_OK : gather ? gather_bucket(s, i, &secs) : reduce_bucket(s, i, &secs);
         pthread_mutex_lock(&s->mu);
         if (rc && !s->rc) {
             s->rc = rc;
             memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
         }
-        s->t_comm += secs;
-        s->done++;
+        if (gather) {
+            s->t_gather += secs;
+            s->gdone++;
+        } else {
+            s->t_comm += secs;
+            s->done++;
+        }
         pthread_cond_broadcast(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
@@ -127,8 +151,9 @@ void rt_gradsync_begin(rt_gradsync *s) {
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->nb; i++) s->b[i].pending = s->b[i].nparams;
     s->ready = s->taken = s->done = 0;
+    s->gready = s->gtaken = s->gdone = 0;
     s->rc = 0;
-    s->t_comm = 0.0;
+    s->t_comm = s->t_gather = 0.0;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -176,6 +201,41 @@ void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi) {
     rt_ring_owned(s->ring, b->hi - b->lo, lo, hi);
     *lo += b->lo;
     *hi += b->lo;
+}
+
+void rt_gradsync_updated(rt_gradsync *s, int i) {
+    if (!s->shard) return;
+    pthread_mutex_lock(&s->mu);
+    RT_CHECK(i == s->gready && s->ready == s->nb, "gradsync: bucket %d updated out of order", i);
+    s->gready++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int rt_gradsync_gather_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
+    double t0 = rt_now();
+    int rc = RT_OK;
+    if (s->shard) {
+        pthread_mutex_lock(&s->mu);
+        RT_CHECK(s->gready == s->nb, "gradsync: %d of %d buckets were updated", s->gready, s->nb);
+        if (s->overlap) {
+            while (s->gdone < s->gready) pthread_cond_wait(&s->cv, &s->mu);
+        } else {
+            for (; s->gtaken < s->gready && !s->rc; s->gtaken++, s->gdone++) {
+                int grc = gather_bucket(s, s->gtaken, &s->t_gather);
+                if (grc) {
+                    s->rc = grc;
+                    memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
+                }
+            }
+        }
+        rc = s->rc;
+        *t_comm = s->t_gather;
+        pthread_mutex_unlock(&s->mu);
+    }
+    *t_wait = rt_now() - t0;
+    if (rc) return rt_err(rc, "%s", s->err);
+    return RT_OK;
 }
 
 int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm) {

@@ -43,6 +43,7 @@ struct rt_trainer {
     bool shard;                 /* dist.shard_optimizer, and the ring runs: each rank
                                    updates its owned ranges, then parameters are gathered */
     double *tiny;               /* (4 * world) scratch of the step's small sums */
+    bool grad_zeroed;           /* the last step already zeroed the gradients */
     rt_optim *optim;
     rt_graph *graph;
     rt_dataset *train, *test;
@@ -525,7 +526,8 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     char data_err[512] = "";
     if (!t->queued) submit_micro(t, t->step, 0);
     t->queued = false;
-    rt_params_zero_grad(t->params);
+    if (!t->grad_zeroed) rt_params_zero_grad(t->params);
+    t->grad_zeroed = false;
     double local = 0.0;
     for (int64_t k = 0; k < A; k++) {
         rt_batch b;
@@ -562,7 +564,7 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     if (data_rc) return rt_err(data_rc, "%s", data_err);
     if (sums[2] > 0.0) return rt_err(RT_ERUNTIME, "another rank failed");
     t->stop = sums[1] > 0.0;
-    double t2 = rt_now(), t_gather = 0.0;
+    double t2 = rt_now(), t_gather = 0.0, t_gather_wait = 0.0;
     size_t np = t->params->total;
     t->last_grad_norm = t->shard ? sqrt(sums[3]) : rt_grad_norm(t->params->grad, np);
     /* after the ring every rank holds the same sums, so every rank decides alike */
@@ -584,8 +586,14 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
                 rt_clip_grad(t->params->grad + lo, hi - lo, t->last_grad_norm,
                              c->optim.clip_grad_norm);
             rt_optim_apply(t->optim, t->params->data, t->params->grad, lr, lo, hi);
+            rt_gradsync_updated(t->sync, i); /* its parameters go out while the next updates */
         }
-        if (t->shard && (rc = rt_gradsync_gather(t->sync, t->params->data, &t_gather))) return rc;
+        if (t->shard) {
+            /* the next step's zeroed gradients, while the parameters travel */
+            rt_params_zero_grad(t->params);
+            t->grad_zeroed = true;
+            if ((rc = rt_gradsync_gather_finish(t->sync, &t_gather, &t_gather_wait))) return rc;
+        }
     }
     t->step++;
     if (t->step == t->corrupt_step) t->params->data[0] += 1e-3f;
@@ -593,9 +601,9 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         rc = rt_dist_check_replicas(t->params->data, t->params->total, t->step, t->comm);
         if (rc) return rc;
     }
-    t->t_compute = (t1 - t0 - wait) + (rt_now() - t2 - t_gather);
-    t->t_comm = t_comm + t_gather; /* the parameter gather runs after the update, unhidden */
-    t->t_wait = wait + t_sync + t_gather;
+    t->t_compute = (t1 - t0 - wait) + (rt_now() - t2 - t_gather_wait);
+    t->t_comm = t_comm + t_gather;
+    t->t_wait = wait + t_sync + t_gather_wait;
     t->t_data = wait;
     *loss = sums[0];
     return RT_OK;

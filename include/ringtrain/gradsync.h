@@ -44,6 +44,16 @@ int rt_gradsync_num_buckets(const rt_gradsync *s);
 /* The range [*lo, *hi) of the arena whose gradient sum this rank holds in
  * bucket i after finish: all of the bucket unless sharded. */
 void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi);
+/* Sharded: the optimizer has updated this rank's owned range of bucket i
+ * (reported in index order, after finish), so its all-gather may start; with
+ * overlap it runs on the communication thread while the caller goes on. Not
+ * sharded: nothing to do. */
+void rt_gradsync_updated(rt_gradsync *s, int i);
+/* Sharded: waits until every bucket reported updated has been all-gathered
+ * (gathering them here when overlap is off), so every rank holds the whole
+ * updated parameters. *t_comm gets the seconds the gathers ran, *t_wait the
+ * seconds this call blocked. Returns RT_OK or the ring's error. */
+int rt_gradsync_gather_finish(rt_gradsync *s, double *t_comm, double *t_wait);
 /* Sharded: every rank's owned ranges of buf (an arena-shaped array) to every
  * rank, adding the seconds taken to *t_comm. Not sharded: nothing to do. Call
  * only between finish and the next begin. Returns RT_OK or the ring's error. */
