@@ -175,7 +175,7 @@ int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
     if (s->overlap) {
         while (s->done < s->nb) pthread_cond_wait(&s->cv, &s->mu);
     } else {
-        for (; s->taken < s->nb && !s->rc; s->taken++) {
+        for (; s->taken < s->nb && !s->rc; s->taken++, s->done++) {
             int rc = reduce_bucket(s, s->taken, &s->t_comm);
             if (rc) {
                 s->rc = rc;
@@ -240,6 +240,10 @@ int rt_gradsync_gather_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
 
 int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm) {
     if (!s->shard) return RT_OK;
+    pthread_mutex_lock(&s->mu); /* the ring must be this thread's alone */
+    bool idle = s->done == s->taken && s->gdone == s->gready;
+    pthread_mutex_unlock(&s->mu);
+    RT_CHECK(idle, "gradsync: gather while the communication thread runs the ring");
     double t0 = rt_now();
     int rc = RT_OK;
     for (int i = 0; i < s->nb && !rc; i++)

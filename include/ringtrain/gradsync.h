@@ -15,7 +15,8 @@
  * other arena-shaped array, such as the optimizer's moments before a
  * checkpoint) from their owners to every rank. The owned sums are the bits a
  * full all-reduce gives, and the optimizer is elementwise, so sharding changes
- * who computes an update, not its value.
+ * who computes an update, not its value (with gradient clipping, the norm is
+ * added up from the ranks' shares in another order: equal to rounding).
  */
 #ifndef RINGTRAIN_GRADSYNC_H
 #define RINGTRAIN_GRADSYNC_H
@@ -56,7 +57,9 @@ void rt_gradsync_updated(rt_gradsync *s, int i);
 int rt_gradsync_gather_finish(rt_gradsync *s, double *t_comm, double *t_wait);
 /* Sharded: every rank's owned ranges of buf (an arena-shaped array) to every
  * rank, adding the seconds taken to *t_comm. Not sharded: nothing to do. Call
- * only between finish and the next begin. Returns RT_OK or the ring's error. */
+ * only while the communication thread is idle: after rt_gradsync_finish when
+ * no bucket was reported updated, or after rt_gradsync_gather_finish, and
+ * before the next begin. Returns RT_OK or the ring's error. */
 int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm);
 
 #endif
