@@ -51,7 +51,8 @@ RT_NORETURN void rt_fatal(const char *file, int line, const char *fmt, ...) RT_P
 
 /* Allocation wrappers: abort with the requested size when memory runs out, so
  * callers never test for NULL. rt_alloc_aligned returns 64-byte aligned,
- * uninitialised memory; all of them are released with rt_free. */
+ * uninitialised memory (from 4 MiB up: 2 MiB aligned, advised as huge pages);
+ * all of them are released with rt_free. */
 void *rt_malloc(size_t n);
 void *rt_calloc(size_t count, size_t size);
 void *rt_realloc(void *p, size_t n);
