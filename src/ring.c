@@ -91,7 +91,12 @@ int rt_ring_rank(const rt_ring *r) { return r->rank; }
 
 /* ---- ring: the reduction kernel ---- */
 
-/* dst += src; written so the compiler vectorises it (checked with -fopt-info-vec). */
+/* dst += src; written so the compiler vectorises it (checked with -fopt-info-vec),
+ * built for AVX2 and the baseline and picked at load time, like the optimizer's
+ * loops (the same IEEE additions either way, so the same bits). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static void add_into(float *restrict dst, const float *restrict src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
