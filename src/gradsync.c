@@ -48,11 +48,21 @@ static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
     return rc;
 }
 
-static int gather_bucket(rt_gradsync *s, int i, double *secs) {
+/* Bucket i's range of buf (arena-shaped: the parameters, or a moment) from
+ * its owners to every rank. */
+static int gather_bucket(rt_gradsync *s, float *buf, int i, double *secs) {
     double t0 = rt_now();
-    int rc = rt_ring_allgather(s->ring, s->p->data + s->b[i].lo, s->b[i].hi - s->b[i].lo);
+    int rc = rt_ring_allgather(s->ring, buf + s->b[i].lo, s->b[i].hi - s->b[i].lo);
     *secs += rt_now() - t0;
     return rc;
+}
+
+/* Keeps the first ring error and its message. Called with the lock held. */
+static void set_error(rt_gradsync *s, int rc) {
+    if (rc && !s->rc) {
+        s->rc = rc;
+        memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
+    }
 }
 
 static bool reduce_pending(const rt_gradsync *s) {
@@ -74,12 +84,11 @@ static void *comm_main(void *arg) {
         bool skip = s->rc != 0; /* after a failure the ring is not reused */
         pthread_mutex_unlock(&s->mu);
         double secs = 0.0;
-        int rc = skip ? RT_OK : gather ? gather_bucket(s, i, &secs) : reduce_bucket(s, i, &secs);
+        int rc = skip         ? RT_OK
+                 : gather     ? gather_bucket(s, s->p->data, i, &secs)
+                              : reduce_bucket(s, i, &secs);
         pthread_mutex_lock(&s->mu);
-        if (rc && !s->rc) {
-            s->rc = rc;
-            memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
-        }
+        set_error(s, rc);
         if (gather) {
             s->t_gather += secs;
             s->gdone++;
@@ -175,13 +184,8 @@ int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
     if (s->overlap) {
         while (s->done < s->nb) pthread_cond_wait(&s->cv, &s->mu);
     } else {
-        for (; s->taken < s->nb && !s->rc; s->taken++, s->done++) {
-            int rc = reduce_bucket(s, s->taken, &s->t_comm);
-            if (rc) {
-                s->rc = rc;
-                memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
-            }
-        }
+        for (; s->taken < s->nb && !s->rc; s->taken++, s->done++)
+            set_error(s, reduce_bucket(s, s->taken, &s->t_comm));
     }
     int rc = s->rc;
     *t_comm = s->t_comm;
@@ -221,13 +225,8 @@ int rt_gradsync_gather_finish(rt_gradsync *s, double *t_comm, double *t_wait) {
         if (s->overlap) {
             while (s->gdone < s->gready) pthread_cond_wait(&s->cv, &s->mu);
         } else {
-            for (; s->gtaken < s->gready && !s->rc; s->gtaken++, s->gdone++) {
-                int grc = gather_bucket(s, s->gtaken, &s->t_gather);
-                if (grc) {
-                    s->rc = grc;
-                    memcpy(s->err, rt_errmsg(), sizeof s->err - 1);
-                }
-            }
+            for (; s->gtaken < s->gready && !s->rc; s->gtaken++, s->gdone++)
+                set_error(s, gather_bucket(s, s->p->data, s->gtaken, &s->t_gather));
         }
         rc = s->rc;
         *t_comm = s->t_gather;
@@ -244,10 +243,7 @@ int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm) {
     bool idle = s->done == s->taken && s->gdone == s->gready;
     pthread_mutex_unlock(&s->mu);
     RT_CHECK(idle, "gradsync: gather while the communication thread runs the ring");
-    double t0 = rt_now();
     int rc = RT_OK;
-    for (int i = 0; i < s->nb && !rc; i++)
-        rc = rt_ring_allgather(s->ring, buf + s->b[i].lo, s->b[i].hi - s->b[i].lo);
-    *t_comm += rt_now() - t0;
+    for (int i = 0; i < s->nb && !rc; i++) rc = gather_bucket(s, buf, i, t_comm);
     return rc;
 }
