@@ -41,13 +41,23 @@
  * segment size grows if needed so a step never has more segments than tags. */
 #define RT_RING_TAGS 1024
 
+/* A reduce-scatter step receives into RT_RING_SLOTS segment-sized slots, segment
+ * j into slot j % RT_RING_SLOTS, and posts the receive of segment j + SLOTS once
+ * segment j is added. So the incoming data lands in memory that stays in cache
+ * (2 x 512 KiB: the core's L2) instead of streaming through a chunk-sized
+ * scratch: at np = 2, 16 and 64 MiB all-reduces ran 3.2 -> 4.0 GB/s and
+ * 2.9 -> 3.6 GB/s (busbw), 1-4 MiB unchanged; and scratch memory no longer
+ * grows with the model. One slot measured the same as two; 128-256 KiB
+ * segments with 3-4 slots were slower (more messages). */
+#define RT_RING_SLOTS 2
+
 struct rt_ring {
     MPI_Comm comm;
     int tag, rank, size;
     size_t max_count;
     size_t seg;            /* floats per segment */
     double timeout_s;
-    float *scratch;        /* (max chunk) incoming data of a reduce-scatter step */
+    float *scratch;        /* (RT_RING_SLOTS x seg) incoming segments of a reduce-scatter step */
     MPI_Request *rreq;     /* (max segments) receives of the current step */
     MPI_Request *sreq[2];  /* (max segments) sends of steps s and s+1 */
     int max_segs;
@@ -70,7 +80,7 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
     r->timeout_s = timeout_s;
     size_t max_chunk = (max_count + (size_t)r->size - 1) / (size_t)r->size + 1;
     if ((max_chunk + r->seg - 1) / r->seg > RT_RING_TAGS) r->seg = (max_chunk + RT_RING_TAGS - 1) / RT_RING_TAGS;
-    r->scratch = rt_alloc_aligned(rt_mul_size(max_chunk, sizeof(float)));
+    r->scratch = rt_alloc_aligned(rt_mul_size(RT_RING_SLOTS * r->seg, sizeof(float)));
     r->max_segs = (int)((max_chunk + r->seg - 1) / r->seg) + 1;
     r->rreq = rt_calloc((size_t)r->max_segs, sizeof *r->rreq);
     for (int i = 0; i < 2; i++) r->sreq[i] = rt_calloc((size_t)r->max_segs, sizeof *r->sreq[i]);
@@ -218,6 +228,21 @@ static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_R
     return RT_OK;
 }
 
+/* Posts the receive of segment j of step p: into its place in buf for an
+ * all-gather step, into scratch slot j % RT_RING_SLOTS for a reduce-scatter step. */
+static int post_recv(rt_ring *r, float *buf, const step_plan *p, int j) {
+    char es[MPI_MAX_ERROR_STRING];
+    size_t off = (size_t)j * r->seg, len = p->rn - off < r->seg ? p->rn - off : r->seg;
+    float *dst = p->reduce ? r->scratch + (size_t)(j % RT_RING_SLOTS) * r->seg : buf + p->rlo + off;
+    int left = mod(r->rank - 1, r->size);
+    int rc = MPI_Irecv(dst, (int)len, MPI_FLOAT, left, r->tag + j % RT_RING_TAGS, r->comm,
+                       &r->rreq[j]);
+    if (rc != MPI_SUCCESS)
+        return rt_err(RT_ECOMM, "ring %s step %d: MPI_Irecv from rank %d: %s", p->phase, p->k,
+                      left, mpi_errstr(rc, es));
+    return RT_OK;
+}
+
 /* ---- ring: reduce-scatter then all-gather, one pipeline ---- */
 
 /* Runs steps [s0, s1) of the 2(N-1) schedule: all of them for an all-reduce,
@@ -228,7 +253,6 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1) {
              r->max_count);
     if (n == 1 || count == 0) return RT_OK;
     int left = mod(r->rank - 1, n);
-    char es[MPI_MAX_ERROR_STRING];
     step_plan cur = plan(r, count, s0);
     for (int j = 0; j < nsegs(r, cur.sn); j++) {
         int rc = send_segment(r, buf, &cur, j, r->sreq[s0 % 2]);
@@ -238,15 +262,12 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1) {
         bool more = s + 1 < s1;
         step_plan next = more ? plan(r, count, s + 1) : cur;
         MPI_Request *sreq_now = r->sreq[s % 2], *sreq_next = r->sreq[(s + 1) % 2];
-        float *rbase = cur.reduce ? r->scratch : buf + cur.rlo;
         int nr = nsegs(r, cur.rn);
-        for (int j = 0; j < nr; j++) {
-            size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
-            int rc = MPI_Irecv(rbase + off, (int)len, MPI_FLOAT, left, r->tag + j % RT_RING_TAGS,
-                               r->comm, &r->rreq[j]);
-            if (rc != MPI_SUCCESS)
-                return rt_err(RT_ECOMM, "ring %s step %d: MPI_Irecv from rank %d: %s",
-                              cur.phase, cur.k, left, mpi_errstr(rc, es));
+        int window = cur.reduce && RT_RING_SLOTS < nr ? RT_RING_SLOTS : nr;
+        for (int j = 0; j < nr; j++) r->rreq[j] = MPI_REQUEST_NULL;
+        for (int j = 0; j < window; j++) {
+            int rc = post_recv(r, buf, &cur, j);
+            if (rc) return rc;
         }
         double deadline = rt_now() + r->timeout_s;
         for (int done = 0; done < nr; done++) {
@@ -258,7 +279,10 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1) {
             if ((size_t)got != len) /* the two ranks disagree on the buffer: a bug, not bad luck */
                 return rt_err(RT_ECOMM, "ring %s step %d: segment %d from rank %d has %d floats, expected %zu "
                               "(do all ranks pass the same count?)", cur.phase, cur.k, j, left, got, len);
-            if (cur.reduce) add_into(buf + cur.rlo + off, r->scratch + off, len);
+            if (cur.reduce) {
+                add_into(buf + cur.rlo + off, r->scratch + (size_t)(j % RT_RING_SLOTS) * r->seg, len);
+                if (j + window < nr && (rc = post_recv(r, buf, &cur, j + window))) return rc;
+            }
             /* what just landed is what goes out next: forward it at once */
             if (more && (rc = send_segment(r, buf, &next, j, sreq_next))) return rc;
         }
