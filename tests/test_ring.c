@@ -50,13 +50,17 @@ typedef enum { WHOLE, BUCKETS, SPLIT } ring_mode;
 static const char *mode_name[] = {"whole", "buckets", "scatter+gather"};
 
 /* The halves of the split path: the owned range after the reduce-scatter must
- * be the all-reduce's bits (ref, or NULL to skip); then the rest is poisoned,
- * so only the all-gather can fill it. */
+ * be the all-reduce's bits (ref, or NULL to skip), and the sum of squares the
+ * reduce-scatter returns must match one added up here from those values; then
+ * the rest is poisoned, so only the all-gather can fill it. */
 static int split_reduce(rt_ring *r, float *buf, size_t count, const float *ref, size_t *bad) {
-    int rc = rt_ring_reduce_scatter(r, buf, count);
+    double sumsq = -1.0, want = 0.0;
+    int rc = rt_ring_reduce_scatter(r, buf, count, &sumsq);
     size_t lo, hi;
     rt_ring_owned(r, count, &lo, &hi);
     if (ref) *bad += memcmp(buf + lo, ref + lo, (hi - lo) * sizeof *buf) != 0;
+    for (size_t i = lo; i < hi; i++) want += (double)buf[i] * (double)buf[i];
+    *bad += !(fabs(sumsq - want) <= 1e-12 * want);
     for (size_t i = 0; i < count; i++)
         if (i < lo || i >= hi) buf[i] = NAN;
     return rc ? rc : rt_ring_allgather(r, buf, count);
@@ -89,7 +93,8 @@ static void run(size_t count, size_t seg_bytes, ring_mode m) {
     int rc = ring_reduce(r, a, count, m, want, &bad);
     for (size_t i = 0; i < count; i++) bad += a[i] != want[i];
     snprintf(what, sizeof what, "%s integer-valued: exact", mode);
-    report(rc == 0 && bad == 0 && same_on_all_ranks(a, count), what, count, seg_bytes, (double)bad);
+    bool same = same_on_all_ranks(a, count); /* a collective: every rank calls it */
+    report(rc == 0 && bad == 0 && same, what, count, seg_bytes, (double)bad);
 
     /* random floats: tolerance, and identical bits on every rank */
     rt_rng g;
@@ -110,8 +115,8 @@ static void run(size_t count, size_t seg_bytes, ring_mode m) {
     if (m == SPLIT) bad += count && memcmp(a, ref, count * sizeof *a) != 0;
     snprintf(what, sizeof what, "%s random floats: rel err <= 1e-5, same bits on all ranks%s", mode,
              m == SPLIT ? ", = all-reduce bits" : "");
-    report(rc == 0 && bad == 0 && err <= 1e-5 && same_on_all_ranks(a, count), what, count,
-           seg_bytes, err);
+    same = same_on_all_ranks(a, count);
+    report(rc == 0 && bad == 0 && err <= 1e-5 && same, what, count, seg_bytes, err);
 
     rt_ring_destroy(r);
     rt_free(ref);
