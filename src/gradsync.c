@@ -20,6 +20,7 @@ struct rt_gradsync {
     int nb;
     bucket *b;        /* (nb) buckets, b[0] holds the last parameters */
     int *of_param;    /* (p->count) bucket of each parameter */
+    double *sumsq;    /* (nb) sharded: squared norm of this rank's owned range */
     /* Buckets are reduced strictly in index order (b[0] first: backward
      * finishes it first), whatever order the hook reports them in, so every
      * rank runs the same sequence of rings even when one rank's backward is
@@ -43,7 +44,8 @@ static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
     double t0 = rt_now();
     float *g = s->p->grad + s->b[i].lo;
     size_t n = s->b[i].hi - s->b[i].lo;
-    int rc = s->shard ? rt_ring_reduce_scatter(s->ring, g, n) : rt_ring_allreduce(s->ring, g, n);
+    int rc = s->shard ? rt_ring_reduce_scatter(s->ring, g, n, &s->sumsq[i])
+                      : rt_ring_allreduce(s->ring, g, n);
     *secs += rt_now() - t0;
     return rc;
 }
@@ -116,6 +118,7 @@ rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, b
     if (target < 1) target = 1;
     s->b = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->b);
     s->of_param = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->of_param);
+    s->sumsq = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->sumsq);
     /* walk parameters from the last: ranges [offset(i), end) grow downwards */
     size_t end = p->total;
     for (int i = p->count - 1; i >= 0; i--) {
@@ -151,6 +154,7 @@ void rt_gradsync_destroy(rt_gradsync *s) {
     pthread_cond_destroy(&s->cv);
     rt_free(s->b);
     rt_free(s->of_param);
+    rt_free(s->sumsq);
     rt_free(s);
 }
 
@@ -205,6 +209,12 @@ void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi) {
     rt_ring_owned(s->ring, b->hi - b->lo, lo, hi);
     *lo += b->lo;
     *hi += b->lo;
+}
+
+double rt_gradsync_owned_sumsq(const rt_gradsync *s) {
+    double sum = 0.0;
+    for (int i = 0; i < s->nb; i++) sum += s->sumsq[i];
+    return sum;
 }
 
 void rt_gradsync_updated(rt_gradsync *s, int i) {

@@ -507,17 +507,6 @@ static void micro_batch(rt_trainer *t, const rt_batch *b, bool last, double *los
     *loss += l->data[0];
 }
 
-/* Sum of squared gradients over this rank's owned ranges, bucket by bucket. */
-static double owned_sumsq(rt_trainer *t) {
-    double s = 0.0;
-    for (int i = 0; i < rt_gradsync_num_buckets(t->sync); i++) {
-        size_t lo, hi;
-        rt_gradsync_owned(t->sync, i, &lo, &hi);
-        s += rt_grad_sumsq(t->params->grad + lo, hi - lo);
-    }
-    return s;
-}
-
 int rt_trainer_step(rt_trainer *t, double *loss) {
     const rt_config *c = t->cfg;
     double t0 = rt_now(), wait = 0.0;
@@ -547,7 +536,7 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         }
         micro_batch(t, data_rc ? NULL : &b, k + 1 == A, &local);
     }
-    double t1 = rt_now(), t_comm = 0.0, t_sync = 0.0, t_norm = 0.0;
+    double t1 = rt_now(), t_comm = 0.0, t_sync = 0.0;
     /* each rank's loss is its share of the global mean: summing gives the mean */
     /* the loss and the stop flag ride one tiny ring: any rank's signal stops all */
     if (t->step + 1 == t->stop_at) stop_signal = SIGUSR1;
@@ -556,12 +545,9 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     if (!t->no_sync) {
         rc = rt_gradsync_finish(t->sync, &t_comm, &t_sync);
         /* sharded, each rank holds the sums of its owned ranges only: the
-         * squared gradient norm is added up from the ranks' shares */
-        if (!rc && t->shard) {
-            double ts = rt_now();
-            sums[3] = owned_sumsq(t);
-            t_norm = rt_now() - ts;
-        }
+         * squared gradient norm is added up from the ranks' shares, which the
+         * reduce-scatters took as they added */
+        if (!rc && t->shard) sums[3] = rt_gradsync_owned_sumsq(t->sync);
         if (!rc) rc = rt_ring_sum_f64(t->ring, sums, 4, t->tiny);
     }
     if (rc) return rc;
@@ -605,7 +591,7 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         rc = rt_dist_check_replicas(t->params->data, t->params->total, t->step, t->comm);
         if (rc) return rc;
     }
-    t->t_compute = (t1 - t0 - wait) + t_norm + (rt_now() - t2 - t_gather_wait);
+    t->t_compute = (t1 - t0 - wait) + (rt_now() - t2 - t_gather_wait);
     t->t_comm = t_comm + t_gather;
     t->t_wait = wait + t_sync + t_gather_wait;
     t->t_data = wait;

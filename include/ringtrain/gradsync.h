@@ -45,6 +45,10 @@ int rt_gradsync_num_buckets(const rt_gradsync *s);
 /* The range [*lo, *hi) of the arena whose gradient sum this rank holds in
  * bucket i after finish: all of the bucket unless sharded. */
 void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi);
+/* Sharded, after finish: the sum of the squared gradients over this rank's
+ * owned ranges, which the reduce-scatters took as they added (bucket by bucket
+ * in index order). */
+double rt_gradsync_owned_sumsq(const rt_gradsync *s);
 /* Sharded: the optimizer has updated this rank's owned range of bucket i
  * (reported in index order, after finish), so its all-gather may start; with
  * overlap it runs on the communication thread while the caller goes on. Not

@@ -32,9 +32,12 @@ int rt_ring_allreduce(rt_ring *r, float *buf, size_t count);
 /* The two halves of the all-reduce, for a sharded optimizer. After
  * rt_ring_reduce_scatter, the rank's owned range of buf (rt_ring_owned) holds
  * the sum over all ranks, the same bits rt_ring_allreduce gives there; the
- * rest of buf is partly reduced scratch. rt_ring_allgather copies every rank's
- * owned range of buf to all the others. Same count rules and errors. */
-int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count);
+ * rest of buf is partly reduced scratch. With sumsq non-NULL it also gets the
+ * sum of the owned range's squares in double, taken while the last step adds
+ * (the same bits for the same count, world size and segment size).
+ * rt_ring_allgather copies every rank's owned range of buf to all the others.
+ * Same count rules and errors. */
+int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq);
 int rt_ring_allgather(rt_ring *r, float *buf, size_t count);
 /* This rank's owned range [*lo, *hi) of a count-float buffer: one chunk of
  * about count / N (chunk rank + 1 of the schedule above). */
