@@ -6,7 +6,7 @@ set -eu
 BIN=${BIN:-build/ringtrain}
 DATA=${DATA:-data/fashion-mnist.h5}
 STEPS=${STEPS:-200}
-REPS=${REPS:-3} # the np = 2 figures: runs alternated with their peers, medians printed
+REPS=${REPS:-5} # the np = 2 figures: runs alternated with their peers, medians printed
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 T=$(mktemp -d /tmp/rt_bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
