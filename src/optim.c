@@ -140,7 +140,7 @@ double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total) {
 
 /* Eight fixed lanes (element i goes to lane i % 8), summed in lane order at the
  * end: vectorisable without reassociating, and the same bits on every ISA. */
-RT_HOT double rt_grad_sumsq(const float *g, size_t n) {
+RT_HOT static double grad_sumsq(const float *g, size_t n) {
     double lane[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -151,7 +151,7 @@ RT_HOT double rt_grad_sumsq(const float *g, size_t n) {
     return s;
 }
 
-double rt_grad_norm(const float *g, size_t n) { return sqrt(rt_grad_sumsq(g, n)); }
+double rt_grad_norm(const float *g, size_t n) { return sqrt(grad_sumsq(g, n)); }
 
 float rt_clip_grad(float *g, size_t n, double norm, double max_norm) {
     float coef = (float)(max_norm / (norm + 1e-6));

@@ -117,7 +117,7 @@ static void add_into(float *restrict dst, const float *restrict src, size_t n) {
 /* dst += src, returning the sum of the squared results in double: the last
  * reduce-scatter step hands the caller its owned range's squared norm while
  * the data is in cache, instead of a second pass over it. Eight lanes, like
- * rt_grad_sumsq, so the loop vectorises; same additions into dst as add_into. */
+ * rt_grad_norm, so the loop vectorises; same additions into dst as add_into. */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
@@ -299,6 +299,8 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
         step_plan next = more ? plan(r, count, s + 1) : cur;
         MPI_Request *sreq_now = r->sreq[s % 2], *sreq_next = r->sreq[(s + 1) % 2];
         int nr = nsegs(r, cur.rn);
+        /* the last reduce step completes the owned chunk: square it as it adds */
+        bool square = sumsq && cur.reduce && cur.k == n - 2;
         int window = cur.reduce && RT_RING_SLOTS < nr ? RT_RING_SLOTS : nr;
         for (int j = 0; j < nr; j++) {
             r->rreq[j] = MPI_REQUEST_NULL;
@@ -320,7 +322,7 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
                               "(do all ranks pass the same count?)", cur.phase, cur.k, j, left, got, len);
             if (cur.reduce) {
                 float *slot = r->scratch + (size_t)(j % RT_RING_SLOTS) * r->seg;
-                if (sumsq && cur.k == n - 2)
+                if (square)
                     r->segsq[j] = add_sumsq(buf + cur.rlo + off, slot, len);
                 else
                     add_into(buf + cur.rlo + off, slot, len);
@@ -331,7 +333,7 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
         }
         int rc = wait_sends(r, sreq_now, nsegs(r, cur.sn), deadline, cur.phase, cur.k);
         if (rc) return rc;
-        if (sumsq && cur.reduce && cur.k == n - 2)
+        if (square)
             for (int j = 0; j < nr; j++) *sumsq += r->segsq[j];
         cur = next;
     }

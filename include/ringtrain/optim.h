@@ -35,10 +35,8 @@ rt_optim_kind rt_optim_type(const rt_optim *o);
 
 /* Learning rate for 0-based step `step` of `total` under the config's schedule. */
 double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total);
-/* L2 norm of g (n), accumulated in double. */
+/* L2 norm of g (n): the sum of g[i]^2 in eight fixed lanes, in double. */
 double rt_grad_norm(const float *g, size_t n);
-/* Its square: the sum of g[i]^2 in eight fixed lanes, in double. */
-double rt_grad_sumsq(const float *g, size_t n);
 /* torch.nn.utils.clip_grad_norm_: scales g when norm > max_norm. Returns the
  * coefficient applied (1 when none). */
 float rt_clip_grad(float *g, size_t n, double norm, double max_norm);
