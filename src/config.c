@@ -13,7 +13,8 @@
 
 /* ---- the key table ---- */
 
-typedef enum { K_INT, K_NUM, K_BOOL, K_STR, K_PATH, K_ENUM, K_PAIR } key_kind;
+/* K_AUTO: true, false or "auto", stored as RT_ON, RT_OFF or RT_AUTO */
+typedef enum { K_INT, K_NUM, K_BOOL, K_AUTO, K_STR, K_PATH, K_ENUM, K_PAIR } key_kind;
 
 typedef struct key_def {
     const char *path;   /* dotted path from the root */
@@ -82,7 +83,7 @@ static const key_def keys[] = {
     {"init.from", K_PATH, F(init.from), "\"\"", 0, 0, false, NULL, 0},
     {"dist.bucket_mb", K_NUM, F(dist.bucket_mb), "4", 0, 4096, true, NULL, 0},
     {"dist.segment_kb", K_INT, F(dist.segment_kb), "512", 1, 1 << 20, false, NULL, 0},
-    {"dist.overlap", K_BOOL, F(dist.overlap), "true", 0, 0, false, NULL, 0},
+    {"dist.overlap", K_AUTO, F(dist.overlap), "\"auto\"", 0, 0, false, NULL, 0},
     {"dist.shard_optimizer", K_BOOL, F(dist.shard_optimizer), "true", 0, 0, false, NULL, 0},
     {"dist.check_every", K_INT, F(dist.check_every), "100", 0, BIG, false, NULL, 0},
     {"dist.timeout_s", K_NUM, F(dist.timeout_s), "300", 0, 1e6, true, NULL, 0},
@@ -260,6 +261,18 @@ static int resolve_key(cJSON *root, const key_def *k, rt_config *c, const char *
             return rt_err(RT_EBADINPUT, "%s: %s: expected true or false, got %s", origin, k->path,
                           type_name(j));
         *(bool *)field = cJSON_IsTrue(j);
+        return RT_OK;
+    case K_AUTO:
+        if (cJSON_IsString(j) && strcmp(j->valuestring, "auto") == 0) {
+            *(int *)field = RT_AUTO;
+            return RT_OK;
+        }
+        if (!cJSON_IsBool(j))
+            return rt_err(RT_EBADINPUT, "%s: %s: expected true, false or \"auto\", got %s%s%s",
+                          origin, k->path, cJSON_IsString(j) ? "\"" : "",
+                          cJSON_IsString(j) ? j->valuestring : type_name(j),
+                          cJSON_IsString(j) ? "\"" : "");
+        *(int *)field = cJSON_IsTrue(j) ? RT_ON : RT_OFF;
         return RT_OK;
     case K_STR:
     case K_PATH:

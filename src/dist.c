@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static double timeout_s = 300.0;
 
@@ -35,6 +36,20 @@ static int allgather(const void *send, int n, MPI_Datatype type, void *recv, MPI
     MPI_Request req;
     int rc = MPI_Iallgather(send, n, type, recv, n, type, comm, &req);
     return wait_collective(&req, rc, what);
+}
+
+int rt_dist_cores_per_rank(MPI_Comm comm) {
+    MPI_Comm local;
+    int local_size = 1;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) == MPI_SUCCESS) {
+        MPI_Comm_size(local, &local_size);
+        MPI_Comm_free(&local);
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN) / local_size;
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_COUNT(&mask) < cores)
+        cores = CPU_COUNT(&mask);
+    return cores < 1 ? 1 : (int)cores;
 }
 
 int rt_dist_agree(int rc, MPI_Comm comm) {

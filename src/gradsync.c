@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define COMM_NICE 19 /* measured: fashion_mlp np = 2 at nice 0 / 10 / 19, see comm_main */
+#define COMM_NICE 19 /* measured: fashion_mlp np = 2 at nice 0, 10 and 19 (README, "The ring") */
 
 typedef struct bucket {
     size_t lo, hi;   /* range of the gradient arena */
@@ -81,11 +81,11 @@ static bool reduce_pending(const rt_gradsync *s) {
  * updated parameters as the optimizer completes them. */
 static void *comm_main(void *arg) {
     rt_gradsync *s = arg;
-    /* Lowest priority (Linux keeps a nice value per thread). A rank is bound to
-     * one core that this thread shares with backward: at normal priority its
-     * polls preempt sgemm at every wake-up, at 19 it runs when backward yields
-     * the core (at rt_gradsync_finish at the latest). Where a core is spare it
-     * runs there at once either way. A refusal leaves the default: harmless. */
+    /* Lowest priority (Linux keeps a nice value per thread). This thread
+     * shares its rank's cores with backward (OpenBLAS threads fill them): at
+     * normal priority its polls preempt sgemm at every wake-up, at 19 it runs
+     * when backward leaves a core, at rt_gradsync_finish at the latest. A
+     * refusal leaves the default: harmless. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), COMM_NICE);
     pthread_mutex_lock(&s->mu);
     for (;;) {

@@ -182,18 +182,8 @@ static int mpi_start(int *argc, char ***argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     rt_log_rank = world_rank();
     /* one BLAS thread per core this rank can call its own */
-    if (!getenv("OPENBLAS_NUM_THREADS")) {
-        MPI_Comm local;
-        int local_size = 1;
-        if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) ==
-            MPI_SUCCESS) {
-            MPI_Comm_size(local, &local_size);
-            MPI_Comm_free(&local);
-        }
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        int threads = (int)(cores / local_size);
-        openblas_set_num_threads(threads < 1 ? 1 : threads);
-    }
+    int cores = rt_dist_cores_per_rank(MPI_COMM_WORLD); /* collective: every rank */
+    if (!getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(cores);
     return RT_OK;
 }
 

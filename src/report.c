@@ -157,7 +157,7 @@ int rt_report(const char *run_dir, FILE *out) {
     if (isfinite(tot) && tot > 0)
         fprintf(out,
                 "step time        %.2f ms: compute %.2f ms (%.0f%%), waiting %.2f ms (%.0f%%); "
-                "the ring ran %.2f ms, overlapped with backward\n",
+                "the ring ran %.2f ms (inside the wait, or alongside backward with dist.overlap)\n",
                 1e3 * tot, 1e3 * tc, 100 * tc / tot, 1e3 * tw, 100 * tw / tot, 1e3 * tm);
     /* stragglers, from per-rank files */
     double rank_mean[1024];

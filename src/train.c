@@ -36,7 +36,9 @@ struct rt_trainer {
     rt_model *model;
     rt_params *params;
     rt_ring *ring;              /* gradient all-reduce (and the step's loss) */
-    rt_gradsync *sync;          /* gradient buckets, overlapped with backward */
+    rt_gradsync *sync;          /* gradient buckets, overlapped with backward or after it */
+    bool overlap;               /* dist.overlap resolved: a communication thread */
+    int cores;                  /* cores this rank can call its own */
     FILE *trace;                /* RINGTRAIN_TRACE_ROWS: rows this rank reads, per step */
     int64_t corrupt_step;       /* RINGTRAIN_FAULT_CORRUPT=rank:step, for the replica test */
     bool no_sync;               /* RINGTRAIN_BENCH_NO_SYNC: skip the ring (benchmark only) */
@@ -398,8 +400,12 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
                         "synchronised, replicas diverge (benchmark only)\n");
     /* without the ring every rank runs the whole optimizer, as one replica alone would */
     t->shard = cfg->dist.shard_optimizer && t->world > 1 && !t->no_sync;
-    t->sync = rt_gradsync_create(t->params, t->ring, cfg->dist.bucket_mb, cfg->dist.overlap,
-                                 t->shard);
+    /* A communication thread pays only where a core is spare: on one core per
+     * rank it shares that core with backward, and there the ring measured
+     * faster run after backward on this thread (README, "The ring"). */
+    t->cores = rt_dist_cores_per_rank(comm);
+    t->overlap = cfg->dist.overlap == RT_ON || (cfg->dist.overlap == RT_AUTO && t->cores > 1);
+    t->sync = rt_gradsync_create(t->params, t->ring, cfg->dist.bucket_mb, t->overlap, t->shard);
     rt_graph_set_param_hook(t->graph, t->params->count, rt_gradsync_param_ready, t->sync);
     /* testing switch: behave as if this rank got SIGUSR1 during step N (last rank) */
     const char *stop_at = getenv("RINGTRAIN_STOP_AT_STEP");
@@ -766,9 +772,10 @@ int rt_trainer_run(rt_trainer *t) {
     if (t->rank == 0 && t->metrics) {
         fprintf(t->metrics,
                 "{\"event\":\"start\",\"step\":%lld,\"world_size\":%d,\"launcher\":\"%s\","
-                "\"job_id\":\"%s\",\"requeue_count\":%lld,\"resumed_from_world_size\":%lld}\n",
+                "\"job_id\":\"%s\",\"requeue_count\":%lld,\"resumed_from_world_size\":%lld,"
+                "\"cores_per_rank\":%d,\"overlap\":%s}\n",
                 (long long)t->step, t->world, t->launcher, t->job_id, (long long)t->requeue_count,
-                (long long)t->resumed_from_world);
+                (long long)t->resumed_from_world, t->cores, t->overlap ? "true" : "false");
         fflush(t->metrics);
     }
     t->progress = rt_progress_create(stdout, t->rank == 0 && !t->quiet, t->step, t->total_steps,
@@ -779,6 +786,12 @@ int rt_trainer_run(rt_trainer *t) {
                       c->name, (long long)t->total_steps, (long long)t->steps_per_epoch,
                       (long long)t->B, t->params->total, t->world, t->world > 1 ? "s" : "",
                       t->launcher);
+    if (t->world > 1 && !t->no_sync)
+        rt_progress_print(t->progress, "ring: %d core%s per rank, buckets reduced %s (dist.overlap %s)",
+                          t->cores, t->cores > 1 ? "s" : "",
+                          t->overlap ? "on a communication thread while backward runs"
+                                     : "after backward, on the training thread",
+                          c->dist.overlap == RT_AUTO ? "auto" : t->overlap ? "true" : "false");
     while (t->step < t->total_steps) {
         if ((rc = rt_trainer_step(t, &loss))) break;
         window_steps++;

@@ -36,6 +36,7 @@ expect_bad "zero batch" "train.global_batch: must be in" "${train[@]}" $CFG --se
 expect_bad "fractional steps" "train.steps: expected an integer, got 2.5" "${train[@]}" $CFG --set train.steps=2.5
 expect_bad "betas out of range" "optim.betas[1]: must be in [0, 1)" "${train[@]}" $CFG --set 'optim.betas=[0.9,1.5]'
 expect_bad "unknown optimizer" "optim.type: expected one of adamw|sgd" "${train[@]}" $CFG --set optim.type=adam
+expect_bad "overlap not a switch" "dist.overlap: expected true, false or \"auto\", got \"maybe\"" "${train[@]}" $CFG --set dist.overlap=maybe
 expect_bad "unknown schedule" "optim.schedule.type: expected one of" "${train[@]}" $CFG --set optim.schedule.type=exp
 expect_bad "unknown layer type" "model.layers[1].type: unknown layer type \"swish\"" "${train[@]}" $CFG --set model.layers.1.type=swish
 expect_bad "unknown layer key" "model.layers[0].outt: unknown key" "${train[@]}" $CFG --set model.layers.0.outt=5

@@ -123,6 +123,43 @@ sys.exit(0 if same else 1)
 PY
 check "overlap on/off" $? "20 steps at np=2 with 0.5 MB buckets: identical parameters"
 
+# ---- dist.overlap "auto": a communication thread only with 2+ cores per rank ----
+# oracle: each rank's affinity mask as Python sees it under the same mpirun
+# flags, against the online cores shared by the ranks on this node
+affinity() { # affinity NP MPIRUN-FLAGS...: the smallest mask of any rank
+    local np=$1
+    shift
+    timeout 60 mpirun -np "$np" "$@" /usr/bin/python3 -c \
+        'import os; print(len(os.sched_getaffinity(0)))' | sort -n | head -n1
+}
+auto_case() { # auto_case NAME NP EXPECT-OVERLAP(auto|true|false) MPIRUN-FLAGS... -- TRAIN-ARGS...
+    local name=$1 np=$2 want=$3 flags=()
+    shift 3
+    while [ "$1" != "--" ]; do flags+=("$1"); shift; done
+    shift
+    local aff online
+    aff=$(affinity "$np" "${flags[@]}") online=$(getconf _NPROCESSORS_ONLN)
+    timeout 300 mpirun -np "$np" "${flags[@]}" "$BIN" train $CFG --run-dir "$T/$name" --quiet \
+        --set "data.train=$DATA" --set "data.test=$DATA" --set train.steps=2 "$@" \
+        >"$T/$name.out" 2>"$T/$name.err"
+    /usr/bin/python3 - "$T/$name/metrics.jsonl" "$aff" "$online" "$np" "$want" <<'PY'
+import sys, json
+path, aff, online, np_, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+start = json.loads(open(path).readline())
+cores = max(1, min(aff, online // np_))
+overlap = cores > 1 if want == "auto" else want == "true"
+ok = start["cores_per_rank"] == cores and start["overlap"] == overlap
+print(f"{path}: cores_per_rank {start['cores_per_rank']} (oracle {cores}: mask {aff}, {online} online / {np_} ranks), overlap {start['overlap']} (want {overlap})")
+sys.exit(0 if ok else 1)
+PY
+}
+auto_case ov_auto2 2 auto --oversubscribe --
+check "overlap auto np=2" $? "np=2: cores per rank from the affinity mask and the node's cores; thread only with 2+"
+auto_case ov_auto1 1 auto --bind-to none --
+check "overlap auto np=1 unbound" $? "np=1 unbound on $(getconf _NPROCESSORS_ONLN) cores: cores per rank and overlap as the rule says"
+auto_case ov_forced 2 true --oversubscribe -- --set dist.overlap=true
+check "overlap forced on" $? "dist.overlap=true starts the thread whatever the cores"
+
 # ---- sharded optimizer (ZeRO-1) against every rank updating everything ----
 # The owned sums are the bits an all-reduce gives and AdamW is elementwise, so
 # without clipping the two give identical parameters and moments (the moments

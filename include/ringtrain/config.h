@@ -69,6 +69,7 @@ typedef enum rt_sched_kind {
 } rt_sched_kind;
 
 enum { RT_NONFINITE_ABORT, RT_NONFINITE_SKIP };
+enum { RT_OFF, RT_ON, RT_AUTO }; /* a switch that may be left to the machine */
 
 typedef struct rt_config {
     char path[RT_PATH_MAX];  /* file the config came from */
@@ -132,7 +133,7 @@ typedef struct rt_config {
     struct {
         double bucket_mb;
         int64_t segment_kb;
-        bool overlap;
+        int overlap;              /* RT_OFF, RT_ON or RT_AUTO: on with 2+ cores per rank */
         bool shard_optimizer;
         int64_t check_every;
         double timeout_s;

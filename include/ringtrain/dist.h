@@ -22,6 +22,10 @@ int rt_dist_first(int flag, MPI_Comm comm);
 int rt_dist_sum(double *v, int n, MPI_Comm comm);
 /* Copies rank 0's buffer of n floats to every rank. */
 int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm);
+/* Cores this rank can call its own: the CPUs of its affinity mask, or the
+ * node's online cores shared among the ranks on it, whichever is fewer (at
+ * least 1). Collective over comm (it counts the ranks on each node). */
+int rt_dist_cores_per_rank(MPI_Comm comm);
 /* FNV-1a over the bytes of buf (n floats). */
 uint64_t rt_dist_checksum(const float *buf, size_t n);
 /* Compares every rank's checksum of buf with rank 0's. Returns RT_OK, or

@@ -1,4 +1,4 @@
-/* gradsync.h - gradient buckets synchronised by the ring, overlapped with backward.
+/* gradsync.h - gradient buckets synchronised by the ring, alongside backward or after it.
  *
  * Parameters are grouped into buckets of about dist.bucket_mb in reverse
  * declaration order (the order backward finishes them); each bucket is one

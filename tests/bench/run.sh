@@ -76,22 +76,25 @@ echo
 echo "== 4. overlap: np = 2 step with the ring vs the compute-only step, $REPS alternated runs each (goal <= 1.05x)"
 ws=() cs=() ss=() us=()
 for r in $(seq "$REPS"); do
-    rm -rf "$T/overlap" "$T/nosync" "$T/nooverlap" "$T/noshard"
-    run_np 2 overlap --set dist.overlap=true
+    rm -rf "$T/default" "$T/nosync" "$T/overlap" "$T/noshard"
+    run_np 2 default
     RINGTRAIN_BENCH_NO_SYNC=1 run_np 2 nosync --set dist.check_every=0 2>/dev/null
-    run_np 2 nooverlap --set dist.overlap=false
+    run_np 2 overlap --set dist.overlap=true
     run_np 2 noshard --set dist.shard_optimizer=false
-    ws+=("$(steady "$T/overlap/metrics.jsonl")")
+    ws+=("$(steady "$T/default/metrics.jsonl")")
     cs+=("$(steady "$T/nosync/metrics.jsonl")")
-    ss+=("$(steady "$T/nooverlap/metrics.jsonl")")
+    ss+=("$(steady "$T/overlap/metrics.jsonl")")
     us+=("$(steady "$T/noshard/metrics.jsonl")")
 done
-with=$(med "${ws[@]}") without=$(med "${cs[@]}") serial=$(med "${ss[@]}") unsharded=$(med "${us[@]}")
+with=$(med "${ws[@]}") without=$(med "${cs[@]}") threaded=$(med "${ss[@]}") unsharded=$(med "${us[@]}")
 /usr/bin/python3 -c "
-w, c, s, u = float($with), float($without), float($serial), float($unsharded)
+import json
+start = json.loads(open('$T/default/metrics.jsonl').readline())
+how = f\"dist.overlap auto -> {'on' if start['overlap'] else 'off'}, {start['cores_per_rank']} core(s) per rank\"
+w, c, s, u = float($with), float($without), float($threaded), float($unsharded)
 print(f'compute-only (every rank runs the whole AdamW, no ring) {c:.0f}/s (runs: ${cs[*]})')
-print(f'with the ring, overlapped, sharded AdamW (the default) {w:.0f}/s (runs: ${ws[*]}) -> step {c / w:.3f}x compute-only')
-print(f'  not overlapped {s:.0f}/s (runs: ${ss[*]}) -> {c / s:.3f}x; not sharded {u:.0f}/s (runs: ${us[*]}) -> {c / u:.3f}x')"
+print(f'with the ring, the default ({how}; sharded AdamW) {w:.0f}/s (runs: ${ws[*]}) -> step {c / w:.3f}x compute-only')
+print(f'  communication thread forced on {s:.0f}/s (runs: ${ss[*]}) -> {c / s:.3f}x; not sharded {u:.0f}/s (runs: ${us[*]}) -> {c / u:.3f}x')"
 
 echo "== 5. checkpoint write vs a raw write of the same bytes (params + AdamW m, v; goal <= 1.5x)"
 "${OBJDIR:-build/obj}/tests/bench/bench_ckpt" "$T" 1863690 50000000
