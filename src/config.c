@@ -267,11 +267,12 @@ static int resolve_key(cJSON *root, const key_def *k, rt_config *c, const char *
             *(int *)field = RT_AUTO;
             return RT_OK;
         }
+        if (cJSON_IsString(j))
+            return rt_err(RT_EBADINPUT, "%s: %s: expected true, false or \"auto\", got \"%s\"",
+                          origin, k->path, j->valuestring);
         if (!cJSON_IsBool(j))
-            return rt_err(RT_EBADINPUT, "%s: %s: expected true, false or \"auto\", got %s%s%s",
-                          origin, k->path, cJSON_IsString(j) ? "\"" : "",
-                          cJSON_IsString(j) ? j->valuestring : type_name(j),
-                          cJSON_IsString(j) ? "\"" : "");
+            return rt_err(RT_EBADINPUT, "%s: %s: expected true, false or \"auto\", got %s", origin,
+                          k->path, type_name(j));
         *(int *)field = cJSON_IsTrue(j) ? RT_ON : RT_OFF;
         return RT_OK;
     case K_STR:
