@@ -228,6 +228,16 @@ double rt_gradsync_owned_sumsq(const rt_gradsync *s) {
     return sum;
 }
 
+void rt_gradsync_zero_unowned(const rt_gradsync *s, float *grad) {
+    if (!s->shard) return;
+    for (int i = 0; i < s->nb; i++) {
+        size_t lo, hi;
+        rt_gradsync_owned(s, i, &lo, &hi);
+        memset(grad + s->b[i].lo, 0, (lo - s->b[i].lo) * sizeof *grad);
+        memset(grad + hi, 0, (s->b[i].hi - hi) * sizeof *grad);
+    }
+}
+
 void rt_gradsync_updated(rt_gradsync *s, int i) {
     if (!s->shard) return;
     pthread_mutex_lock(&s->mu);

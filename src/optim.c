@@ -61,8 +61,10 @@ rt_optim_kind rt_optim_type(const rt_optim *o) { return o->type; }
 #define RT_HOT
 #endif
 
-RT_HOT static void adamw_range(rt_optim *o, float *restrict p, const float *restrict g, double lr,
-                               size_t lo, size_t hi) {
+/* With zero, each g[i] is cleared once read (a loop-invariant test: the
+ * compiler makes two loops of it). */
+RT_HOT static void adamw_range(rt_optim *o, float *restrict p, float *restrict g, double lr,
+                               size_t lo, size_t hi, bool zero) {
     const float decay = (float)(1.0 - lr * o->wd);
     const float b1 = (float)o->beta1, b2 = (float)o->beta2;
     const float omb1 = (float)(1.0 - o->beta1), omb2 = (float)(1.0 - o->beta2);
@@ -78,11 +80,12 @@ RT_HOT static void adamw_range(rt_optim *o, float *restrict p, const float *rest
         v[i] = v[i] * b2 + omb2 * (g[i] * g[i]);
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;
         p[i] += -step_size * (m[i] / denom);
+        if (zero) g[i] = 0.0f;
     }
 }
 
-RT_HOT static void sgd_range(rt_optim *o, float *restrict p, const float *restrict g, double lr,
-                             size_t lo, size_t hi) {
+RT_HOT static void sgd_range(rt_optim *o, float *restrict p, float *restrict g, double lr,
+                             size_t lo, size_t hi, bool zero) {
     const float wd = (float)o->wd, mu = (float)o->momentum, flr = (float)lr;
     float *restrict buf = o->m;
     bool first = o->t == 1; /* t counts this step already */
@@ -94,18 +97,29 @@ RT_HOT static void sgd_range(rt_optim *o, float *restrict p, const float *restri
             d = o->nesterov ? d + mu * buf[i] : buf[i];
         }
         p[i] += -flr * d;
+        if (zero) g[i] = 0.0f;
     }
 }
 
 void rt_optim_begin(rt_optim *o) { o->t++; }
 
-void rt_optim_apply(rt_optim *o, float *param, const float *grad, double lr, size_t lo, size_t hi) {
+static void apply(rt_optim *o, float *param, float *grad, double lr, size_t lo, size_t hi,
+                  bool zero) {
     RT_CHECK(o->t > 0 && lo <= hi && hi <= o->n, "optim: range [%zu, %zu) of %zu at t = %lld", lo,
              hi, o->n, (long long)o->t);
     if (o->type == RT_OPTIM_ADAMW)
-        adamw_range(o, param, grad, lr, lo, hi);
+        adamw_range(o, param, grad, lr, lo, hi, zero);
     else
-        sgd_range(o, param, grad, lr, lo, hi);
+        sgd_range(o, param, grad, lr, lo, hi, zero);
+}
+
+/* grad is only read without zero: the cast does not lead to a write */
+void rt_optim_apply(rt_optim *o, float *param, const float *grad, double lr, size_t lo, size_t hi) {
+    apply(o, param, (float *)grad, lr, lo, hi, false);
+}
+
+void rt_optim_apply_zero(rt_optim *o, float *param, float *grad, double lr, size_t lo, size_t hi) {
+    apply(o, param, grad, lr, lo, hi, true);
 }
 
 void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr) {

@@ -581,15 +581,15 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
             if (c->optim.clip_grad_norm > 0)
                 rt_clip_grad(t->params->grad + lo, hi - lo, t->last_grad_norm,
                              c->optim.clip_grad_norm);
-            rt_optim_apply(t->optim, t->params->data, t->params->grad, lr, lo, hi);
+            /* the update clears the gradients it reads: the next step's zeroing */
+            rt_optim_apply_zero(t->optim, t->params->data, t->params->grad, lr, lo, hi);
             rt_gradsync_updated(t->sync, i); /* its parameters go out while the next updates */
         }
-        if (t->shard) {
-            /* the next step's zeroed gradients, while the parameters travel */
-            rt_params_zero_grad(t->params);
-            t->grad_zeroed = true;
-            if ((rc = rt_gradsync_gather_finish(t->sync, &t_gather, &t_gather_wait))) return rc;
-        }
+        /* sharded, the rest of the zeroing, while the parameters travel */
+        rt_gradsync_zero_unowned(t->sync, t->params->grad);
+        t->grad_zeroed = true;
+        if (t->shard && (rc = rt_gradsync_gather_finish(t->sync, &t_gather, &t_gather_wait)))
+            return rc;
     }
     t->step++;
     if (t->step == t->corrupt_step) t->params->data[0] += 1e-3f;

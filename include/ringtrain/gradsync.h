@@ -49,6 +49,9 @@ void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi);
  * owned ranges, which the reduce-scatters took as they added (bucket by bucket
  * in index order). */
 double rt_gradsync_owned_sumsq(const rt_gradsync *s);
+/* Zeroes grad (the arena's gradients) outside this rank's owned ranges:
+ * nothing unless sharded. */
+void rt_gradsync_zero_unowned(const rt_gradsync *s, float *grad);
 /* Sharded: the optimizer has updated this rank's owned range of bucket i
  * (reported in index order, after finish), so its all-gather may start; with
  * overlap it runs on the communication thread while the caller goes on. Not

@@ -26,6 +26,9 @@ void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr);
  * of the state); any split of [0, n) gives the bits of one rt_optim_step. */
 void rt_optim_begin(rt_optim *o);
 void rt_optim_apply(rt_optim *o, float *param, const float *grad, double lr, size_t lo, size_t hi);
+/* rt_optim_apply, leaving grad[lo, hi) zero for the next step to accumulate
+ * into: the update's own pass over grad clears it, instead of a memset's. */
+void rt_optim_apply_zero(rt_optim *o, float *param, float *grad, double lr, size_t lo, size_t hi);
 /* State for checkpoints: AdamW m and v, or SGD momentum in m (v NULL). */
 float *rt_optim_m(rt_optim *o);
 float *rt_optim_v(rt_optim *o);
