@@ -2,7 +2,9 @@
 """Single-process fashion_mlp throughput: ringtrain against PyTorch on the same
 model (784-1024-1024-10), AdamW, global batch 256 and Fashion-MNIST rows,
 measured side by side in one run. Prints a table and the ratios.
-usage: tests/bench/mlp_single.py BIN DATA.h5 [STEPS]"""
+usage: tests/bench/mlp_single.py BIN DATA.h5 [STEPS]
+       tests/bench/mlp_single.py --torch THREADS DATA.h5 [STEPS]: PyTorch alone,
+       one JSON line with samples/s (make bench alternates it with ringtrain)"""
 import json
 import os
 import statistics
@@ -16,8 +18,9 @@ import torch
 
 from fashion_torch import load_train, make_mlp
 
-BIN, DATA = sys.argv[1], sys.argv[2]
-STEPS = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+TORCH_ONLY = sys.argv[1] == "--torch"  # then argv[2] is the thread count, not BIN
+BIN, DATA = sys.argv[2 if TORCH_ONLY else 1], sys.argv[3 if TORCH_ONLY else 2]
+STEPS = int(sys.argv[-1]) if len(sys.argv) > (4 if TORCH_ONLY else 3) else 200
 B = 256
 
 
@@ -54,6 +57,11 @@ def ringtrain_sps(threads):
             rows = [json.loads(l) for l in f if '"samples_per_s"' in l and '"event"' not in l]
         return statistics.median(r["samples_per_s"] for r in rows[1:])
 
+
+if TORCH_ONLY:
+    threads = int(BIN)
+    print(json.dumps({"threads": threads, "samples_per_s": torch_sps(threads)}))
+    sys.exit(0)
 
 rows = []
 for threads in (1, 2):

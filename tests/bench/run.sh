@@ -19,8 +19,7 @@ done
 
 echo
 echo "== 2. single-process fashion_mlp throughput vs PyTorch (same model, batch, rows)"
-/usr/bin/python3 tests/bench/mlp_single.py "$BIN" "$DATA" "$STEPS" | tee "$T/single.txt"
-best_torch=$(grep -o 'best pytorch [0-9]*' "$T/single.txt" | grep -o '[0-9]*$')
+/usr/bin/python3 tests/bench/mlp_single.py "$BIN" "$DATA" "$STEPS"
 
 # steady-state samples/s of a run: median of the logged windows after the first
 steady() {
@@ -46,20 +45,24 @@ run_np() { # run_np NP DIR ARGS...: fashion_mlp, or CFG=configs/X.json
 }
 
 echo
-echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2), $REPS alternated runs each (goal 1: >= 9000/s and >= 1.6x the best PyTorch setup)"
-rts=() ddps=()
+echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2) and PyTorch single process with 1 thread, $REPS alternated runs each (goal 1: >= 9000/s and >= 1.6x the best PyTorch setup)"
+rts=() ddps=() ones=()
 for r in $(seq "$REPS"); do
     rm -rf "$T/mlp2"
     run_np 2 mlp2
     rts+=("$(steady "$T/mlp2/metrics.jsonl")")
     ddps+=("$(ddp_run "$STEPS")")
+    ones+=("$(/usr/bin/python3 tests/bench/mlp_single.py --torch 1 "$DATA" "$STEPS" |
+        /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["samples_per_s"],1))')")
 done
-rt2=$(med "${rts[@]}") ddp=$(med "${ddps[@]}")
+rt2=$(med "${rts[@]}") ddp=$(med "${ddps[@]}") one=$(med "${ones[@]}")
 /usr/bin/python3 -c "
-rt, ddp, single = float($rt2), float($ddp), float(${best_torch:-0})
-best = max(ddp, single)
-print(f'ringtrain np=2 {rt:.0f}/s (runs: ${rts[*]}), pytorch ddp np=2 {ddp:.0f}/s (runs: ${ddps[*]}): {rt / ddp:.2f}x')
-print(f'goal 1: ringtrain np=2 {rt:.0f}/s vs the best pytorch setup {best:.0f}/s ({\"ddp np=2\" if best == ddp else \"single process, section 2\"}): {rt / best:.2f}x')"
+rt, ddp, one = float($rt2), float($ddp), float($one)
+best = max(ddp, one)
+print(f'ringtrain np=2 {rt:.0f}/s (runs: ${rts[*]})')
+print(f'pytorch ddp np=2 {ddp:.0f}/s (runs: ${ddps[*]}): {rt / ddp:.2f}x')
+print(f'pytorch single process, 1 thread {one:.0f}/s (runs: ${ones[*]}): {rt / one:.2f}x')
+print(f'goal 1: ringtrain np=2 {rt:.0f}/s vs the best pytorch setup {best:.0f}/s ({\"ddp np=2\" if best == ddp else \"single process, 1 thread\"}): {rt / best:.2f}x')"
 
 /usr/bin/python3 - "$T/mlp2/metrics.jsonl" <<'PY'
 import json, statistics, sys
