@@ -41,7 +41,9 @@ struct rt_trainer {
     int cores;                  /* cores this rank can call its own */
     FILE *trace;                /* RINGTRAIN_TRACE_ROWS: rows this rank reads, per step */
     int64_t corrupt_step;       /* RINGTRAIN_FAULT_CORRUPT=rank:step, for the replica test */
-    bool no_sync;               /* RINGTRAIN_BENCH_NO_SYNC: skip the ring (benchmark only) */
+    bool no_sync;               /* this step skips the ring (benchmark only) */
+    int bench_no_sync;          /* RINGTRAIN_BENCH_NO_SYNC: 0 unset; 1 every step; 2 ("alternate")
+                                 * the odd log windows, so one run times both kinds of step */
     bool shard;                 /* dist.shard_optimizer, and the ring runs: each rank
                                    updates its owned ranges, then parameters are gathered */
     double *tiny;               /* (4 * world) scratch of the step's small sums */
@@ -394,12 +396,15 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
         t->trace = fopen(p, "w");
     }
     /* benchmark switch: the compute-only step, for measuring what the ring costs */
-    t->no_sync = getenv("RINGTRAIN_BENCH_NO_SYNC") != NULL;
-    if (t->no_sync && t->rank == 0)
+    const char *no_sync = getenv("RINGTRAIN_BENCH_NO_SYNC");
+    t->bench_no_sync = !no_sync ? 0 : strcmp(no_sync, "alternate") == 0 ? 2 : 1;
+    t->no_sync = t->bench_no_sync == 1;
+    if (t->bench_no_sync && t->rank == 0)
         fprintf(stderr, "ringtrain: warning: RINGTRAIN_BENCH_NO_SYNC is set: gradients are not "
-                        "synchronised, replicas diverge (benchmark only)\n");
+                        "synchronised%s, replicas diverge (benchmark only)\n",
+                t->bench_no_sync == 2 ? " in every other log window" : "");
     /* without the ring every rank runs the whole optimizer, as one replica alone would */
-    t->shard = cfg->dist.shard_optimizer && t->world > 1 && !t->no_sync;
+    t->shard = cfg->dist.shard_optimizer && t->world > 1 && t->bench_no_sync != 1;
     /* A communication thread pays only where a core is spare: on one core per
      * rank it shares that core with backward, and there the ring measured
      * faster run after backward on this thread (README, "The ring"). */
@@ -519,6 +524,8 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     int64_t A = c->optim.accum_steps;
     int data_rc = RT_OK;
     char data_err[512] = "";
+    if (t->bench_no_sync == 2) t->no_sync = t->step / t->cfg->train.log_every % 2 == 1;
+    bool shard = t->shard && !t->no_sync; /* this step's */
     if (!t->queued) submit_micro(t, t->step, 0);
     t->queued = false;
     if (!t->grad_zeroed) rt_params_zero_grad(t->params);
@@ -553,8 +560,12 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
         /* sharded, each rank holds the sums of its owned ranges only: the
          * squared gradient norm is added up from the ranks' shares, which the
          * reduce-scatters took as they added */
-        if (!rc && t->shard) sums[3] = rt_gradsync_owned_sumsq(t->sync);
+        if (!rc && shard) sums[3] = rt_gradsync_owned_sumsq(t->sync);
         if (!rc) rc = rt_ring_sum_f64(t->ring, sums, 4, t->tiny);
+    } else if (t->bench_no_sync == 2 && (t->step + 1) % c->train.log_every == 0) {
+        /* the ranks meet at the end of a window without the ring: the slower
+         * rank's lead is charged to this window, not to the next */
+        rc = rt_ring_sum_f64(t->ring, sums, 4, t->tiny);
     }
     if (rc) return rc;
     if (data_rc) return rt_err(data_rc, "%s", data_err);
@@ -562,7 +573,7 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     t->stop = sums[1] > 0.0;
     double t2 = rt_now(), t_gather = 0.0, t_gather_wait = 0.0;
     size_t np = t->params->total;
-    t->last_grad_norm = t->shard ? sqrt(sums[3]) : rt_grad_norm(t->params->grad, np);
+    t->last_grad_norm = shard ? sqrt(sums[3]) : rt_grad_norm(t->params->grad, np);
     /* after the ring every rank holds the same sums, so every rank decides alike */
     if (!isfinite(sums[0]) || !isfinite(t->last_grad_norm)) {
         if (c->train.nonfinite == RT_NONFINITE_ABORT)
@@ -574,22 +585,23 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     } else {
         double lr = rt_lr_at(c, t->step, t->total_steps);
         rt_optim_begin(t->optim);
-        int nb = t->shard ? rt_gradsync_num_buckets(t->sync) : 1;
+        int nb = shard ? rt_gradsync_num_buckets(t->sync) : 1;
         for (int i = 0; i < nb; i++) {
             size_t lo = 0, hi = np;
-            if (t->shard) rt_gradsync_owned(t->sync, i, &lo, &hi);
+            if (shard) rt_gradsync_owned(t->sync, i, &lo, &hi);
             if (c->optim.clip_grad_norm > 0)
                 rt_clip_grad(t->params->grad + lo, hi - lo, t->last_grad_norm,
                              c->optim.clip_grad_norm);
             /* the update clears the gradients it reads: the next step's zeroing */
             rt_optim_apply_zero(t->optim, t->params->data, t->params->grad, lr, lo, hi);
-            rt_gradsync_updated(t->sync, i); /* its parameters go out while the next updates */
+            if (shard) rt_gradsync_updated(t->sync, i); /* its parameters go out while the next updates */
         }
-        /* sharded, the rest of the zeroing, while the parameters travel */
-        rt_gradsync_zero_unowned(t->sync, t->params->grad);
         t->grad_zeroed = true;
-        if (t->shard && (rc = rt_gradsync_gather_finish(t->sync, &t_gather, &t_gather_wait)))
-            return rc;
+        if (shard) {
+            /* the rest of the zeroing, while the parameters travel */
+            rt_gradsync_zero_unowned(t->sync, t->params->grad);
+            if ((rc = rt_gradsync_gather_finish(t->sync, &t_gather, &t_gather_wait))) return rc;
+        }
     }
     t->step++;
     if (t->step == t->corrupt_step) t->params->data[0] += 1e-3f;
@@ -786,7 +798,7 @@ int rt_trainer_run(rt_trainer *t) {
                       c->name, (long long)t->total_steps, (long long)t->steps_per_epoch,
                       (long long)t->B, t->params->total, t->world, t->world > 1 ? "s" : "",
                       t->launcher);
-    if (t->world > 1 && !t->no_sync)
+    if (t->world > 1 && t->bench_no_sync != 1)
         rt_progress_print(t->progress, "ring: %d core%s per rank, buckets reduced %s (dist.overlap %s)",
                           t->cores, t->cores > 1 ? "s" : "",
                           t->overlap ? "on a communication thread while backward runs"
@@ -815,10 +827,13 @@ int rt_trainer_run(rt_trainer *t) {
                 fprintf(t->metrics,
                         "{\"step\":%lld,\"epoch\":%lld,\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,"
                         "\"samples_per_s\":%.1f,\"t_compute_s\":%.6f,\"t_comm_s\":%.6f,\"t_wait_s\":%.6f,"
-                        "\"t_data_s\":%.6f,\"skipped\":%lld}\n",
+                        "\"t_data_s\":%.6f,\"skipped\":%lld%s}\n",
                         (long long)t->step, (long long)epoch, json_num(lbuf, sizeof lbuf, loss), lr,
                         json_num(gbuf, sizeof gbuf, t->last_grad_norm), sps, t->t_compute, t->t_comm,
-                        t->t_wait, t->t_data, (long long)t->skipped);
+                        t->t_wait, t->t_data, (long long)t->skipped,
+                        t->bench_no_sync != 2 ? ""
+                        : (t->step - 1) / c->train.log_every % 2 ? ",\"bench_sync\":false"
+                                                                 : ",\"bench_sync\":true");
                 fflush(t->metrics);
             }
             window_t = now;

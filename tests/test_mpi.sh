@@ -160,6 +160,32 @@ check "overlap auto np=1 unbound" $? "np=1 unbound on $(getconf _NPROCESSORS_ONL
 auto_case ov_forced 2 true --oversubscribe -- --set dist.overlap=true
 check "overlap forced on" $? "dist.overlap=true starts the thread whatever the cores"
 
+# ---- the benchmark switch RINGTRAIN_BENCH_NO_SYNC=alternate (make bench, goal 4) ----
+# log windows of 5 steps take turns with and without the ring: the rows say
+# which, only ring windows spend time in it, and the replicas agree after a
+# ring window (the all-gather rewrites every replica) but not after a window
+# without one (each rank applied its own gradient)
+RINGTRAIN_BENCH_NO_SYNC=alternate mpi 2 alt_sync --set train.steps=35 --set train.log_every=5 \
+    --set dist.check_every=35
+rc_sync=$?
+RINGTRAIN_BENCH_NO_SYNC=alternate mpi 2 alt_nosync --set train.steps=40 --set train.log_every=5 \
+    --set dist.check_every=40
+rc_nosync=$?
+/usr/bin/python3 - "$T/alt_sync/metrics.jsonl" "$rc_sync" "$rc_nosync" "$T/alt_nosync.err" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"samples_per_s"' in l and '"event"' not in l]
+want = [(r["step"] - 1) // 5 % 2 == 0 for r in rows]
+kinds = [r.get("bench_sync") for r in rows]
+comm = all((r["t_comm_s"] > 0) == r["bench_sync"] for r in rows)
+err = open(sys.argv[4]).read()
+diverged = int(sys.argv[3]) != 0 and "replicas differ" in err
+print(f"windows {[r['step'] for r in rows]}: bench_sync {kinds} (want {want}); t_comm_s > 0 exactly in ring "
+      f"windows: {comm}; exit after a ring window {sys.argv[2]}, after one without {sys.argv[3]} "
+      f"(replicas differ: {diverged})")
+sys.exit(0 if kinds == want and comm and sys.argv[2] == "0" and diverged else 1)
+PY
+check "bench switch: alternate" $? "RINGTRAIN_BENCH_NO_SYNC=alternate: windows take turns, the ring runs only in its own"
+
 # ---- sharded optimizer (ZeRO-1) against every rank updating everything ----
 # The owned sums are the bits an all-reduce gives and AdamW is elementwise, so
 # without clipping the two give identical parameters and moments (the moments

@@ -80,6 +80,8 @@ echo "== 4. overlap: np = 2 step with the ring vs the compute-only step, $REPS a
 ws=() cs=() ss=() us=()
 for r in $(seq "$REPS"); do
     rm -rf "$T/default" "$T/nosync" "$T/overlap" "$T/noshard"
+    # one run that takes both kinds of step in turn, 20 of each (0.5 s)
+    RINGTRAIN_BENCH_NO_SYNC=alternate STEPS=$((2 * STEPS)) run_np 2 "alt$r" --set dist.check_every=0 2>/dev/null
     run_np 2 default
     RINGTRAIN_BENCH_NO_SYNC=1 run_np 2 nosync --set dist.check_every=0 2>/dev/null
     run_np 2 overlap --set dist.overlap=true
@@ -98,6 +100,21 @@ w, c, s, u = float($with), float($without), float($threaded), float($unsharded)
 print(f'compute-only (every rank runs the whole AdamW, no ring) {c:.0f}/s (runs: ${cs[*]})')
 print(f'with the ring, the default ({how}; sharded AdamW) {w:.0f}/s (runs: ${ws[*]}) -> step {c / w:.3f}x compute-only')
 print(f'  communication thread forced on {s:.0f}/s (runs: ${ss[*]}) -> {c / s:.3f}x; not sharded {u:.0f}/s (runs: ${us[*]}) -> {c / u:.3f}x')"
+/usr/bin/python3 - "$T"/alt*/metrics.jsonl <<'PY'
+import json, statistics, sys
+kind = {True: [], False: []}
+per_run = []
+for path in sys.argv[1:]:
+    rows = [json.loads(l) for l in open(path) if '"bench_sync"' in l][1:]
+    run = {k: statistics.median(r["samples_per_s"] for r in rows if r["bench_sync"] == k) for k in kind}
+    per_run.append(f"{run[False] / run[True]:.3f}")
+    for r in rows:
+        kind[r["bench_sync"]].append(r["samples_per_s"])
+w, c = statistics.median(kind[True]), statistics.median(kind[False])
+print(f"in one run, steps with and without the ring in turns of 20 (the ranks meet at each turn's end), "
+      f"{len(kind[True])} + {len(kind[False])} windows over {len(sys.argv) - 1} runs: with the ring {w:.0f}/s, "
+      f"compute-only {c:.0f}/s -> step {c / w:.3f}x compute-only (per run: {' '.join(per_run)})")
+PY
 
 echo "== 5. checkpoint write vs a raw write of the same bytes (params + AdamW m, v; goal <= 1.5x)"
 "${OBJDIR:-build/obj}/tests/bench/bench_ckpt" "$T" 1863690 50000000
