@@ -524,7 +524,7 @@ int rt_trainer_step(rt_trainer *t, double *loss) {
     int64_t A = c->optim.accum_steps;
     int data_rc = RT_OK;
     char data_err[512] = "";
-    if (t->bench_no_sync == 2) t->no_sync = t->step / t->cfg->train.log_every % 2 == 1;
+    if (t->bench_no_sync == 2) t->no_sync = t->step / c->train.log_every % 2 == 1;
     bool shard = t->shard && !t->no_sync; /* this step's */
     if (!t->queued) submit_micro(t, t->step, 0);
     t->queued = false;
