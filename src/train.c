@@ -831,9 +831,10 @@ int rt_trainer_run(rt_trainer *t) {
                         (long long)t->step, (long long)epoch, json_num(lbuf, sizeof lbuf, loss), lr,
                         json_num(gbuf, sizeof gbuf, t->last_grad_norm), sps, t->t_compute, t->t_comm,
                         t->t_wait, t->t_data, (long long)t->skipped,
+                        /* every step of a window is of one kind: the last one's */
                         t->bench_no_sync != 2 ? ""
-                        : (t->step - 1) / c->train.log_every % 2 ? ",\"bench_sync\":false"
-                                                                 : ",\"bench_sync\":true");
+                        : t->no_sync          ? ",\"bench_sync\":false"
+                                              : ",\"bench_sync\":true");
                 fflush(t->metrics);
             }
             window_t = now;
