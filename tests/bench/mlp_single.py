@@ -18,9 +18,14 @@ import torch
 
 from fashion_torch import load_train, make_mlp
 
-TORCH_ONLY = sys.argv[1] == "--torch"  # then argv[2] is the thread count, not BIN
-BIN, DATA = sys.argv[2 if TORCH_ONLY else 1], sys.argv[3 if TORCH_ONLY else 2]
-STEPS = int(sys.argv[-1]) if len(sys.argv) > (4 if TORCH_ONLY else 3) else 200
+args = sys.argv[1:]
+TORCH_THREADS = None  # --torch THREADS: PyTorch alone
+if args[0] == "--torch":
+    TORCH_THREADS, args = int(args[1]), args[2:]
+else:
+    BIN, args = args[0], args[1:]
+DATA = args[0]
+STEPS = int(args[1]) if len(args) > 1 else 200
 B = 256
 
 
@@ -58,9 +63,8 @@ def ringtrain_sps(threads):
         return statistics.median(r["samples_per_s"] for r in rows[1:])
 
 
-if TORCH_ONLY:
-    threads = int(BIN)
-    print(json.dumps({"threads": threads, "samples_per_s": torch_sps(threads)}))
+if TORCH_THREADS:
+    print(json.dumps({"threads": TORCH_THREADS, "samples_per_s": torch_sps(TORCH_THREADS)}))
     sys.exit(0)
 
 rows = []

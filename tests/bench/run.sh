@@ -32,8 +32,14 @@ PY
 med() { # med X...: the median, and the values in run order
     /usr/bin/python3 -c 'import sys, statistics; v = [float(a) for a in sys.argv[1:]]; print(f"{statistics.median(v):.1f}")' "$@"
 }
+sps() { # the samples_per_s of the JSON line on stdin
+    /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["samples_per_s"],1))'
+}
 ddp_run() { # ddp_run STEPS [cnn]: PyTorch DDP (gloo) np = 2 samples/s
-    /usr/bin/python3 tests/bench/ddp_mlp.py "$DATA" 2 "$@" | /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["samples_per_s"],1))'
+    /usr/bin/python3 tests/bench/ddp_mlp.py "$DATA" 2 "$@" | sps
+}
+torch1_run() { # PyTorch single process, 1 thread, samples/s
+    /usr/bin/python3 tests/bench/mlp_single.py --torch 1 "$DATA" "$STEPS" | sps
 }
 run_np() { # run_np NP DIR ARGS...: fashion_mlp, or CFG=configs/X.json
     local np=$1 dir=$2
@@ -52,8 +58,7 @@ for r in $(seq "$REPS"); do
     run_np 2 mlp2
     rts+=("$(steady "$T/mlp2/metrics.jsonl")")
     ddps+=("$(ddp_run "$STEPS")")
-    ones+=("$(/usr/bin/python3 tests/bench/mlp_single.py --torch 1 "$DATA" "$STEPS" |
-        /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["samples_per_s"],1))')")
+    ones+=("$(torch1_run)")
 done
 rt2=$(med "${rts[@]}") ddp=$(med "${ddps[@]}") one=$(med "${ones[@]}")
 /usr/bin/python3 -c "
