@@ -1,5 +1,6 @@
 /* main.c - the ringtrain command line: one binary, one verb per job. */
 #include "ringtrain/bench.h"
+#include "ringtrain/blas.h"
 #include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
@@ -447,12 +448,18 @@ static int cmd_bench(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    rt_blas_pick_kernels(argv); /* may run the program again from here */
     if (argc < 2 || is_help(argv[1])) {
         fputs(usage_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? RT_EBADINPUT : RT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
+        const char *detected;
+        const char *kernels = rt_blas_kernels(&detected);
         printf("ringtrain %s (git %s)\n", RT_VERSION, RT_GIT_COMMIT);
+        printf("blas: OpenBLAS %s kernels", kernels);
+        if (detected) printf(" (chosen by ringtrain from the CPU's features: OpenBLAS took it for %s)", detected);
+        printf("\n");
         return RT_OK;
     }
     const char *verb = argv[1];

@@ -1,6 +1,7 @@
 /* train.c - the training loop. */
 #include "ringtrain/train.h"
 
+#include "ringtrain/blas.h"
 #include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/data.h"
@@ -12,6 +13,7 @@
 #include "ringtrain/progress.h"
 
 #include <cJSON.h>
+#include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -781,13 +783,16 @@ int rt_trainer_run(rt_trainer *t) {
     double start = rt_now(), window_t = start, loss = 0.0, test_loss = NAN, test_acc = NAN;
     int64_t window_steps = 0, start_step = t->step;
     int rc = RT_OK;
+    const char *detected;
+    const char *kernels = rt_blas_kernels(&detected);
     if (t->rank == 0 && t->metrics) {
         fprintf(t->metrics,
                 "{\"event\":\"start\",\"step\":%lld,\"world_size\":%d,\"launcher\":\"%s\","
                 "\"job_id\":\"%s\",\"requeue_count\":%lld,\"resumed_from_world_size\":%lld,"
-                "\"cores_per_rank\":%d,\"overlap\":%s}\n",
+                "\"cores_per_rank\":%d,\"overlap\":%s,\"blas_kernels\":\"%s\",\"blas_threads\":%d}\n",
                 (long long)t->step, t->world, t->launcher, t->job_id, (long long)t->requeue_count,
-                (long long)t->resumed_from_world, t->cores, t->overlap ? "true" : "false");
+                (long long)t->resumed_from_world, t->cores, t->overlap ? "true" : "false", kernels,
+                openblas_get_num_threads());
         fflush(t->metrics);
     }
     t->progress = rt_progress_create(stdout, t->rank == 0 && !t->quiet, t->step, t->total_steps,
@@ -798,6 +803,10 @@ int rt_trainer_run(rt_trainer *t) {
                       c->name, (long long)t->total_steps, (long long)t->steps_per_epoch,
                       (long long)t->B, t->params->total, t->world, t->world > 1 ? "s" : "",
                       t->launcher);
+    rt_progress_print(t->progress, "blas: OpenBLAS %s kernels%s%s%s, %d thread%s per rank", kernels,
+                      detected ? " (OpenBLAS took this CPU for " : "", detected ? detected : "",
+                      detected ? "; ringtrain chose from its features)" : "",
+                      openblas_get_num_threads(), openblas_get_num_threads() > 1 ? "s" : "");
     if (t->world > 1 && t->bench_no_sync != 1)
         rt_progress_print(t->progress, "ring: %d core%s per rank, buckets reduced %s (dist.overlap %s)",
                           t->cores, t->cores > 1 ? "s" : "",

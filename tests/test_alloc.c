@@ -10,6 +10,7 @@
  * H5Dread; those are counted apart and printed, not asserted.
  * usage: test_alloc DATA.h5 CONFIG.json
  */
+#include "ringtrain/blas.h"
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
 #include "ringtrain/train.h"
@@ -126,6 +127,7 @@ static void run_case(const char *config, const char *data, const char *name, con
 }
 
 int main(int argc, char **argv) {
+    rt_blas_pick_kernels(argv); /* the kernels the trainer runs */
     if (argc != 3) {
         fprintf(stderr, "usage: test_alloc DATA.h5 CONFIG.json\n");
         return 2;

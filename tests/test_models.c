@@ -11,6 +11,7 @@
  *   CNN    the sequential parser's shape inference matches the forward pass.
  *
  * Output: "ok ..."/"FAIL ..." lines and "N passed, M failed". */
+#include "ringtrain/blas.h"
 #include "ringtrain/common.h"
 #include "report.h"
 #include "ringtrain/config.h"
@@ -256,7 +257,9 @@ static void cnn_shapes(void) {
     rt_model_destroy(m);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    rt_blas_pick_kernels(argv); /* the kernels the trainer runs */
     setvbuf(stdout, NULL, _IOLBF, 0);
     nice_inversion();
     nice_logdet();

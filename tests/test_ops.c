@@ -35,6 +35,7 @@
  * "N passed, M failed" and the exit code is 1 when anything failed.
  */
 #include "ringtrain/autograd.h"
+#include "ringtrain/blas.h"
 #include "ringtrain/common.h"
 #include "report.h"
 #include "ringtrain/h5util.h"
@@ -864,6 +865,7 @@ static int dump_all(const char *path) {
 }
 
 int main(int argc, char **argv) {
+    rt_blas_pick_kernels(argv); /* the kernels the trainer runs */
     setvbuf(stdout, NULL, _IOLBF, 0);
     rt_rng rng;
     rt_rng_seed(&rng, SEED, 0);

@@ -55,9 +55,46 @@ done
 h=$("$BIN" --help)
 [ -z "$bad" ] && [[ "$h" == *"verbs:"* ]]
 check "--help" $? "every verb shows usage and an example${bad:+ (missing:$bad)}"
-ver=$("$BIN" --version)
+ver=$("$BIN" --version | head -n1)
 [[ "$ver" =~ ^ringtrain\ [0-9]+\.[0-9]+\.[0-9]+\ \(git\ [0-9a-f]{7,}\)$ ]]
 check "--version" $? "$ver"
+
+# ---- OpenBLAS kernels: from the CPU's features when OpenBLAS takes the CPU
+# for an older one (oracle: the kernel's cpu flags, and OpenBLAS's own choice
+# read through ctypes), and the user's OPENBLAS_CORETYPE kept as given ----
+want=$(env -u OPENBLAS_CORETYPE /usr/bin/python3 - <<'PY'
+import ctypes
+flags = set()
+for line in open("/proc/cpuinfo"):
+    if line.startswith("flags"):
+        flags = set(line.split(":", 1)[1].split())
+        break
+cpu = 3 if {"avx512f", "avx512vl", "avx512bw", "avx512dq"} <= flags else \
+      2 if {"avx2", "fma"} <= flags else 1 if "avx" in flags else 0
+lib = ctypes.CDLL("libopenblas.so.0")
+lib.openblas_get_corename.restype = ctypes.c_char_p
+took = lib.openblas_get_corename().decode()
+cls = {"skylakex": 3, "cooperlake": 3, "sapphirerapids": 3, "haswell": 2, "zen": 2, "excavator": 2,
+       "sandybridge": 1, "bulldozer": 1, "piledriver": 1, "steamroller": 1}.get(took.lower(), 0)
+family = [None, "Sandybridge", "Haswell", "SkylakeX"][cpu]
+print(f"{family} {took}" if cpu > cls else took)
+PY
+)
+kern=${want%% *} took=${want#* }
+line=$(env -u OPENBLAS_CORETYPE "$BIN" --version | sed -n 2p)
+if [ "$kern" != "$took" ]; then
+    expect="blas: OpenBLAS $kern kernels (chosen by ringtrain from the CPU's features: OpenBLAS took it for $took)"
+else
+    expect="blas: OpenBLAS $kern kernels"
+fi
+started=$(head -n1 "$T/run/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("blas_kernels"))')
+[ "$line" = "$expect" ] && [ "$started" = "$kern" ] && grep -q "^blas: OpenBLAS $kern kernels" "$T/log"
+check "OpenBLAS kernels" $? "oracle: $want; --version: $line; the np=2 run started on $started"
+if grep -qw avx /proc/cpuinfo; then
+    line=$(OPENBLAS_CORETYPE=Sandybridge "$BIN" --version | sed -n 2p)
+    [ "$line" = "blas: OpenBLAS Sandybridge kernels" ]
+    check "OPENBLAS_CORETYPE kept" $? "$line"
+fi
 
 # ---- README reference covers every config key ----
 "$OBJDIR/tests/test_docs" README.md >"$T/docs" 2>&1

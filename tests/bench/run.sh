@@ -11,6 +11,16 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 T=$(mktemp -d /tmp/rt_bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 CORES=$(nproc)
+# PyTorch (Debian's, BLAS_INFO=generic) reaches OpenBLAS through libblas.so.3:
+# when ringtrain names the kernels because OpenBLAS does not know this CPU,
+# the PyTorch peers run those same kernels
+blas=$("$BIN" --version | sed -n 's/^blas: //p')
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    k=$(echo "$blas" | sed -n 's/^OpenBLAS \([A-Za-z]*\) kernels (chosen by ringtrain.*/\1/p')
+    [ -n "$k" ] && export OPENBLAS_CORETYPE=$k
+fi
+echo "$blas${OPENBLAS_CORETYPE:+; every process here, PyTorch too, runs OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE}"
+echo
 
 echo "== 1. ring all-reduce vs MPI_Allreduce (busbw; goal >= 1.0x at >= 1 MiB, >= 1.3x at 64 MiB)"
 for np in 2 3 4; do
