@@ -5,13 +5,16 @@ weights and rows, trained 20 steps in torch and in ringtrain; per-step losses
 ||ours - torch|| / ||torch|| <= 1e-4) must agree.
 Run: tests/reference/parity_mlp.py BUILD_DIR DATA.h5
 
-Cases: AdamW, SGD with momentum, AdamW with global-norm clipping.
-The AdamW cases use GELU: with ReLU, a pre-activation within rounding of 0
-switches a whole weight row between zero and non-zero gradient, and Adam's
-per-element normalisation turns that into a full-size (lr) update, so two
-correct implementations whose sgemm sums in a different order drift apart
-(measured 1.4e-4 in the loss by step 20). That is the kink the gradchecks
-avoid by construction; SGD has no such amplification and runs the ReLU model.
+Cases: AdamW, SGD with momentum, AdamW with global-norm clipping, all on
+GELU. With ReLU, a pre-activation within rounding of 0 switches a whole weight
+row between zero and non-zero gradient, so two correct implementations whose
+sgemm sums in a different order drift apart: Adam's per-element normalisation
+turns the flip into a full-size (lr) update (measured 1.4e-4 in the loss by
+step 20), and SGD with momentum 0.9 at lr 0.05 grows it too (ringtrain on
+OpenBLAS's SkylakeX kernels vs torch on its Haswell ones: 2e-10 at step 1,
+1e-7 at step 3, 4.4e-4 at step 20, while with GELU the same pairs of kernels
+stay within 1e-6). That is the kink the gradchecks avoid by construction;
+ReLU's gradient is checked there (tests/test_ops.c).
 Exit status 1 on any mismatch; the last line is "N passed, M failed".
 """
 import json
@@ -75,7 +78,7 @@ def main():
         x = (x - np.float32(0.2860)) / np.float32(0.3530)
         y = f["train/y"][: STEPS * BATCH].astype(np.int64)
     passed = failed = 0
-    cases = [("adamw", 0.0, "gelu"), ("sgd", 0.0, "relu"), ("adamw", 0.5, "gelu")]
+    cases = [("adamw", 0.0, "gelu"), ("sgd", 0.0, "gelu"), ("adamw", 0.5, "gelu")]
     for optim_name, clip, act in cases:
         name = f"{optim_name}{'+clip' if clip else ''}/{act}"
         model = make_model(1234, act)
