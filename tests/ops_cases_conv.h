@@ -184,6 +184,16 @@ static tcase cases_conv[] = {
      .in = {{"x", X4(2, 2, 5, 7), true, DIST_DISTINCT, 1}},
      .out_ndim = 4, .out_shape = {2, 2, 2, 3}, .nodes = 1, .build = build_pool2d,
      .ref = ref_pool2d, MAXPOOL_TOL, .arg = {2, 2, 0}, .negctl = true},
+    /* 2x2 rows run in blocks of 8 windows, the last block past the row's end:
+     * 17 windows (2 blocks and 1) and 16 (2 exact) per row */
+    {.op = RT_OP_MAXPOOL2D, .name = "k2s2:x(2,3,6,34)", .nin = 1,
+     .in = {{"x", X4(2, 3, 6, 34), true, DIST_DISTINCT, 1}},
+     .out_ndim = 4, .out_shape = {2, 3, 3, 17}, .nodes = 1, .build = build_pool2d,
+     .ref = ref_pool2d, MAXPOOL_TOL, .arg = {2, 2, 0}},
+    {.op = RT_OP_MAXPOOL2D, .name = "k2s2:x(1,2,4,32)", .nin = 1,
+     .in = {{"x", X4(1, 2, 4, 32), true, DIST_DISTINCT, 1}},
+     .out_ndim = 4, .out_shape = {1, 2, 2, 16}, .nodes = 1, .build = build_pool2d,
+     .ref = ref_pool2d, MAXPOOL_TOL, .arg = {2, 2, 0}},
     {.op = RT_OP_MAXPOOL2D, .name = "k3s2p1:x(1,2,5,5)", .nin = 1,
      .in = {{"x", X4(1, 2, 5, 5), true, DIST_DISTINCT, 1}},
      .out_ndim = 4, .out_shape = {1, 2, 3, 3}, .nodes = 1, .build = build_pool2d,

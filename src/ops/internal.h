@@ -5,6 +5,15 @@
 
 #include "ringtrain/autograd.h"
 
+/* Hot loops with no arithmetic to reorder (selects, copies, lane sums), built
+ * for AVX2 and the baseline and picked at load time, as the ring's and the
+ * optimizer's loops. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define RT_VEC __attribute__((target_clones("avx2", "default")))
+#else
+#define RT_VEC
+#endif
+
 #define RT_KERNEL(name) \
     void rt_fwd_##name(rt_graph *g, rt_node *n); \
     void rt_bwd_##name(rt_graph *g, rt_node *n);
