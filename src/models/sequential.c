@@ -69,6 +69,17 @@ static rt_tensor *seq_forward(rt_model *m, rt_graph *g, rt_tensor *x, const uint
         case RT_LAYER_CONV2D: h = rt_conv2d_mod_forward(g, &s->conv, h); break;
         case RT_LAYER_LAYERNORM: h = rt_layernorm_mod_forward(g, &s->norm, h); break;
         case RT_LAYER_RELU:
+            if (i + 1 < m->nlayers && m->seq[i + 1].cfg.kind == RT_LAYER_MAXPOOL2D) {
+                /* relu then max-pool is max-pool then relu: relu is monotone and
+                 * keeps a window's winner, and padding never wins. The same
+                 * values and gradients (a NaN still wins and passes), with the
+                 * relu on a quarter of the elements for a 2x2 pool */
+                l = &m->seq[++i].cfg;
+                h = rt_maxpool2d(g, h, l->kernel[0], l->stride[0], l->pad[0]);
+                h = rt_activation(g, RT_LAYER_RELU, false, h);
+                break;
+            }
+            /* fall through */
         case RT_LAYER_GELU:
         case RT_LAYER_TANH:
         case RT_LAYER_SIGMOID:
