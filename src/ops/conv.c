@@ -104,6 +104,26 @@ static flat_tap flat_tap_of(const conv_geom *q, int ki, int kj) {
     return t;
 }
 
+/* A sample's taps are the same for every channel and every sample: kernels of
+ * up to FLAT_TAPS taps work them out once per call (flat_tap_of was 1.8% of a
+ * fashion_cnn step, asked 288 times per sample), larger ones per use. */
+#define FLAT_TAPS 64
+typedef struct flat_taps {
+    bool cached;
+    flat_tap t[FLAT_TAPS];
+} flat_taps;
+
+static void flat_taps_init(const conv_geom *q, flat_taps *ft) {
+    ft->cached = q->kh * q->kw <= FLAT_TAPS;
+    if (ft->cached)
+        for (int ki = 0; ki < q->kh; ki++)
+            for (int kj = 0; kj < q->kw; kj++) ft->t[ki * q->kw + kj] = flat_tap_of(q, ki, kj);
+}
+
+static flat_tap flat_tap_at(const conv_geom *q, const flat_taps *ft, int ki, int kj) {
+    return ft->cached ? ft->t[ki * q->kw + kj] : flat_tap_of(q, ki, kj);
+}
+
 /* zeroes the padding columns of rows [t->ylo, t->yhi) of one row block */
 static void zero_pad_columns(const conv_geom *q, const flat_tap *t, float *blk) {
     for (int oy = t->ylo; oy < t->yhi; oy++) {
@@ -114,12 +134,14 @@ static void zero_pad_columns(const conv_geom *q, const flat_tap *t, float *blk) 
 }
 
 static void im2col_flat(const conv_geom *q, const float *x, float *col) {
+    flat_taps ft;
+    flat_taps_init(q, &ft);
     float *blk = col;
     for (int c = 0; c < q->ci; c++) {
         const float *xc = x + (int64_t)c * q->h * q->w;
         for (int ki = 0; ki < q->kh; ki++)
             for (int kj = 0; kj < q->kw; kj++, blk += q->P) {
-                flat_tap t = flat_tap_of(q, ki, kj);
+                flat_tap t = flat_tap_at(q, &ft, ki, kj);
                 memset(blk, 0, (size_t)t.lo * sizeof *blk);
                 memcpy(blk + t.lo, xc + t.lo + t.s, (size_t)(t.hi - t.lo) * sizeof *blk);
                 memset(blk + t.hi, 0, (size_t)(q->P - t.hi) * sizeof *blk);
@@ -131,12 +153,14 @@ static void im2col_flat(const conv_geom *q, const float *x, float *col) {
 /* The adjoint: the padding columns of dcol (spent scratch) are zeroed, so the
  * whole run can be added. */
 static void col2im_flat(const conv_geom *q, float *col, float *dx) {
+    flat_taps ft;
+    flat_taps_init(q, &ft);
     float *blk = col;
     for (int c = 0; c < q->ci; c++) {
         float *dxc = dx + (int64_t)c * q->h * q->w;
         for (int ki = 0; ki < q->kh; ki++)
             for (int kj = 0; kj < q->kw; kj++, blk += q->P) {
-                flat_tap t = flat_tap_of(q, ki, kj);
+                flat_tap t = flat_tap_at(q, &ft, ki, kj);
                 zero_pad_columns(q, &t, blk);
                 float *restrict d = dxc + t.s;
                 const float *restrict b = blk;
