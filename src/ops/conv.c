@@ -277,10 +277,17 @@ void rt_fwd_conv2d(rt_graph *g, rt_node *n) {
         return;
     }
     float *col = q.direct ? NULL : rt_graph_scratch(g, rt_mul_size((size_t)q.K * q.P, sizeof(float)));
+    /* W^T (K, co), once per call, so each sample's product is a TN sgemm: the
+     * NN small-matrix kernel of OpenBLAS 0.3.21's SkylakeX kernels mallocs a
+     * buffer on every call (products of up to about 10^6 multiply-adds:
+     * 512 a step in fashion_rectflow_conv); its TN path never does */
+    float *wt = rt_graph_scratch(g, rt_mul_size((size_t)q.K * q.co, sizeof(float)));
+    for (int c = 0; c < q.co; c++)
+        for (int k = 0; k < q.K; k++) wt[(int64_t)k * q.co + c] = w[(int64_t)c * q.K + k];
     int64_t xs = (int64_t)q.ci * q.h * q.w, ys = (int64_t)q.co * q.P;
     for (int s = 0; s < q.b; s++) {
         float *yb = y + s * ys;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q.co, q.P, q.K, 1.0f, w, q.K,
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q.co, q.P, q.K, 1.0f, wt, q.co,
                     columns(&q, x + s * xs, col), q.P, 0.0f, yb, q.P);
         if (bias)
             for (int c = 0; c < q.co; c++) {
