@@ -11,7 +11,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if [ "$MODE" = sanitize ]; then
     # Open MPI and its libraries keep allocations for the life of the process.
-    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+    # use_tls=0: on some machines (seen on kernel 6.18, a Xeon of model 207)
+    # GCC 12's LeakSanitizer reads a bogus range for the dynamic TLS of a
+    # library MPI_Init loads and its tracer dies of SIGSEGV at every exit, so
+    # thread-local storage is not scanned; what HDF5 keeps only there is
+    # suppressed by name in lsan.supp.
+    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0:use_tls=0"
     # full unwinding, so the suppressions above see the MPI frames of a stack
     export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
