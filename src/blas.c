@@ -57,7 +57,10 @@ void rt_blas_pick_kernels(char **argv) {
 }
 
 const char *rt_blas_kernels(const char **detected) {
-    *detected = getenv(DETECTED_ENV);
     const char *name = openblas_get_corename();
-    return name ? name : "unknown";
+    name = name ? name : "unknown";
+    /* an OpenBLAS built for one target ignores OPENBLAS_CORETYPE: nothing was chosen then */
+    const char *d = getenv(DETECTED_ENV);
+    *detected = d && strcasecmp(d, name) != 0 ? d : NULL;
+    return name;
 }

@@ -18,8 +18,8 @@
 void rt_blas_pick_kernels(char **argv);
 
 /* The kernel family OpenBLAS runs ("SkylakeX"). When rt_blas_pick_kernels
- * chose it, *detected is the family OpenBLAS had taken ("Prescott"), else
- * NULL. */
+ * chose it and OpenBLAS took the choice, *detected is the family OpenBLAS had
+ * taken first ("Prescott"), else NULL. */
 const char *rt_blas_kernels(const char **detected);
 
 #endif
