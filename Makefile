@@ -148,7 +148,7 @@ test-sanitized: data/fashion-mnist.h5
 	tests/run_all.sh $(OBJDIR) sanitize
 
 bench: deps
-	$(MAKE) $(BIN) $(BENCH_BIN) data/fashion-mnist.h5
+	$(MAKE) $(BIN) $(BENCH_BIN) $(OBJDIR)/tests/test_alloc data/fashion-mnist.h5
 	OBJDIR=$(OBJDIR) tests/bench/run.sh
 
 install: $(BIN) $(LIB)

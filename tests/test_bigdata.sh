@@ -8,7 +8,8 @@
 #     model learns (test accuracy on the real test split);
 #  2. a budget below what the data path needs is refused before training,
 #     naming the key, and nothing is written.
-# usage: tests/test_bigdata.sh BIN DATA
+# usage: tests/test_bigdata.sh BIN DATA  (BIGDATA_DONE=FILE: also write the
+#        budget and the run's done line there, for make bench)
 set -u
 BIN=${1:-build/ringtrain}
 DATA=${2:-data/fashion-mnist.h5}
@@ -48,6 +49,8 @@ timeout 600 mpirun -np 2 "$BIN" train configs/fashion_mlp.json --run-dir "$T/run
     --set train.steps=150 --set train.eval_every=0 >"$T/run.out" 2>"$T/run.err"
 rc=$?
 done_line=$(grep '"event":"done"' "$T/run.out")
+# make bench reads the figures from here (BIGDATA_DONE=FILE)
+[ -n "${BIGDATA_DONE:-}" ] && printf '{"budget_mb": %s, "done": %s}\n' "$BUDGET" "${done_line:-null}" >"$BIGDATA_DONE"
 detail=$(/usr/bin/python3 - "$done_line" "$BUDGET" "$size" <<'PY'
 import sys, json
 d = json.loads(sys.argv[1] or "{}")

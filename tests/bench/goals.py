@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""make bench's record of the performance goals (issue 7): each section adds
+its figure, its peer, the ratio and the goal to one file; `table` prints them
+as one table at the end of the run.
+usage: tests/bench/goals.py add FILE GOAL FIGURE PEER RATIO TARGET MET(1|0)
+       tests/bench/goals.py ring FILE RING_NP2.jsonl ...: prints the ring
+           tables from `ringtrain bench allreduce --json`, records goal 3
+       tests/bench/goals.py table FILE"""
+import json
+import sys
+
+
+def add(path, goal, figure, peer, ratio, target, met):
+    with open(path, "a") as f:
+        f.write(json.dumps({"goal": goal, "figure": figure, "peer": peer, "ratio": ratio,
+                            "target": target, "met": bool(int(met))}) + "\n")
+
+
+def ring(path, files):
+    worst, worst_at, at64 = None, "", []
+    for name in files:
+        rows = [json.loads(l) for l in open(name) if l.startswith("{")]
+        if not rows:
+            sys.exit(f"goals.py: {name}: no results from ringtrain bench allreduce")
+        n = rows[0]["ranks"]
+        print(f"ring all-reduce vs MPI_Allreduce, {n} ranks (busbw = 2(N-1)/N x bytes / time, best of 7 rounds each)")
+        print(f"{'bytes':>12} {'iters':>8} {'ring GB/s':>14} {'MPI GB/s':>14} {'ratio':>8}")
+        for r in rows:
+            print(f"{r['bytes']:>12} {r['iters']:>8} {r['ring_busbw_gbs']:>14.3f} {r['mpi_busbw_gbs']:>14.3f} "
+                  f"{r['ratio']:>7.2f}x")
+            if r["bytes"] >= 1 << 20 and (worst is None or r["ratio"] < worst):
+                worst, worst_at = r["ratio"], f"np={n} {r['bytes'] >> 20} MiB"
+            if r["bytes"] == 64 << 20:
+                at64.append((r["ratio"], n))
+    add(path, "3", f"ring busbw, worst at >= 1 MiB ({worst_at})", "MPI_Allreduce", worst,
+        ">= 1.0x", worst >= 1.0)
+    low, n = min(at64)
+    add(path, "3", f"ring busbw at 64 MiB, lowest (np={n})", "MPI_Allreduce", low, ">= 1.3x", low >= 1.3)
+
+
+def table(path):
+    rows = sorted((json.loads(l) for l in open(path)), key=lambda r: r["goal"])  # stable: run order within a goal
+    fw, pw = max(len(r["figure"]) for r in rows), max(len(r["peer"]) for r in rows)
+    print(f"{'goal':<5} {'figure':<{fw}}  {'peer':<{pw}}  {'ratio':>7}  {'target':<8} met")
+    for r in rows:
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        print(f"{r['goal']:<5} {r['figure']:<{fw}}  {r['peer']:<{pw}}  {ratio:>7}  {r['target']:<8} "
+              f"{'yes' if r['met'] else 'NO'}")
+    goals = {}
+    for r in rows:
+        goals[r["goal"]] = goals.get(r["goal"], True) and r["met"]
+    missed = [g for g in sorted(goals) if not goals[g]]
+    print(f"goals met in this run: {sum(goals.values())} of {len(goals)}"
+          + (f"; missed: {', '.join(missed)}" if missed else ""))
+
+
+if __name__ == "__main__":
+    verb, path, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if verb == "add":
+        goal, figure, peer, ratio, target, met = rest
+        add(path, goal, figure, peer, None if ratio == "" else float(ratio), target, met)
+    elif verb == "ring":
+        ring(path, rest)
+    elif verb == "table":
+        table(path)
+    else:
+        sys.exit(__doc__)
