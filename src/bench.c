@@ -73,9 +73,10 @@ int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t se
         double bw_ring = factor * (double)bytes / t_ring / 1e9, bw_mpi = factor * (double)bytes / t_mpi / 1e9;
         if (rank == 0) {
             if (json)
-                printf("{\"bench\":\"allreduce\",\"ranks\":%d,\"bytes\":%zu,\"iters\":%d,\"ring_busbw_gbs\":%.4f,"
-                       "\"mpi_busbw_gbs\":%.4f,\"ratio\":%.4f,\"ring_s\":%.9f,\"mpi_s\":%.9f}\n",
-                       n, bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi, t_ring, t_mpi);
+                printf("{\"bench\":\"allreduce\",\"ranks\":%d,\"segment_bytes\":%zu,\"rounds\":%d,\"bytes\":%zu,"
+                       "\"iters\":%d,\"ring_busbw_gbs\":%.4f,\"mpi_busbw_gbs\":%.4f,\"ratio\":%.4f,"
+                       "\"ring_s\":%.9f,\"mpi_s\":%.9f}\n",
+                       n, segment_bytes, ROUNDS, bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi, t_ring, t_mpi);
             else
                 printf("%12zu %8d %14.3f %14.3f %7.2fx\n", bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi);
             fflush(stdout);

@@ -1,29 +1,38 @@
 #!/usr/bin/python3
 """make bench's record of the performance goals (issue 7): each section adds
-its figure, its peer, the ratio and the goal to one file; `table` prints them
-as one table at the end of the run.
-usage: tests/bench/goals.py add FILE GOAL FIGURE PEER RATIO TARGET MET(1|0)
-       tests/bench/goals.py ring FILE RING_NP2.jsonl ...: prints the ring
-           tables from `ringtrain bench allreduce --json`, records goal 3
-       tests/bench/goals.py table FILE"""
+its figure, its peer, the ratio and the goal to the file named by $GOALS;
+`table` prints them as one table at the end of the run.
+usage: tests/bench/goals.py add GOAL FIGURE PEER RATIO TARGET MET(1|0)
+       tests/bench/goals.py ring RING_NP2.jsonl ...: prints the ring tables
+           from `ringtrain bench allreduce --json`, records goal 3
+       tests/bench/goals.py table"""
 import json
+import os
 import sys
 
 
-def add(path, goal, figure, peer, ratio, target, met):
-    with open(path, "a") as f:
+def add(goal, figure, peer, ratio, target, met):
+    with open(os.environ["GOALS"], "a") as f:
         f.write(json.dumps({"goal": goal, "figure": figure, "peer": peer, "ratio": ratio,
                             "target": target, "met": bool(int(met))}) + "\n")
 
 
-def ring(path, files):
+def global_batch(metrics):
+    """train.global_batch of the run whose metrics.jsonl is `metrics` (its
+    run directory keeps the config it ran)."""
+    with open(os.path.join(os.path.dirname(metrics), "config.json")) as f:
+        return json.load(f)["train"]["global_batch"]
+
+
+def ring(files):
     worst, worst_at, at64 = None, "", []
     for name in files:
         rows = [json.loads(l) for l in open(name) if l.startswith("{")]
         if not rows:
             sys.exit(f"goals.py: {name}: no results from ringtrain bench allreduce")
         n = rows[0]["ranks"]
-        print(f"ring all-reduce vs MPI_Allreduce, {n} ranks (busbw = 2(N-1)/N x bytes / time, best of 7 rounds each)")
+        print(f"ring all-reduce vs MPI_Allreduce, {n} ranks, segment {rows[0]['segment_bytes'] >> 10} KiB "
+              f"(busbw = 2(N-1)/N x bytes / time, best of {rows[0]['rounds']} rounds each)")
         print(f"{'bytes':>12} {'iters':>8} {'ring GB/s':>14} {'MPI GB/s':>14} {'ratio':>8}")
         for r in rows:
             print(f"{r['bytes']:>12} {r['iters']:>8} {r['ring_busbw_gbs']:>14.3f} {r['mpi_busbw_gbs']:>14.3f} "
@@ -32,14 +41,14 @@ def ring(path, files):
                 worst, worst_at = r["ratio"], f"np={n} {r['bytes'] >> 20} MiB"
             if r["bytes"] == 64 << 20:
                 at64.append((r["ratio"], n))
-    add(path, "3", f"ring busbw, worst at >= 1 MiB ({worst_at})", "MPI_Allreduce", worst,
+    add("3", f"ring busbw, worst at >= 1 MiB ({worst_at})", "MPI_Allreduce", worst,
         ">= 1.0x", worst >= 1.0)
     low, n = min(at64)
-    add(path, "3", f"ring busbw at 64 MiB, lowest (np={n})", "MPI_Allreduce", low, ">= 1.3x", low >= 1.3)
+    add("3", f"ring busbw at 64 MiB, lowest (np={n})", "MPI_Allreduce", low, ">= 1.3x", low >= 1.3)
 
 
-def table(path):
-    rows = sorted((json.loads(l) for l in open(path)), key=lambda r: r["goal"])  # stable: run order within a goal
+def table():
+    rows = sorted((json.loads(l) for l in open(os.environ["GOALS"])), key=lambda r: r["goal"])  # stable: run order within a goal
     fw, pw = max(len(r["figure"]) for r in rows), max(len(r["peer"]) for r in rows)
     print(f"{'goal':<5} {'figure':<{fw}}  {'peer':<{pw}}  {'ratio':>7}  {'target':<8} met")
     for r in rows:
@@ -55,13 +64,13 @@ def table(path):
 
 
 if __name__ == "__main__":
-    verb, path, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+    verb, rest = sys.argv[1], sys.argv[2:]
     if verb == "add":
         goal, figure, peer, ratio, target, met = rest
-        add(path, goal, figure, peer, None if ratio == "" else float(ratio), target, met)
+        add(goal, figure, peer, None if ratio == "" else float(ratio), target, met)
     elif verb == "ring":
-        ring(path, rest)
+        ring(rest)
     elif verb == "table":
-        table(path)
+        table()
     else:
         sys.exit(__doc__)
