@@ -5,6 +5,9 @@ its figure, its peer, the ratio and the goal to the file named by $GOALS;
 usage: tests/bench/goals.py add GOAL FIGURE PEER RATIO TARGET MET(1|0)
        tests/bench/goals.py ring RING_NP2.jsonl ...: prints the ring tables
            from `ringtrain bench allreduce --json`, records goal 3
+       tests/bench/goals.py ring-vs-ompi-ring DEFAULT_NP2.jsonl FORCED_NP2.jsonl ...:
+           prints, per size, the ring's ratio to MPI_Allreduce as Open MPI
+           chooses it and as forced to Open MPI's own ring (not a goal)
        tests/bench/goals.py table"""
 import json
 import os
@@ -47,6 +50,19 @@ def ring(files):
     add("3", f"ring busbw at 64 MiB, lowest (np={n})", "MPI_Allreduce", low, ">= 1.3x", low >= 1.3)
 
 
+def ring_vs_ompi_ring(files):
+    """Files in pairs, one pair per np: a default run, then a run under
+    `--mca coll_tuned_allreduce_algorithm 4`, where MPI_Allreduce is Open MPI's
+    own ring (reduce-scatter then all-gather, as ours): the ring against a ring."""
+    print(f"{'ranks':>5} {'bytes':>10} {'vs MPI_Allreduce':>17} {'vs Open MPI ring':>17} "
+          f"{'Open MPI ring GB/s':>19}")
+    for default, forced in zip(files[::2], files[1::2]):
+        ratio = {r["bytes"]: r["ratio"] for r in (json.loads(l) for l in open(default) if l.startswith("{"))}
+        for r in (json.loads(l) for l in open(forced) if l.startswith("{")):
+            d = f"{ratio[r['bytes']]:.2f}x" if r["bytes"] in ratio else "-"
+            print(f"{r['ranks']:>5} {r['bytes']:>10} {d:>17} {r['ratio']:>16.2f}x {r['mpi_busbw_gbs']:>19.3f}")
+
+
 def table():
     rows = sorted((json.loads(l) for l in open(os.environ["GOALS"])), key=lambda r: r["goal"])  # stable: run order within a goal
     fw, pw = max(len(r["figure"]) for r in rows), max(len(r["peer"]) for r in rows)
@@ -70,6 +86,8 @@ if __name__ == "__main__":
         add(goal, figure, peer, None if ratio == "" else float(ratio), target, met)
     elif verb == "ring":
         ring(rest)
+    elif verb == "ring-vs-ompi-ring":
+        ring_vs_ompi_ring(rest)
     elif verb == "table":
         table()
     else:
