@@ -27,10 +27,15 @@ def global_batch(metrics):
         return json.load(f)["train"]["global_batch"]
 
 
+def bench_rows(path):
+    """The JSON rows of `ringtrain bench allreduce --json` saved in path."""
+    return [json.loads(l) for l in open(path) if l.startswith("{")]
+
+
 def ring(files):
     worst, worst_at, at64 = None, "", []
     for name in files:
-        rows = [json.loads(l) for l in open(name) if l.startswith("{")]
+        rows = bench_rows(name)
         if not rows:
             sys.exit(f"goals.py: {name}: no results from ringtrain bench allreduce")
         n = rows[0]["ranks"]
@@ -57,8 +62,8 @@ def ring_vs_ompi_ring(files):
     print(f"{'ranks':>5} {'bytes':>10} {'vs MPI_Allreduce':>17} {'vs Open MPI ring':>17} "
           f"{'Open MPI ring GB/s':>19}")
     for default, forced in zip(files[::2], files[1::2]):
-        ratio = {r["bytes"]: r["ratio"] for r in (json.loads(l) for l in open(default) if l.startswith("{"))}
-        for r in (json.loads(l) for l in open(forced) if l.startswith("{")):
+        ratio = {r["bytes"]: r["ratio"] for r in bench_rows(default)}
+        for r in bench_rows(forced):
             d = f"{ratio[r['bytes']]:.2f}x" if r["bytes"] in ratio else "-"
             print(f"{r['ranks']:>5} {r['bytes']:>10} {d:>17} {r['ratio']:>16.2f}x {r['mpi_busbw_gbs']:>19.3f}")
 
