@@ -8,7 +8,19 @@ MODE=${2:-}
 BIN=$OBJDIR/ringtrain # this flavour's binary (build/ringtrain is a copy of the plain one)
 DATA=data/fashion-mnist.h5
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+# What the suites take from the environment they happen to run in, made
+# explicit. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are kept as they are: some
+# machines set them on purpose (older OpenBLAS builds compute wrongly on some
+# processors), and every suite passes with and without them. The rest is fixed:
+#  - one OpenBLAS thread per process: the ranks fill the cores, and the
+#    zero-allocation claim is made for one thread;
+#  - one locale, so that numbers print and sort alike;
+#  - no ringtrain testing switch (RINGTRAIN_*), progress mode or scheduler
+#    variable (SLURM_*) from the caller's shell, which would change what a
+#    run does or how it names its launcher; suites set their own.
+export OPENBLAS_NUM_THREADS=1 LC_ALL=C.UTF-8
+unset OMP_NUM_THREADS GOTO_NUM_THREADS
+for v in $(compgen -e | grep -E '^(RINGTRAIN_|SLURM_)'); do unset "$v"; done
 if [ "$MODE" = sanitize ]; then
     # Open MPI and its libraries keep allocations for the life of the process.
     # use_tls=0: on some machines (seen on kernel 6.18, a Xeon of model 207)
