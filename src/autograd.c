@@ -6,18 +6,20 @@
 
 #include <string.h>
 
-#define OP(e, n) [RT_OP_##e] = {#n, rt_fwd_##n, rt_bwd_##n}
+#define OP(e, n) [RT_OP_##e] = {#n, rt_fwd_##n, rt_bwd_##n, false}
+/* an elementwise op of one input and no arguments: rt_unary takes it by id */
+#define UNARY(e, n) [RT_OP_##e] = {#n, rt_fwd_##n, rt_bwd_##n, true}
 const rt_op_def rt_op_table[RT_OP_COUNT] = {
     OP(MATMUL, matmul),
     OP(LINEAR, linear),
     OP(ADD, add),
     OP(MUL, mul),
     OP(BIAS_ADD, bias_add),
-    OP(RELU, relu),
-    OP(GELU, gelu),
-    OP(GELU_TANH, gelu_tanh),
-    OP(TANH, tanh),
-    OP(SIGMOID, sigmoid),
+    UNARY(RELU, relu),
+    UNARY(GELU, gelu),
+    UNARY(GELU_TANH, gelu_tanh),
+    UNARY(TANH, tanh),
+    UNARY(SIGMOID, sigmoid),
     OP(RESHAPE, reshape),
     OP(SUM, sum),
     OP(MEAN, mean),
@@ -34,20 +36,21 @@ const rt_op_def rt_op_table[RT_OP_COUNT] = {
     OP(DROPOUT, dropout),
     OP(CONCAT, concat),
     OP(SLICE, slice),
-    OP(EXP, exp),
-    OP(LOG, log),
-    OP(SOFTPLUS, softplus),
+    UNARY(EXP, exp),
+    UNARY(LOG, log),
+    UNARY(SOFTPLUS, softplus),
     OP(SUM_AXIS, sum_axis),
     OP(SCALE, scale),
     OP(AFFINE, affine),
 };
 #undef OP
+#undef UNARY
 _Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == RT_OP_COUNT,
                "rt_op_table must have one entry per rt_op");
 
 struct rt_graph {
     rt_arena *arena;  /* activations, gradients and saved scratch of one step */
-    rt_node *nodes;   /* (max_nodes) the tape */
+    rt_node *nodes;   /* (max_nodes) the tape; it grows while warming up */
     int nnodes;
     int max_nodes;
     bool grad;        /* recording on */
@@ -61,8 +64,8 @@ struct rt_graph {
 rt_graph *rt_graph_create(size_t arena_bytes, int max_nodes) {
     rt_graph *g = rt_calloc(1, sizeof *g);
     g->arena = rt_arena_create(arena_bytes);
-    g->nodes = rt_calloc((size_t)max_nodes, sizeof *g->nodes);
-    g->max_nodes = max_nodes;
+    g->max_nodes = max_nodes > 16 ? max_nodes : 16;
+    g->nodes = rt_calloc((size_t)g->max_nodes, sizeof *g->nodes);
     g->grad = true;
     return g;
 }
@@ -109,7 +112,10 @@ rt_tensor *rt_graph_apply(rt_graph *g, rt_op op, rt_tensor *const *in, int nin,
     rt_node local = {0};
     rt_node *n = &local;
     if (need_grad) {
-        RT_CHECK(g->nnodes < g->max_nodes, "tape full (%d nodes)", g->max_nodes);
+        if (g->nnodes == g->max_nodes) { /* the first steps size the tape; no node is held across */
+            g->max_nodes *= 2;
+            g->nodes = rt_realloc(g->nodes, rt_mul_size((size_t)g->max_nodes, sizeof *g->nodes));
+        }
         n = &g->nodes[g->nnodes++];
         memset(n, 0, sizeof *n);
     }

@@ -3,6 +3,7 @@
 
 #include "ringtrain/common.h"
 #include "ringtrain/h5util.h"
+#include "ringtrain/hooks.h"
 
 #include <errno.h>
 #include <math.h>
@@ -93,8 +94,7 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     if (f < 0) return rt_err(RT_ERUNTIME, "%s: cannot create checkpoint", tmp);
     int rc = write_group(f, "params", p, p->data);
     /* testing switch: die half-way through writing the checkpoint of step N */
-    const char *crash = getenv("RINGTRAIN_FAULT_CKPT_CRASH");
-    if (crash && atoll(crash) == meta->step) {
+    if (rt_hooks_get()->ckpt_crash_step == meta->step) {
         H5Fflush(f, H5F_SCOPE_GLOBAL);
         raise(SIGKILL);
     }

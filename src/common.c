@@ -14,16 +14,29 @@
 int rt_log_rank = 0;
 
 static _Thread_local char err_buf[1024];
+static _Thread_local int err_code;
+static _Thread_local int err_origin = -1;
 
 int rt_err(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
+    err_code = code;
+    err_origin = rt_log_rank;
+    return code;
+}
+
+int rt_err_remote(int code, int origin) {
+    err_buf[0] = '\0';
+    err_code = code;
+    err_origin = origin == rt_log_rank ? -1 : origin;
     return code;
 }
 
 const char *rt_errmsg(void) { return err_buf; }
+int rt_errcode(void) { return err_code; }
+int rt_err_is_own(void) { return err_code != 0 && err_origin == rt_log_rank; }
 
 int rt_err_prefix(int code, const char *prefix) {
     size_t plen = strlen(prefix), room = sizeof err_buf - 1;
@@ -34,6 +47,7 @@ int rt_err_prefix(int code, const char *prefix) {
     memcpy(err_buf, prefix, plen);
     memcpy(err_buf + plen, ": ", 2);
     err_buf[plen + 2 + mlen] = '\0';
+    err_code = code;
     return code;
 }
 

@@ -56,13 +56,14 @@ int rt_dist_agree(int rc, MPI_Comm comm) {
     int n = 1;
     MPI_Comm_size(comm, &n);
     int small[64], *all = n <= 64 ? small : rt_malloc((size_t)n * sizeof(int));
-    int worst = rc;
+    int worst = rc, origin = -1;
     int grc = allgather(&rc, 1, MPI_INT, all, comm, "agreeing on a result");
     if (grc) {
         worst = grc;
     } else {
-        for (int i = 0; i < n; i++) worst = all[i] > worst ? all[i] : worst;
-        if (worst && !rc) rt_err(worst, "another rank failed");
+        for (int i = 0; i < n; i++)
+            if (all[i] > worst || (all[i] == worst && worst && origin < 0)) worst = all[i], origin = i;
+        if (worst && !rc) rt_err_remote(worst, origin);
     }
     if (all != small) rt_free(all);
     return worst;
@@ -96,6 +97,16 @@ int rt_dist_sum(double *v, int n, MPI_Comm comm) {
             v[j] = s;
         }
     }
+    rt_free(all);
+    return rc;
+}
+
+int rt_dist_max(double *v, MPI_Comm comm) {
+    int w = 1;
+    MPI_Comm_size(comm, &w);
+    double *all = rt_malloc(rt_mul_size((size_t)w, sizeof(double)));
+    int rc = allgather(v, 1, MPI_DOUBLE, all, comm, "gathering a maximum");
+    for (int r = 0; !rc && r < w; r++) *v = all[r] > *v ? all[r] : *v;
     rt_free(all);
     return rc;
 }

@@ -1,4 +1,5 @@
-/* main.c - the ringtrain command line: one binary, one verb per job. */
+/* main.c - the ringtrain command line: one binary, one verb per job, from a
+ * table of verbs; every verb's flags are read by one shared helper. */
 #include "ringtrain/bench.h"
 #include "ringtrain/blas.h"
 #include "ringtrain/ckpt.h"
@@ -6,47 +7,27 @@
 #include "ringtrain/config.h"
 #include "ringtrain/data.h"
 #include "ringtrain/dist.h"
+#include "ringtrain/eval.h"
+#include "ringtrain/events.h"
 #include "ringtrain/report.h"
 #include "ringtrain/sample.h"
 #include "ringtrain/train.h"
 
-#include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #ifndef RT_GIT_COMMIT
 #define RT_GIT_COMMIT "unknown"
 #endif
 
 #define MAX_SETS 256
+#define MAX_SIZES 64
 
-/* ---- usage texts ---- */
-
-static const char *const usage_main =
-    "usage: ringtrain VERB [options]\n"
-    "\n"
-    "verbs:\n"
-    "  train CONFIG.json   train a model (plain, under mpirun, or under srun)\n"
-    "  eval CKPT.h5        evaluate a checkpoint; prints one JSON line\n"
-    "  sample CKPT.h5      draw samples of a NICE or rectified-flow model into a PNG grid\n"
-    "  prep fashion-mnist  convert the IDX files to ringtrain's HDF5 layout\n"
-    "  inspect CKPT.h5     print a readable summary of a checkpoint\n"
-    "  seal CKPT.h5        re-seal a checkpoint edited on purpose (e.g. with h5py)\n"
-    "  report RUN_DIR      throughput, time split, stragglers and final metrics of a run\n"
-    "  plot RUN_DIR -o P   draw loss, accuracy, learning rate and samples/s into a PNG\n"
-    "  bench allreduce     ring all-reduce vs MPI_Allreduce bus bandwidth\n"
-    "\n"
-    "options:\n"
-    "  --help              this text; every verb also takes --help\n"
-    "  --version           version and git commit\n"
-    "\n"
-    "example:\n"
-    "  mpirun -np 2 build/ringtrain train configs/fashion_mlp.json --set train.steps=100\n";
+/* ---- usage texts (the verbs' list is made from the table below) ---- */
 
 static const char *const usage_train =
     "usage: ringtrain train CONFIG.json [--set key.path=value ...] [--run-dir DIR]\n"
@@ -153,80 +134,158 @@ static int world_rank(void) {
     return r;
 }
 
-/* Prints the error once: the lowest rank that saw it first-hand reports it. */
+/* Prints the error once: the lowest rank that saw it first-hand reports it
+ * (a rank that only learnt another failed has no message of its own). */
 static void report(int rc, bool mpi_up) {
-    const char *msg = rt_errmsg();
-    bool own = rc != RT_OK && rc != RT_ESIGNAL && strcmp(msg, "another rank failed") != 0;
+    bool own = rc != RT_OK && rc != RT_ESIGNAL && rt_err_is_own();
     int me = mpi_up ? world_rank() : 0;
     int printer = mpi_up ? rt_dist_first(own, MPI_COMM_WORLD) : me;
     if (own && printer == me) {
-        fprintf(stderr, "ringtrain: error: %s\n", msg);
+        fprintf(stderr, "ringtrain: error: %s\n", rt_errmsg());
         fflush(stderr);
     }
 }
 
+/* ---- the shared argument helper ---- */
+
+typedef enum { ARG_FLAG, ARG_STR, ARG_LIST, ARG_INT, ARG_CHOICE } arg_kind;
+
+/* One flag of a verb: where its value goes and what it accepts. */
+typedef struct arg_opt {
+    const char *name;     /* "--set" */
+    const char *alias;    /* "-o", or NULL */
+    arg_kind kind;
+    void *out;            /* bool, const char *, const char *[MAX_SETS], long long, const char * */
+    int *count;           /* ARG_LIST: values so far */
+    long long lo, hi;     /* ARG_INT: the range */
+    const char *what;     /* ARG_INT: "a count in [1, 1048576]"; ARG_CHOICE: "test or train" */
+    const char *const *choices; /* ARG_CHOICE: NULL-terminated */
+} arg_opt;
+
+/* What a verb's command line holds besides its flags. */
+typedef struct arg_spec {
+    const char *verb, *usage;
+    const arg_opt *opts;
+    int nopts;
+    const char **pos;     /* (maxpos) positional arguments, in order */
+    int maxpos;
+} arg_spec;
+
+enum { ARGS_OK, ARGS_HELP, ARGS_BAD };
+
 static int usage_error(const char *verb, const char *fmt, const char *arg) {
     char what[512];
     snprintf(what, sizeof what, fmt, arg);
-    return rt_err(RT_EBADINPUT, "%s%s%s (see ringtrain %s--help)", verb ? verb : "",
-                  verb ? ": " : "", what, verb ? "" : "");
+    return rt_err(RT_EBADINPUT, "%s: %s (see ringtrain %s --help)", verb, what, verb);
 }
 
 static bool is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 
-/* ---- MPI ---- */
-
-static int mpi_start(int *argc, char ***argv) {
-    int provided = 0;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
-        return rt_err(RT_ERUNTIME, "MPI_Init_thread failed");
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    rt_log_rank = world_rank();
-    /* one BLAS thread per core this rank can call its own */
-    int cores = rt_dist_cores_per_rank(MPI_COMM_WORLD); /* collective: every rank */
-    if (!getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(cores);
-    return RT_OK;
+/* The flag a names (alone, or as "--name=value": *inline_val then points
+ * past the '='), or NULL. */
+static const arg_opt *find_opt(const arg_spec *s, const char *a, const char **inline_val) {
+    *inline_val = NULL;
+    for (int i = 0; i < s->nopts; i++) {
+        const arg_opt *o = &s->opts[i];
+        size_t n = strlen(o->name);
+        if (strcmp(a, o->name) == 0 || (o->alias && strcmp(a, o->alias) == 0)) return o;
+        if (o->kind != ARG_FLAG && strncmp(a, o->name, n) == 0 && a[n] == '=') {
+            *inline_val = a + n + 1;
+            return o;
+        }
+    }
+    return NULL;
 }
+
+static int set_value(const arg_spec *s, const arg_opt *o, const char *v) {
+    switch (o->kind) {
+    case ARG_FLAG: *(bool *)o->out = true; return RT_OK;
+    case ARG_STR: *(const char **)o->out = v; return RT_OK;
+    case ARG_LIST:
+        if (*o->count == MAX_SETS) return usage_error(s->verb, "too many --set (max %s)", "256");
+        ((const char **)o->out)[(*o->count)++] = v;
+        return RT_OK;
+    case ARG_INT: {
+        char *end, msg[160];
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (!errno && end != v && !*end && x >= o->lo && x <= o->hi) {
+            *(long long *)o->out = x;
+            return RT_OK;
+        }
+        snprintf(msg, sizeof msg, "%s: expected %s, got %%s", o->name, o->what);
+        return usage_error(s->verb, msg, v);
+    }
+    case ARG_CHOICE:
+        for (int i = 0; o->choices[i]; i++)
+            if (strcmp(v, o->choices[i]) == 0) {
+                *(const char **)o->out = v;
+                return RT_OK;
+            }
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be %s, got %%s", o->name, o->what);
+        return usage_error(s->verb, msg, v);
+    }
+    return RT_ERUNTIME;
+}
+
+/* Reads argv by s: ARGS_OK, ARGS_HELP (--help given: the caller prints the
+ * usage), or ARGS_BAD with the error recorded. */
+static int parse_args(const arg_spec *s, int argc, char **argv) {
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (is_help(a)) return ARGS_HELP;
+        const arg_opt *o = a[0] == '-' ? find_opt(s, a, &v) : NULL;
+        if (!o && a[0] == '-') return usage_error(s->verb, "unknown or incomplete option %s", a), ARGS_BAD;
+        if (!o) {
+            if (npos == s->maxpos) return usage_error(s->verb, "unexpected argument %s", a), ARGS_BAD;
+            s->pos[npos++] = a;
+            continue;
+        }
+        if (o->kind != ARG_FLAG && !v) {
+            if (i + 1 == argc) return usage_error(s->verb, "unknown or incomplete option %s", a), ARGS_BAD;
+            v = argv[++i];
+        }
+        if (set_value(s, o, v)) return ARGS_BAD;
+    }
+    return ARGS_OK;
+}
+
+/* parse_args for a verb run on every rank: rank 0 alone prints its usage. */
+static int parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, bool *help) {
+    int r = parse_args(s, argc, argv);
+    *help = r == ARGS_HELP;
+    if (*help && (!mpi || world_rank() == 0)) fputs(s->usage, stdout);
+    return r == ARGS_BAD ? RT_EBADINPUT : RT_OK;
+}
+
+#define NOPTS(a) ((int)(sizeof a / sizeof a[0]))
 
 /* ---- verbs ---- */
 
 static int cmd_train(int argc, char **argv) {
-    const char *config = NULL;
-    const char *sets[MAX_SETS];
+    const char *config = NULL, *sets[MAX_SETS];
     int nset = 0;
     rt_train_opts opts = {0};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (is_help(a)) {
-            if (world_rank() == 0) fputs(usage_train, stdout);
-            return RT_OK;
-        } else if (strcmp(a, "--set") == 0 && has_val) {
-            if (nset == MAX_SETS) return usage_error("train", "too many --set (max %s)", "256");
-            sets[nset++] = argv[++i];
-        } else if (strncmp(a, "--set=", 6) == 0) {
-            if (nset == MAX_SETS) return usage_error("train", "too many --set (max %s)", "256");
-            sets[nset++] = a + 6;
-        } else if (strcmp(a, "--run-dir") == 0 && has_val) {
-            opts.run_dir = argv[++i];
-        } else if (strcmp(a, "--resume") == 0 && has_val) {
-            opts.resume = argv[++i];
-        } else if (strcmp(a, "--quiet") == 0) {
-            opts.quiet = true;
-        } else if (strcmp(a, "--per-rank-metrics") == 0) {
-            opts.per_rank_metrics = true;
-        } else if (a[0] == '-') {
-            return usage_error("train", "unknown or incomplete option %s", a);
-        } else if (!config) {
-            config = a;
-        } else {
-            return usage_error("train", "unexpected argument %s", a);
-        }
-    }
+    const arg_opt o[] = {
+        {.name = "--set", .kind = ARG_LIST, .out = sets, .count = &nset},
+        {.name = "--run-dir", .kind = ARG_STR, .out = &opts.run_dir},
+        {.name = "--resume", .kind = ARG_STR, .out = &opts.resume},
+        {.name = "--quiet", .kind = ARG_FLAG, .out = &opts.quiet},
+        {.name = "--per-rank-metrics", .kind = ARG_FLAG, .out = &opts.per_rank_metrics},
+    };
+    arg_spec s = {"train", usage_train, o, NOPTS(o), &config, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, true, &help);
+    if (rc || help) return rc;
     if (!config) return usage_error("train", "missing CONFIG.json%s", "");
     rt_config *cfg = NULL;
-    int rc = rt_config_load(config, sets, nset, &cfg);
-    if (rc) return rc;
+    /* every rank reads the file: one that cannot must not leave the others waiting */
+    if ((rc = rt_dist_agree(rt_config_load(config, sets, nset, &cfg), MPI_COMM_WORLD))) {
+        rt_config_free(cfg);
+        return rc;
+    }
     rt_trainer *t = NULL;
     rc = rt_trainer_create(cfg, &opts, MPI_COMM_WORLD, &t);
     if (!rc) rc = rt_trainer_run(t);
@@ -237,159 +296,96 @@ static int cmd_train(int argc, char **argv) {
 
 static int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *split = "test";
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (is_help(a)) {
-            if (world_rank() == 0) fputs(usage_eval, stdout);
-            return RT_OK;
-        } else if (strcmp(a, "--data") == 0 && has_val) {
-            data = argv[++i];
-        } else if (strcmp(a, "--split") == 0 && has_val) {
-            split = argv[++i];
-            if (strcmp(split, "test") && strcmp(split, "train"))
-                return usage_error("eval", "--split must be test or train, got %s", split);
-        } else if (a[0] == '-') {
-            return usage_error("eval", "unknown or incomplete option %s", a);
-        } else if (!ckpt) {
-            ckpt = a;
-        } else {
-            return usage_error("eval", "unexpected argument %s", a);
-        }
-    }
+    static const char *const splits[] = {"test", "train", NULL};
+    const arg_opt o[] = {
+        {.name = "--data", .kind = ARG_STR, .out = &data},
+        {.name = "--split", .kind = ARG_CHOICE, .out = &split, .what = "test or train", .choices = splits},
+    };
+    arg_spec s = {"eval", usage_eval, o, NOPTS(o), &ckpt, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, true, &help);
+    if (rc || help) return rc;
     if (!ckpt) return usage_error("eval", "missing CHECKPOINT.h5%s", "");
     return rt_eval_checkpoint(ckpt, data, split, MPI_COMM_WORLD);
 }
 
 static int cmd_prep(int argc, char **argv) {
     const char *what = NULL, *out = NULL, *src = "/usr/share/datasets/fashion-mnist";
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (is_help(a)) {
-            fputs(usage_prep, stdout);
-            return RT_OK;
-        } else if (strcmp(a, "--out") == 0 && has_val) {
-            out = argv[++i];
-        } else if (strcmp(a, "--src") == 0 && has_val) {
-            src = argv[++i];
-        } else if (a[0] == '-') {
-            return usage_error("prep", "unknown or incomplete option %s", a);
-        } else if (!what) {
-            what = a;
-        } else {
-            return usage_error("prep", "unexpected argument %s", a);
-        }
-    }
+    const arg_opt o[] = {
+        {.name = "--out", .kind = ARG_STR, .out = &out},
+        {.name = "--src", .kind = ARG_STR, .out = &src},
+    };
+    arg_spec s = {"prep", usage_prep, o, NOPTS(o), &what, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, false, &help);
+    if (rc || help) return rc;
     if (!what || strcmp(what, "fashion-mnist") != 0)
-        return usage_error("prep", "unknown dataset \"%s\" (supported: fashion-mnist)",
-                           what ? what : "");
+        return usage_error("prep", "unknown dataset \"%s\" (supported: fashion-mnist)", what ? what : "");
     if (!out) return usage_error("prep", "missing --out FILE.h5%s", "");
-    int rc = rt_prep_fashion_mnist(src, out);
-    if (!rc) printf("wrote %s\n", out);
+    if (!(rc = rt_prep_fashion_mnist(src, out))) printf("wrote %s\n", out);
     return rc;
-}
-
-/* A whole decimal number in [lo, hi] from a flag's value. */
-static bool parse_count(const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
 }
 
 static int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL;
     long long n = 64, seed = 0, steps = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (is_help(a)) {
-            fputs(usage_sample, stdout);
-            return RT_OK;
-        } else if (strcmp(a, "--out") == 0 && has_val) {
-            out = argv[++i];
-        } else if (strcmp(a, "--n") == 0 && has_val) {
-            if (!parse_count(argv[++i], 1, 1 << 20, &n))
-                return usage_error("sample", "--n: expected a count in [1, 1048576], got %s", argv[i]);
-        } else if (strcmp(a, "--seed") == 0 && has_val) {
-            if (!parse_count(argv[++i], 0, (long long)9e15, &seed))
-                return usage_error("sample", "--seed: expected a non-negative integer, got %s", argv[i]);
-        } else if (strcmp(a, "--steps") == 0 && has_val) {
-            if (!parse_count(argv[++i], 1, 100000, &steps))
-                return usage_error("sample", "--steps: expected a count in [1, 100000], got %s", argv[i]);
-        } else if (a[0] == '-') {
-            return usage_error("sample", "unknown or incomplete option %s", a);
-        } else if (!ckpt) {
-            ckpt = a;
-        } else {
-            return usage_error("sample", "unexpected argument %s", a);
-        }
-    }
+    const arg_opt o[] = {
+        {.name = "--out", .kind = ARG_STR, .out = &out},
+        {.name = "--n", .kind = ARG_INT, .out = &n, .lo = 1, .hi = 1 << 20, .what = "a count in [1, 1048576]"},
+        {.name = "--seed", .kind = ARG_INT, .out = &seed, .lo = 0, .hi = (long long)9e15,
+         .what = "a non-negative integer"},
+        {.name = "--steps", .kind = ARG_INT, .out = &steps, .lo = 1, .hi = 100000, .what = "a count in [1, 100000]"},
+    };
+    arg_spec s = {"sample", usage_sample, o, NOPTS(o), &ckpt, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, false, &help);
+    if (rc || help) return rc;
     if (!ckpt) return usage_error("sample", "missing CHECKPOINT.h5%s", "");
     if (!out) return usage_error("sample", "missing --out FILE.png or FILE.h5%s", "");
     if (strlen(out) >= RT_PATH_MAX - 8) return usage_error("sample", "--out: path longer than %s characters", "1015");
-    int rc = rt_sample_checkpoint(ckpt, n, (uint64_t)seed, (int)steps, out);
-    if (!rc) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "event", "sample");
-        cJSON_AddStringToObject(o, "checkpoint", ckpt);
-        cJSON_AddNumberToObject(o, "n", (double)n);
-        cJSON_AddStringToObject(o, "out", out);
-        char *line = cJSON_PrintUnformatted(o);
-        printf("%s\n", line);
-        fflush(stdout);
-        cJSON_free(line);
-        cJSON_Delete(o);
-    }
-    return rc;
+    if ((rc = rt_sample_checkpoint(ckpt, n, (uint64_t)seed, (int)steps, out))) return rc;
+    rt_event *e = rt_event_new("sample");
+    rt_event_str(e, "checkpoint", ckpt);
+    rt_event_num(e, "n", (double)n);
+    rt_event_str(e, "out", out);
+    rt_event_emit(e, stdout, NULL);
+    return RT_OK;
 }
 
 /* inspect CKPT | seal CKPT: one checkpoint, no options */
-static int cmd_one_ckpt(const char *verb, const char *usage, int (*fn)(const char *, FILE *),
-                        int argc, char **argv) {
+static int one_ckpt(const char *verb, const char *usage, int (*fn)(const char *, FILE *), int argc, char **argv) {
     const char *ckpt = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(usage, stdout);
-            return RT_OK;
-        } else if (argv[i][0] == '-') {
-            return usage_error(verb, "unknown option %s", argv[i]);
-        } else if (!ckpt) {
-            ckpt = argv[i];
-        } else {
-            return usage_error(verb, "unexpected argument %s", argv[i]);
-        }
-    }
+    arg_spec s = {verb, usage, NULL, 0, &ckpt, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, false, &help);
+    if (rc || help) return rc;
     if (!ckpt) return usage_error(verb, "missing CHECKPOINT.h5%s", "");
     return fn(ckpt, stdout);
 }
 
-/* report RUN_DIR | plot RUN_DIR -o FILE.png */
-static int cmd_runlog(bool plot, int argc, char **argv) {
-    const char *dir = NULL, *out = NULL, *verb = plot ? "plot" : "report";
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_help(a)) {
-            fputs(plot ? usage_plot : usage_report, stdout);
-            return RT_OK;
-        } else if (plot && (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) && i + 1 < argc) {
-            out = argv[++i];
-        } else if (a[0] == '-') {
-            return usage_error(verb, "unknown or incomplete option %s", a);
-        } else if (!dir) {
-            dir = a;
-        } else {
-            return usage_error(verb, "unexpected argument %s", a);
-        }
-    }
-    if (!dir) return usage_error(verb, "missing RUN_DIR%s", "");
-    if (!plot) return rt_report(dir, stdout);
-    if (!out) return usage_error(verb, "missing -o FILE.png%s", "");
-    int rc = rt_plot(dir, out);
-    if (!rc) printf("wrote %s\n", out);
+static int cmd_inspect(int argc, char **argv) { return one_ckpt("inspect", usage_inspect, rt_ckpt_inspect, argc, argv); }
+static int cmd_seal(int argc, char **argv) { return one_ckpt("seal", usage_seal, rt_ckpt_seal, argc, argv); }
+
+static int cmd_report(int argc, char **argv) {
+    const char *dir = NULL;
+    arg_spec s = {"report", usage_report, NULL, 0, &dir, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, false, &help);
+    if (rc || help) return rc;
+    if (!dir) return usage_error("report", "missing RUN_DIR%s", "");
+    return rt_report(dir, stdout);
+}
+
+static int cmd_plot(int argc, char **argv) {
+    const char *dir = NULL, *out = NULL;
+    const arg_opt o[] = {{.name = "--out", .alias = "-o", .kind = ARG_STR, .out = &out}};
+    arg_spec s = {"plot", usage_plot, o, NOPTS(o), &dir, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, false, &help);
+    if (rc || help) return rc;
+    if (!dir) return usage_error("plot", "missing RUN_DIR%s", "");
+    if (!out) return usage_error("plot", "missing -o FILE.png%s", "");
+    if (!(rc = rt_plot(dir, out))) printf("wrote %s\n", out);
     return rc;
 }
 
@@ -405,98 +401,114 @@ static size_t parse_size(const char *s) {
     return (size_t)(v * mult);
 }
 
-static int cmd_bench(int argc, char **argv) {
-    size_t sizes[64] = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
-    int nsizes = 8;
-    size_t segment = 512 << 10;
-    bool json = false;
-    const char *what = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (is_help(a)) {
-            if (world_rank() == 0) fputs(usage_bench, stdout);
-            return RT_OK;
-        } else if (strcmp(a, "--sizes") == 0 && has_val) {
-            char buf[1024];
-            snprintf(buf, sizeof buf, "%s", argv[++i]);
-            nsizes = 0;
-            char *save = NULL;
-            for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                if (nsizes == 64) return usage_error("bench", "--sizes: at most 64 sizes%s", "");
-                if (!(sizes[nsizes++] = parse_size(tok)))
-                    return usage_error("bench", "--sizes: bad size \"%s\"", tok);
-            }
-            if (!nsizes) return usage_error("bench", "--sizes: empty list%s", "");
-        } else if (strcmp(a, "--segment-kb") == 0 && has_val) {
-            long kb = strtol(argv[++i], NULL, 10);
-            if (kb < 1 || kb > (1 << 20)) return usage_error("bench", "--segment-kb: bad value %s", argv[i]);
-            segment = (size_t)kb << 10;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (a[0] == '-') {
-            return usage_error("bench", "unknown or incomplete option %s", a);
-        } else if (!what) {
-            what = a;
-        } else {
-            return usage_error("bench", "unexpected argument %s", a);
-        }
+/* "4K,1M,64M" into sizes; returns how many, or -1 with the error recorded. */
+static int parse_sizes(const char *list, size_t *sizes) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_SIZES) return usage_error("bench", "--sizes: at most 64 sizes%s", ""), -1;
+        if (!(sizes[n++] = parse_size(tok))) return usage_error("bench", "--sizes: bad size \"%s\"", tok), -1;
     }
-    if (!what || strcmp(what, "allreduce") != 0)
-        return usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce)", what ? what : "");
-    return rt_bench_allreduce(MPI_COMM_WORLD, sizes, nsizes, segment, json);
+    if (!n) return usage_error("bench", "--sizes: empty list%s", ""), -1;
+    return n;
 }
 
-int main(int argc, char **argv) {
-    rt_blas_pick_kernels(argv); /* may run the program again from here */
-    if (argc < 2 || is_help(argv[1])) {
-        fputs(usage_main, argc < 2 ? stderr : stdout);
-        return argc < 2 ? RT_EBADINPUT : RT_OK;
-    }
-    if (strcmp(argv[1], "--version") == 0) {
-        const char *detected;
-        const char *kernels = rt_blas_kernels(&detected);
-        printf("ringtrain %s (git %s)\n", RT_VERSION, RT_GIT_COMMIT);
-        printf("blas: OpenBLAS %s kernels", kernels);
-        if (detected) printf(" (chosen by ringtrain from the CPU's features: OpenBLAS took it for %s)", detected);
-        printf("\n");
-        return RT_OK;
-    }
-    const char *verb = argv[1];
-    int rc;
-    bool no_mpi = true;
-    if (strcmp(verb, "prep") == 0)
-        rc = cmd_prep(argc - 2, argv + 2);
-    else if (strcmp(verb, "inspect") == 0)
-        rc = cmd_one_ckpt("inspect", usage_inspect, rt_ckpt_inspect, argc - 2, argv + 2);
-    else if (strcmp(verb, "seal") == 0)
-        rc = cmd_one_ckpt("seal", usage_seal, rt_ckpt_seal, argc - 2, argv + 2);
-    else if (strcmp(verb, "sample") == 0)
-        rc = cmd_sample(argc - 2, argv + 2);
-    else if (strcmp(verb, "report") == 0 || strcmp(verb, "plot") == 0)
-        rc = cmd_runlog(strcmp(verb, "plot") == 0, argc - 2, argv + 2);
-    else
-        no_mpi = false;
-    if (no_mpi) {
-        report(rc, false);
-        return rc;
-    }
-    int (*fn)(int, char **) = NULL;
-    if (strcmp(verb, "train") == 0) fn = cmd_train;
-    else if (strcmp(verb, "eval") == 0) fn = cmd_eval;
-    else if (strcmp(verb, "bench") == 0) fn = cmd_bench;
-    if (!fn) {
-        rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected train, eval, sample, inspect, seal, report, plot, prep or bench; see ringtrain --help)",
-               verb);
-        report(RT_EBADINPUT, false);
-        return RT_EBADINPUT;
-    }
-    rc = mpi_start(&argc, &argv);
+static int cmd_bench(int argc, char **argv) {
+    size_t sizes[MAX_SIZES] = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
+    const char *what = NULL, *list = NULL;
+    long long kb = 512;
+    bool json = false;
+    const arg_opt o[] = {
+        {.name = "--sizes", .kind = ARG_STR, .out = &list},
+        {.name = "--segment-kb", .kind = ARG_INT, .out = &kb, .lo = 1, .hi = 1 << 20, .what = "a size in [1, 1048576]"},
+        {.name = "--json", .kind = ARG_FLAG, .out = &json},
+    };
+    arg_spec s = {"bench", usage_bench, o, NOPTS(o), &what, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, true, &help);
+    if (rc || help) return rc;
+    int nsizes = list ? parse_sizes(list, sizes) : 8;
+    if (nsizes < 0) return RT_EBADINPUT;
+    if (!what || strcmp(what, "allreduce") != 0)
+        return usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce)", what ? what : "");
+    return rt_bench_allreduce(MPI_COMM_WORLD, sizes, nsizes, (size_t)kb << 10, json);
+}
+
+/* ---- the verb table ---- */
+
+typedef struct verb {
+    const char *name;
+    const char *synopsis; /* the verb with its main argument, for the verbs' list */
+    const char *summary;
+    bool mpi;             /* runs on every rank of an MPI job; the others run alone */
+    int (*run)(int argc, char **argv);
+} verb;
+
+static const verb verbs[] = {
+    {"train", "train CONFIG.json", "train a model (plain, under mpirun, or under srun)", true, cmd_train},
+    {"eval", "eval CKPT.h5", "evaluate a checkpoint; prints one JSON line", true, cmd_eval},
+    {"sample", "sample CKPT.h5", "draw samples of a NICE or rectified-flow model into a PNG grid", false, cmd_sample},
+    {"prep", "prep fashion-mnist", "convert the IDX files to ringtrain's HDF5 layout", false, cmd_prep},
+    {"inspect", "inspect CKPT.h5", "print a readable summary of a checkpoint", false, cmd_inspect},
+    {"seal", "seal CKPT.h5", "re-seal a checkpoint edited on purpose (e.g. with h5py)", false, cmd_seal},
+    {"report", "report RUN_DIR", "throughput, time split, stragglers and final metrics of a run", false, cmd_report},
+    {"plot", "plot RUN_DIR -o P", "draw loss, accuracy, learning rate and samples/s into a PNG", false, cmd_plot},
+    {"bench", "bench allreduce", "ring all-reduce vs MPI_Allreduce bus bandwidth", true, cmd_bench},
+};
+#define NVERBS ((int)(sizeof verbs / sizeof verbs[0]))
+
+static void print_usage(FILE *f) {
+    fputs("usage: ringtrain VERB [options]\n\nverbs:\n", f);
+    for (int i = 0; i < NVERBS; i++) fprintf(f, "  %-19s %s\n", verbs[i].synopsis, verbs[i].summary);
+    fputs("\noptions:\n"
+          "  --help              this text; every verb also takes --help\n"
+          "  --version           version and git commit\n"
+          "\nexample:\n"
+          "  mpirun -np 2 build/ringtrain train configs/fashion_mlp.json --set train.steps=100\n",
+          f);
+}
+
+static int unknown_verb(const char *name) {
+    char list[256];
+    size_t n = 0;
+    for (int i = 0; i < NVERBS && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i == 0 ? "" : i + 1 == NVERBS ? " or " : ", ",
+                              verbs[i].name);
+    return rt_err(RT_EBADINPUT, "unknown verb \"%s\" (expected %s; see ringtrain --help)", name, list);
+}
+
+static void print_version(void) {
+    const char *detected;
+    const char *kernels = rt_blas_kernels(&detected);
+    printf("ringtrain %s (git %s)\n", RT_VERSION, RT_GIT_COMMIT);
+    printf("blas: OpenBLAS %s kernels", kernels);
+    if (detected) printf(" (chosen by ringtrain from the CPU's features: OpenBLAS took it for %s)", detected);
+    printf("\n");
+}
+
+/* ---- MPI ---- */
+
+static int mpi_start(int *argc, char ***argv) {
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
+        return rt_err(RT_ERUNTIME, "MPI_Init_thread failed");
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    rt_log_rank = world_rank();
+    /* one BLAS thread per core this rank can call its own */
+    int cores = rt_dist_cores_per_rank(MPI_COMM_WORLD); /* collective: every rank */
+    if (!getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(cores);
+    return RT_OK;
+}
+
+static int run_mpi_verb(const verb *v, int argc, char **argv) {
+    int rc = mpi_start(&argc, &argv);
     if (rc) {
         report(rc, false);
         return rc;
     }
-    rc = fn(argc - 2, argv + 2);
+    rc = v->run(argc - 2, argv + 2);
     if (rc == RT_ECOMM) {
         /* a peer is gone or hung: no collective can finish, so no agreement
          * either; say what this rank saw and take the whole job down */
@@ -507,5 +519,27 @@ int main(int argc, char **argv) {
     }
     report(rc, true);
     MPI_Finalize();
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    rt_blas_pick_kernels(argv); /* may run the program again from here */
+    if (argc < 2 || is_help(argv[1])) {
+        print_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? RT_EBADINPUT : RT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        print_version();
+        return RT_OK;
+    }
+    for (int i = 0; i < NVERBS; i++) {
+        if (strcmp(argv[1], verbs[i].name) != 0) continue;
+        if (verbs[i].mpi) return run_mpi_verb(&verbs[i], argc, argv);
+        int rc = verbs[i].run(argc - 2, argv + 2);
+        report(rc, false);
+        return rc;
+    }
+    int rc = unknown_verb(argv[1]);
+    report(rc, false);
     return rc;
 }

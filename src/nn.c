@@ -151,7 +151,7 @@ rt_tensor *rt_layernorm_mod_forward(rt_graph *g, const rt_layernorm_mod *m, rt_t
 /* ---- MLP ---- */
 
 void rt_mlp_init(rt_mlp *m, rt_params *p, const char *prefix, int in, int hidden, int hidden_layers,
-                 int out, rt_layer_kind act) {
+                 int out, rt_op act) {
     RT_CHECK(hidden_layers >= 0 && hidden_layers + 1 <= RT_MLP_MAX, "mlp: %d hidden layers",
              hidden_layers);
     m->n = hidden_layers + 1;
@@ -168,22 +168,10 @@ void rt_mlp_reset(const rt_mlp *m, rt_rng *rng) {
     for (int i = 0; i < m->n; i++) rt_linear_mod_reset(&m->lin[i], rng);
 }
 
-rt_tensor *rt_activation(rt_graph *g, rt_layer_kind act, bool tanh_approx, rt_tensor *x) {
-    switch (act) {
-    case RT_LAYER_RELU: return rt_relu(g, x);
-    case RT_LAYER_GELU: return tanh_approx ? rt_gelu_tanh(g, x) : rt_gelu(g, x);
-    case RT_LAYER_TANH: return rt_tanh(g, x);
-    case RT_LAYER_SIGMOID: return rt_sigmoid(g, x);
-    case RT_LAYER_SOFTPLUS: return rt_softplus(g, x);
-    default: RT_CHECK(0, "layer kind %d is not an activation", (int)act);
-    }
-    return NULL;
-}
-
 rt_tensor *rt_mlp_forward(rt_graph *g, const rt_mlp *m, rt_tensor *x) {
     for (int i = 0; i < m->n; i++) {
         x = rt_linear_mod_forward(g, &m->lin[i], x);
-        if (i + 1 < m->n) x = rt_activation(g, m->act, false, x);
+        if (i + 1 < m->n) x = rt_unary(g, m->act, x);
     }
     return x;
 }

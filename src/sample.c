@@ -121,10 +121,9 @@ int rt_sample_checkpoint(const char *ckpt, int64_t n, uint64_t seed, int steps, 
     rt_config *cfg = NULL;
     int rc = rt_ckpt_config(ckpt, &cfg);
     if (rc) return rc;
-    if (cfg->model.type == RT_MODEL_SEQUENTIAL) {
+    if ((rc = rt_model_cfg_require_sampler(&cfg->model, ckpt))) {
         rt_config_free(cfg);
-        return rt_err(RT_EBADINPUT, "%s: model.type: sampling needs a nice or rectified_flow model, "
-                                    "this checkpoint holds a sequential classifier", ckpt);
+        return rc;
     }
     int ch, h, w;
     if (png && (rc = image_shape(cfg, &ch, &h, &w))) {
@@ -137,7 +136,7 @@ int rt_sample_checkpoint(const char *ckpt, int64_t n, uint64_t seed, int steps, 
     if (!rc) {
         int64_t D = rt_model_input_size(m);
         x = rt_malloc(rt_mul_size(rt_mul_size((size_t)n, (size_t)D), sizeof(float)));
-        rt_graph *g = rt_graph_create(16u << 20, rt_model_tape_nodes(m));
+        rt_graph *g = rt_graph_create(16u << 20, 256);
         rc = rt_model_sample(m, g, n, seed, steps, x);
         rt_graph_destroy(g);
         for (int64_t i = 0; !rc && i < n * D; i++) /* back to the data's scale */

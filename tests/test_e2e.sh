@@ -95,11 +95,11 @@ rc=$?
 check "fashion_mlp 1 epoch" $rc "test_acc $acc (needs >= 0.85)"
 ck=$(echo "$done_line" | /usr/bin/python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["checkpoint"])' 2>/dev/null)
 ev=$("$BIN" eval "$ck" --data "$DATA" 2>&1)
-eacc=$(echo "$ev" | /usr/bin/python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["accuracy"])' 2>/dev/null || echo -1)
+eacc=$(echo "$ev" | /usr/bin/python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["test_acc"])' 2>/dev/null || echo -1)
 py "$acc" "$eacc" <<'PY'
 import sys; sys.exit(0 if abs(float(sys.argv[1]) - float(sys.argv[2])) < 1e-9 else 1)
 PY
-check "eval checkpoint" $? "ringtrain eval gives accuracy $eacc, training reported $acc"
+check "eval checkpoint" $? "ringtrain eval gives test_acc $eacc, training reported $acc"
 n_metrics=$(grep -c '"samples_per_s"' "$T/full/metrics.jsonl")
 grep -q '"event":"eval"' "$T/full/metrics.jsonl" && [ -s "$T/full/config.json" ] && [ "$n_metrics" -ge 12 ]
 check "run directory" $? "config.json, $n_metrics metric lines and an eval event in metrics.jsonl"

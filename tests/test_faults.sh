@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Faults: a NaN in the data (train.nonfinite abort and skip), a hung rank
+# Faults: a NaN in the data (train.nonfinite abort and skip), one rank's read
+# or setup failing alone (every rank stops together, exit 1 or 2), a hung rank
 # (SIGSTOP: the ring's deadline names it and the job is aborted), a dead rank
 # (kill -9: everything is gone quickly, the last checkpoint resumes exactly),
 # and a full disk (the previous checkpoint and `latest` survive, exit 1).
@@ -96,6 +97,18 @@ secs=$((SECONDS - t0))
 err=$(grep "ringtrain: error" "$T/badchunk.err")
 [ $rc -eq 1 ] && [ $secs -le 20 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && [[ "$err" == *"fm_badchunk.h5: reading 128 rows failed"* ]]
 check "one rank's read fails" $? "all ranks stopped after ${secs}s, exit $rc: $err"
+
+# ---- 1c. one rank's setup fails (its own metrics log, on resume): every rank
+# reaches the agreement and exits 2 at once, with that rank's message ----
+run 2 onerank --set train.steps=2 --per-rank-metrics
+rm -f "$T/onerank/metrics.rank1.jsonl" && mkdir "$T/onerank/metrics.rank1.jsonl"
+t0=$SECONDS
+TIMEOUT=120 run 2 onerank --set train.steps=4 --per-rank-metrics --resume auto
+rc=$?
+secs=$((SECONDS - t0))
+err=$(grep "ringtrain: error" "$T/onerank.err")
+[ $rc -eq 2 ] && [ $secs -le 20 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && [[ "$err" == *"metrics.rank1.jsonl"* ]]
+check "one rank's setup fails" $? "exit $rc after ${secs}s (dist.timeout_s is 300): $err"
 
 # ---- 2. a hung rank: SIGSTOP, the deadline fires, the job is aborted ----
 TIMEOUT=60 run 3 hung --set train.steps=100000 --set dist.timeout_s=3 --set dist.check_every=0 &

@@ -84,15 +84,17 @@ typedef struct rt_op_def {
     const char *name;
     rt_forward_fn forward;
     rt_backward_fn backward;
+    bool unary;   /* elementwise, one input, no arguments: rt_unary() takes it by id */
 } rt_op_def;
 
 /* The op table, indexed by rt_op; every entry is filled (checked at build time
  * for its size and by tests/test_ops for its contents). */
 extern const rt_op_def rt_op_table[RT_OP_COUNT];
 
-/* Creates a graph with an activation arena of `arena_bytes` (it grows during
- * warm-up) and room for `max_nodes` tape nodes. Aborts on allocation failure. */
-rt_graph *rt_graph_create(size_t arena_bytes, int max_nodes);
+/* Creates a graph with an activation arena of `arena_bytes` and a tape of
+ * `nodes` nodes to start with; both grow during the first steps to what a
+ * step records, and then never again. Aborts on allocation failure. */
+rt_graph *rt_graph_create(size_t arena_bytes, int nodes);
 void rt_graph_destroy(rt_graph *g);
 /* Forgets the tape and every activation; no memory is freed. */
 void rt_graph_reset(rt_graph *g);

@@ -34,11 +34,21 @@ enum {
 #define RT_NORETURN
 #endif
 
-/* Records "where: what" as the current error and returns code, so callers can
- * write `return rt_err(RT_EBADINPUT, "%s: optim.lr: must be > 0", path);`. */
+/* The current error of this thread is data: a code, the rank that saw it
+ * first-hand, and its message. */
+
+/* Records "where: what" as this rank's own error and returns code, so callers
+ * can write `return rt_err(RT_EBADINPUT, "%s: optim.lr: must be > 0", path);`. */
 int rt_err(int code, const char *fmt, ...) RT_PRINTF(2, 3);
-/* The message of the last rt_err() on this thread ("" if none). */
+/* Records that rank `origin` (-1: not known here) failed with code; this rank
+ * has no message of its own to tell. Returns code. */
+int rt_err_remote(int code, int origin);
+/* The message of the last error on this thread ("" if none, or if remote). */
 const char *rt_errmsg(void);
+/* The code of the last error on this thread (RT_OK if none). */
+int rt_errcode(void);
+/* True when this rank saw the last error itself (it has the message to print). */
+int rt_err_is_own(void);
 /* Prefixes the current message with "prefix: ", keeping the code. */
 int rt_err_prefix(int code, const char *prefix);
 

@@ -1,10 +1,12 @@
 /* config.h - strict JSON run configs (cJSON).
  *
  * A config is read from a file, patched by `--set key.path=value` overrides,
- * completed with defaults and validated against one table of known keys.
- * Unknown keys, wrong types and out-of-range values are errors that name the
- * file and the key path. The resolved tree (defaults filled in) is kept so the
- * run directory and checkpoints can record exactly what ran.
+ * completed with defaults and validated against rows of known keys (keys.h):
+ * the sections data, optim, train, init and dist here, and the model section
+ * by the model family that model.type names (model.h). Unknown keys, wrong
+ * types and out-of-range values are errors that name the file and the key
+ * path. The resolved tree (defaults filled in) is kept so the run directory
+ * and checkpoints can record exactly what ran.
  */
 #ifndef RINGTRAIN_CONFIG_H
 #define RINGTRAIN_CONFIG_H
@@ -15,51 +17,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The model section: model.type names a family of src/models (model.h), which
+ * reads and checks its own keys and keeps them in `arch`. */
+struct rt_family;
+typedef struct rt_model_cfg {
+    const struct rt_family *family; /* model.type's row of the family table */
+    int input_ndim;
+    int input[RT_MAX_DIMS];         /* per-sample input shape */
+    void *arch;                     /* the family's parsed keys, owned (rt_model_cfg_free) */
+} rt_model_cfg;
 
-typedef enum rt_layer_kind {
-    RT_LAYER_LINEAR,
-    RT_LAYER_RELU,
-    RT_LAYER_GELU,
-    RT_LAYER_TANH,
-    RT_LAYER_SIGMOID,
-    RT_LAYER_SOFTPLUS,
-    RT_LAYER_FLATTEN,
-    RT_LAYER_CONV2D,
-    RT_LAYER_MAXPOOL2D,
-    RT_LAYER_AVGPOOL2D,
-    RT_LAYER_UPSAMPLE,
-    RT_LAYER_PIXEL_SHUFFLE,
-    RT_LAYER_PIXEL_UNSHUFFLE,
-    RT_LAYER_LAYERNORM,
-    RT_LAYER_DROPOUT,
-    RT_LAYER_KIND_COUNT
-} rt_layer_kind;
-
-typedef struct rt_layer_cfg {
-    rt_layer_kind kind;
-    char name[RT_NAME_MAX]; /* parameter prefix, e.g. "fc1" -> fc1.weight */
-    int out;                /* linear: output features; conv2d: output channels */
-    bool bias;              /* linear, conv2d: has a bias; layernorm: has weight and bias */
-    bool tanh_approx;       /* gelu: approximate = "tanh" */
-    int kernel[2];          /* conv2d, pools: (h, w) */
-    int stride[2];          /* conv2d, pools */
-    int pad[2];             /* conv2d, pools */
-    int dilation[2];        /* conv2d */
-    int scale[2];           /* upsample: integer factors (h, w) */
-    bool bilinear;          /* upsample: mode "bilinear" (else "nearest") */
-    bool align_corners;     /* upsample, bilinear */
-    int factor;             /* pixel_shuffle, pixel_unshuffle */
-    double eps;             /* layernorm */
-    double p;               /* dropout */
-    int in_ndim;            /* per-sample shape entering the layer (set by the parser) */
-    int in_shape[3];
-} rt_layer_cfg;
-
-typedef enum rt_model_kind { RT_MODEL_SEQUENTIAL, RT_MODEL_NICE, RT_MODEL_RECTFLOW } rt_model_kind;
-enum { RT_PRIOR_LOGISTIC, RT_PRIOR_NORMAL };
-enum { RT_FLOWNET_MLP, RT_FLOWNET_CONV };
-enum { RT_TIMESTEPS_LOGIT_NORMAL, RT_TIMESTEPS_UNIFORM };
-enum { RT_UPMODE_PIXEL_SHUFFLE, RT_UPMODE_NEAREST, RT_UPMODE_BILINEAR };
 typedef enum rt_optim_kind { RT_OPTIM_ADAMW, RT_OPTIM_SGD } rt_optim_kind;
 typedef enum rt_sched_kind {
     RT_SCHED_CONSTANT,
@@ -74,24 +41,7 @@ enum { RT_OFF, RT_ON, RT_AUTO }; /* a switch that may be left to the machine */
 typedef struct rt_config {
     char path[RT_PATH_MAX];  /* file the config came from */
     char name[RT_NAME_MAX];  /* file name without directory and .json */
-    struct {
-        rt_model_kind type;
-        int input_ndim;
-        int input[RT_MAX_DIMS];   /* per-sample input shape */
-        int nlayers;              /* sequential */
-        rt_layer_cfg *layers;     /* (nlayers), owned; sequential */
-        int64_t couplings;        /* nice: additive coupling layers */
-        int64_t hidden;           /* nice, rectified_flow (mlp): hidden width */
-        int64_t hidden_layers;    /* nice, rectified_flow (mlp): hidden layers per MLP */
-        int prior;                /* nice: RT_PRIOR_* */
-        int net;                  /* rectified_flow: RT_FLOWNET_* */
-        int64_t time_embed;       /* rectified_flow: sinusoidal embedding size (even) */
-        int timesteps;            /* rectified_flow: RT_TIMESTEPS_* */
-        double logit_mean, logit_std; /* rectified_flow: logit-normal m and s */
-        int64_t sample_steps;     /* rectified_flow: Euler steps when sampling */
-        int64_t channels;         /* rectified_flow (conv): base channels */
-        int upsample;             /* rectified_flow (conv): RT_UPMODE_* */
-    } model;
+    rt_model_cfg model;
     struct {
         char train[RT_PATH_MAX];
         char test[RT_PATH_MAX];

@@ -14,12 +14,15 @@
 void rt_dist_set_timeout(double seconds);
 
 /* Every rank learns the largest rc of all ranks. A rank whose own rc was 0
- * but another's was not gets rt_errmsg() "another rank failed". Collective. */
+ * but another's was not records a remote error (rt_err_remote) naming the
+ * lowest rank that failed with that code. Every rank must call it. */
 int rt_dist_agree(int rc, MPI_Comm comm);
 /* The lowest rank for which `flag` is true, or the world size if none. */
 int rt_dist_first(int flag, MPI_Comm comm);
 /* v[0..n) becomes the sum over ranks (n <= 16), added in rank order. */
 int rt_dist_sum(double *v, int n, MPI_Comm comm);
+/* *v becomes the largest of every rank's *v (any world size). */
+int rt_dist_max(double *v, MPI_Comm comm);
 /* Copies rank 0's buffer of n floats to every rank. */
 int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm);
 /* Cores this rank can call its own: the CPUs of its affinity mask, or the

@@ -1,9 +1,12 @@
-/* model.h - ready models built from the config's "model" section, each with
- * the loss and metric of its task:
+/* model.h - ready models built from the config's "model" section.
  *
- *   sequential      classifier (softmax cross-entropy; accuracy)
- *   nice            NICE normalizing flow (exact NLL; bits/dim)
- *   rectified_flow  flow matching on straight paths (velocity MSE; Euler sampler)
+ * model.type names a family, one row of a table (src/models/model.c), each in
+ * its own file, owning its config keys, its checks and size bound, its
+ * parameters and the loss and metrics of its task:
+ *
+ *   sequential      classifier (softmax cross-entropy; test_loss, test_acc)
+ *   nice            NICE normalizing flow (exact NLL; test_nll, test_bpd)
+ *   rectified_flow  flow matching on straight paths (velocity MSE, test_loss; Euler sampler)
  *
  * Every random draw a model makes for a row (dequantisation noise, the flow's
  * noise and timestep, dropout masks) is a pure function of that row's key, so
@@ -11,18 +14,42 @@
 #ifndef RINGTRAIN_MODEL_H
 #define RINGTRAIN_MODEL_H
 
+#include "ringtrain/config.h"
 #include "ringtrain/nn.h"
 
+#include <stdbool.h>
+
+struct cJSON;
 typedef struct rt_model rt_model;
 
 typedef enum rt_task {
-    RT_TASK_CLASSIFY, /* loss = mean cross-entropy; metric accuracy */
-    RT_TASK_DENSITY,  /* loss = mean NLL in nats per sample; metric bits/dim */
-    RT_TASK_FLOW      /* loss = mean over rows of the per-element velocity MSE */
+    RT_TASK_CLASSIFY, /* loss = mean cross-entropy; metrics loss and acc */
+    RT_TASK_DENSITY,  /* loss = mean NLL in nats per sample; metrics nll and bpd */
+    RT_TASK_FLOW,     /* loss = mean over rows of the per-element velocity MSE */
+    RT_TASK_COUNT
 } rt_task;
 
+/* ---- the config's model section ---- */
+
+/* Reads the model object of a config (NULL: missing) into c->model: the
+ * family model.type names, its keys (defaults written into the tree), the
+ * input shape, and the family's checks, up to its parameter count. Unknown
+ * keys, and keys of another family, are errors naming the key. The other
+ * sections of c are read already. Returns RT_OK or RT_EBADINPUT. */
+int rt_model_cfg_parse(struct cJSON *model, rt_config *c, const char *origin);
+/* Frees what rt_model_cfg_parse kept (mc itself is the caller's). */
+void rt_model_cfg_free(rt_model_cfg *mc);
+/* Calls fn(path) for every model.* key some family accepts (for the docs test). */
+void rt_model_cfg_each_key(void (*fn)(const char *key, void *ctx), void *ctx);
+/* RT_OK when the family draws samples; else RT_EBADINPUT "<where>: model.type:
+ * sampling needs a <generative families> model, this ... holds a <type> model". */
+int rt_model_cfg_require_sampler(const rt_model_cfg *mc, const char *where);
+
+/* ---- building and running ---- */
+
 /* Builds the model the config describes and initialises its parameters from
- * train.seed (same seed, same bits). Aborts only on allocation failure; the
+ * train.seed (same seed, same bits). The model keeps what it needs: the
+ * config may be freed afterwards. Aborts only on allocation failure; the
  * config was validated when loaded. */
 rt_model *rt_model_create(const rt_config *cfg);
 void rt_model_destroy(rt_model *m);
@@ -33,9 +60,8 @@ int64_t rt_model_input_size(const rt_model *m);
 /* Classes of a classifier (labels must lie in [0, classes)); 0 for the
  * generative models, which ignore labels. */
 int rt_model_num_classes(const rt_model *m);
-/* Tape nodes one training step of this model records, at most (for rt_graph_create). */
-int rt_model_tape_nodes(const rt_model *m);
-/* Sequential models: x (b, input size) -> logits (b, classes). */
+/* Models that map an input to an output (sequential): x (b, input size) ->
+ * (b, outputs). Aborts for the others. */
 rt_tensor *rt_model_forward(rt_model *m, rt_graph *g, rt_tensor *x);
 
 /* One batch as the trainer hands it to a model. */
@@ -47,7 +73,8 @@ typedef struct rt_model_batch {
     bool train;           /* training (dropout on) or evaluation */
 } rt_model_batch;
 
-/* Per-batch sums a task reports alongside its loss. */
+/* Per-batch sums a task reports alongside its loss; sums of these over
+ * batches and ranks give the metrics. */
 typedef struct rt_batch_stats {
     double loss_sum; /* sum over rows of the per-row loss (unscaled) */
     int64_t correct; /* classification: rows whose argmax matches the label */
@@ -58,13 +85,26 @@ typedef struct rt_batch_stats {
 rt_tensor *rt_model_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
                          rt_batch_stats *st);
 
-/* Bits per dimension of a density model from its mean NLL in nats per sample,
- * for 8-bit data dequantised to [0, 1]: (nll / D + ln 256) / ln 2. */
-double rt_model_bits_per_dim(const rt_model *m, double nll);
+/* ---- metrics: names fixed per task, the same in metrics.jsonl, eval and the done line ---- */
+
+#define RT_MAX_METRICS 4
+
+typedef struct rt_metric {
+    const char *name; /* without the split's prefix: "loss", "acc", "nll", "bpd" */
+    const char *fmt;  /* how the progress line prints the value: "%.4f" */
+    double value;
+} rt_metric;
+
+/* The task's metrics from stats summed over a split (NaN when it had no
+ * rows). Returns how many were written to out (at most RT_MAX_METRICS). */
+int rt_model_metrics(const rt_model *m, const rt_batch_stats *st, rt_metric *out);
+/* A family's own diagnostics of the weights alone (NICE: "logdet"); returns
+ * how many were written to out (at most RT_MAX_METRICS). */
+int rt_model_info(const rt_model *m, rt_metric *out);
 
 /* Generative models: draws n samples into out (n, input size), in the
  * normalised data space, from seed. steps: Euler steps of a rectified flow
- * (0 = model.sample_steps); ignored by NICE. RT_EBADINPUT for classifiers. */
+ * (0 = model.sample_steps); ignored by NICE. RT_EBADINPUT for the others. */
 int rt_model_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out);
 
 /* NICE only: x (n, D) -> z (n, D) through the couplings and scaling, or back

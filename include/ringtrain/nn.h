@@ -10,7 +10,7 @@
 #define RINGTRAIN_NN_H
 
 #include "ringtrain/autograd.h"
-#include "ringtrain/config.h"
+#include "ringtrain/common.h"
 #include "ringtrain/ops.h"
 #include "ringtrain/rng.h"
 
@@ -93,17 +93,15 @@ rt_tensor *rt_layernorm_mod_forward(rt_graph *g, const rt_layernorm_mod *m, rt_t
 
 typedef struct rt_mlp {
     int n;                       /* linear layers: hidden_layers + 1 */
-    rt_layer_kind act;           /* RT_LAYER_RELU, _GELU, _TANH, _SIGMOID or _SOFTPLUS */
+    rt_op act;                   /* an elementwise op (rt_unary): RT_OP_RELU, RT_OP_GELU, ... */
     rt_linear_mod lin[RT_MLP_MAX];
 } rt_mlp;
 
 /* in -> hidden (hidden_layers times, each followed by act) -> out. */
 void rt_mlp_init(rt_mlp *m, rt_params *p, const char *prefix, int in, int hidden, int hidden_layers,
-                 int out, rt_layer_kind act);
+                 int out, rt_op act);
 void rt_mlp_reset(const rt_mlp *m, rt_rng *rng);
 /* x (b, in) -> (b, out) */
 rt_tensor *rt_mlp_forward(rt_graph *g, const rt_mlp *m, rt_tensor *x);
-/* The activation layer kinds as a function (relu, gelu, tanh, sigmoid, softplus). */
-rt_tensor *rt_activation(rt_graph *g, rt_layer_kind act, bool tanh_approx, rt_tensor *x);
 
 #endif

@@ -16,6 +16,9 @@ rt_tensor *rt_add(rt_graph *g, rt_tensor *a, rt_tensor *b);
 rt_tensor *rt_mul(rt_graph *g, rt_tensor *a, rt_tensor *b);
 /* x (..., c) + bias (c) */
 rt_tensor *rt_bias_add(rt_graph *g, rt_tensor *x, rt_tensor *bias);
+/* an elementwise op by id (one whose rt_op_table row is unary: the
+ * activations, exp, log, softplus), x's shape */
+rt_tensor *rt_unary(rt_graph *g, rt_op op, rt_tensor *x);
 /* activations */
 rt_tensor *rt_relu(rt_graph *g, rt_tensor *x);
 rt_tensor *rt_gelu(rt_graph *g, rt_tensor *x);

@@ -4,6 +4,7 @@
 #define RINGTRAIN_TRAIN_H
 
 #include "ringtrain/config.h"
+#include "ringtrain/model.h"
 
 #include <mpi.h>
 #include <stdbool.h>
@@ -31,12 +32,9 @@ int rt_trainer_step(rt_trainer *t, double *loss);
 /* Runs every remaining step with logging, evaluation and checkpoints, then
  * prints the final "done" JSON line on rank 0. */
 int rt_trainer_run(rt_trainer *t);
-/* Evaluates on the test split: mean loss and accuracy over all test rows. */
-int rt_trainer_evaluate(rt_trainer *t, double *loss, double *acc);
+/* Evaluates on the test split: *st gets the sums over every test row (all
+ * zero without data.test); rt_model_metrics makes them the task's metrics. */
+int rt_trainer_evaluate(rt_trainer *t, rt_batch_stats *st);
 int64_t rt_trainer_steps_done(const rt_trainer *t);
-
-/* Loads a checkpoint's model and evaluates it on `data` (NULL: the test file
- * in its config) split `split`; prints one JSON line on rank 0. */
-int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm);
 
 #endif

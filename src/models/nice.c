@@ -12,10 +12,11 @@
  * "couplings.<i>.net.<j>" and s is "scale", as the torch module
  * tests/reference/nice_ref.py builds. 8-bit data is dequantised with uniform
  * noise: x = (k + u) / 256, k the pixel, u ~ U(0, 1) from the row's key. */
-#include "internal.h"
+#include "family.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
 
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,28 +24,79 @@
 #define NICE_DEQUANT_STREAM 0x6465717561ULL /* "dequa" */
 #define LOG_2PI 1.8378770664093454836
 
-void rt_nice_create(rt_model *m, const rt_config *cfg, rt_rng *rng) {
-    int half = (int)(m->input_size / 2);
-    m->ncouplings = (int)cfg->model.couplings;
-    m->coupling = rt_calloc((size_t)m->ncouplings, sizeof *m->coupling);
-    rt_params_init(&m->params, m->ncouplings * 2 * RT_MLP_MAX + 1);
-    for (int i = 0; i < m->ncouplings; i++) {
-        char prefix[RT_NAME_MAX];
-        snprintf(prefix, sizeof prefix, "couplings.%d.net", i);
-        rt_mlp_init(&m->coupling[i], &m->params, prefix, half, (int)cfg->model.hidden,
-                    (int)cfg->model.hidden_layers, half, RT_LAYER_RELU);
-    }
-    int d = (int)m->input_size;
-    m->nice_scale = rt_params_add(&m->params, "scale", 1, &d);
-    rt_params_finalize(&m->params);
-    for (int i = 0; i < m->ncouplings; i++) rt_mlp_reset(&m->coupling[i], rng);
-    memset(m->nice_scale->data, 0, (size_t)d * sizeof(float)); /* exp(0) = 1 */
+typedef struct nice_arch {
+    int64_t couplings;     /* additive coupling layers */
+    int64_t hidden;        /* width of each coupling MLP */
+    int64_t hidden_layers; /* its hidden layers */
+    int prior;             /* NICE_LOGISTIC or NICE_NORMAL */
+} nice_arch;
+
+enum { NICE_LOGISTIC, NICE_NORMAL };
+
+typedef struct nice_state {
+    nice_arch arch;
+    rt_mlp *coupling; /* (arch.couplings) */
+    rt_tensor *scale; /* (D) the diagonal scaling's log-scale s */
+} nice_state;
+
+static int nice_check(cJSON *model, rt_config *c, const char *origin) {
+    (void)model;
+    int64_t d = 1;
+    for (int i = 0; i < c->model.input_ndim; i++) d *= c->model.input[i];
+    if (d % 2 || d < 2)
+        return rt_err(RT_EBADINPUT, "%s: model.input: a nice model needs an even number of inputs, got %lld",
+                      origin, (long long)d);
+    if (c->data.mean != 0.0 || c->data.std != 1.0)
+        return rt_err(RT_EBADINPUT,
+                      "%s: data.mean: a nice model reads pixels in [0, 1] (its density and bits/dim are on "
+                      "that scale); keep data.mean 0 and data.std 1",
+                      origin);
+    return RT_OK;
 }
 
+static void nice_build(rt_model *m, const rt_config *c) {
+    nice_state *s = rt_calloc(1, sizeof *s);
+    s->arch = *(const nice_arch *)c->model.arch;
+    int half = (int)(m->input_size / 2), n = (int)s->arch.couplings;
+    s->coupling = rt_calloc((size_t)n, sizeof *s->coupling);
+    rt_params_init(&m->params, n * 2 * RT_MLP_MAX + 1);
+    for (int i = 0; i < n; i++) {
+        char prefix[RT_NAME_MAX];
+        snprintf(prefix, sizeof prefix, "couplings.%d.net", i);
+        rt_mlp_init(&s->coupling[i], &m->params, prefix, half, (int)s->arch.hidden, (int)s->arch.hidden_layers,
+                    half, RT_OP_RELU);
+    }
+    int d = (int)m->input_size;
+    s->scale = rt_params_add(&m->params, "scale", 1, &d);
+    m->state = s;
+}
+
+static void nice_init(rt_model *m, rt_rng *rng) {
+    nice_state *s = m->state;
+    for (int i = 0; i < s->arch.couplings; i++) rt_mlp_reset(&s->coupling[i], rng);
+    memset(s->scale->data, 0, (size_t)s->scale->numel * sizeof(float)); /* exp(0) = 1 */
+}
+
+static void nice_destroy(rt_model *m) {
+    nice_state *s = m->state;
+    if (s) rt_free(s->coupling);
+    rt_free(s);
+    m->state = NULL;
+}
+
+static bool is_nice(const rt_model *m) { return m->family == &rt_family_nice; }
+
 double rt_model_nice_logdet(const rt_model *m) {
+    RT_CHECK(is_nice(m), "rt_model_nice_logdet: not a nice model");
+    const nice_state *st = m->state;
     double s = 0.0;
-    for (int64_t i = 0; m->nice_scale && i < m->nice_scale->numel; i++) s += m->nice_scale->data[i];
+    for (int64_t i = 0; i < st->scale->numel; i++) s += st->scale->data[i];
     return s;
+}
+
+static int nice_info(const rt_model *m, rt_metric *out) {
+    out[0] = (rt_metric){"logdet", "%.4f", rt_model_nice_logdet(m)};
+    return 1;
 }
 
 /* Splits x (n, D) by parity into two fresh (n, D/2) graph tensors. */
@@ -72,18 +124,19 @@ static void join_parity(const rt_tensor *h0, const rt_tensor *h1, float *x) {
 /* The scale's even and odd halves, as (half) views through the graph. */
 static void scale_halves(rt_model *m, rt_graph *g, rt_tensor **s0, rt_tensor **s1) {
     int pairs[2] = {(int)(m->input_size / 2), 2}, flat[1] = {(int)(m->input_size / 2)};
-    rt_tensor *s = rt_reshape(g, m->nice_scale, 2, pairs);
+    rt_tensor *s = rt_reshape(g, ((nice_state *)m->state)->scale, 2, pairs);
     *s0 = rt_reshape(g, rt_slice(g, s, 1, 0, 1), 1, flat);
     *s1 = rt_reshape(g, rt_slice(g, s, 1, 1, 1), 1, flat);
 }
 
 /* x halves -> z halves (forward direction, recorded). */
 static void nice_forward(rt_model *m, rt_graph *g, rt_tensor **h0, rt_tensor **h1) {
-    for (int i = 0; i < m->ncouplings; i++) {
+    const nice_state *st = m->state;
+    for (int i = 0; i < st->arch.couplings; i++) {
         if (i % 2 == 0)
-            *h1 = rt_add(g, *h1, rt_mlp_forward(g, &m->coupling[i], *h0));
+            *h1 = rt_add(g, *h1, rt_mlp_forward(g, &st->coupling[i], *h0));
         else
-            *h0 = rt_add(g, *h0, rt_mlp_forward(g, &m->coupling[i], *h1));
+            *h0 = rt_add(g, *h0, rt_mlp_forward(g, &st->coupling[i], *h1));
     }
     rt_tensor *s0, *s1;
     scale_halves(m, g, &s0, &s1);
@@ -93,15 +146,15 @@ static void nice_forward(rt_model *m, rt_graph *g, rt_tensor **h0, rt_tensor **h
 
 /* sum over rows and dims of -log p_prior(z) for one half. */
 static rt_tensor *neg_log_prior(rt_model *m, rt_graph *g, rt_tensor *z) {
-    if (m->cfg.model.prior == RT_PRIOR_NORMAL) {
+    if (((const nice_state *)m->state)->arch.prior == NICE_NORMAL) {
         float c = (float)(0.5 * LOG_2PI * (double)z->numel);
         return rt_affine(g, rt_sum(g, rt_mul(g, z, z)), 0.5f, c);
     }
     return rt_add(g, rt_sum(g, rt_softplus(g, z)), rt_sum(g, rt_softplus(g, rt_affine(g, z, -1.0f, 0.0f))));
 }
 
-rt_tensor *rt_nice_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
-                        rt_batch_stats *st) {
+static rt_tensor *nice_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
+                            rt_batch_stats *st) {
     int64_t n = b->x->shape[0], D = m->input_size, half = D / 2;
     const float *x = b->x->data;
     if (b->quantized) { /* dequantise: x = (255 x + u) / 256, x = k/255 as read */
@@ -121,7 +174,7 @@ rt_tensor *rt_nice_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float
     nice_forward(m, g, &h0, &h1);
     /* NLL summed over rows: -sum log p(z) - n * sum(s) */
     rt_tensor *prior = rt_add(g, neg_log_prior(m, g, h0), neg_log_prior(m, g, h1));
-    rt_tensor *logdet = rt_sum(g, m->nice_scale);
+    rt_tensor *logdet = rt_sum(g, ((nice_state *)m->state)->scale);
     rt_tensor *loss = rt_add(g, rt_affine(g, prior, scale, 0.0f),
                              rt_affine(g, logdet, -scale * (float)n, 0.0f));
     st->count += n;
@@ -131,8 +184,8 @@ rt_tensor *rt_nice_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float
 
 int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in, float *out,
                             bool inverse) {
-    if (m->task != RT_TASK_DENSITY)
-        return rt_err(RT_EBADINPUT, "the NICE transform needs a nice model");
+    if (!is_nice(m)) return rt_err(RT_EBADINPUT, "the NICE transform needs a nice model");
+    const nice_state *st = m->state;
     bool was = rt_graph_grad_enabled(g);
     rt_graph_set_grad(g, false);
     rt_graph_reset(g);
@@ -146,11 +199,11 @@ int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in
         scale_halves(m, g, &s0, &s1);
         h0 = rt_scale(g, h0, rt_exp(g, rt_affine(g, s0, -1.0f, 0.0f)));
         h1 = rt_scale(g, h1, rt_exp(g, rt_affine(g, s1, -1.0f, 0.0f)));
-        for (int i = m->ncouplings - 1; i >= 0; i--) {
+        for (int i = (int)st->arch.couplings - 1; i >= 0; i--) {
             if (i % 2 == 0)
-                h1 = rt_add(g, h1, rt_affine(g, rt_mlp_forward(g, &m->coupling[i], h0), -1.0f, 0.0f));
+                h1 = rt_add(g, h1, rt_affine(g, rt_mlp_forward(g, &st->coupling[i], h0), -1.0f, 0.0f));
             else
-                h0 = rt_add(g, h0, rt_affine(g, rt_mlp_forward(g, &m->coupling[i], h1), -1.0f, 0.0f));
+                h0 = rt_add(g, h0, rt_affine(g, rt_mlp_forward(g, &st->coupling[i], h1), -1.0f, 0.0f));
         }
     }
     join_parity(h0, h1, out);
@@ -158,12 +211,13 @@ int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in
     return RT_OK;
 }
 
-void rt_nice_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, float *out) {
+static void nice_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out) {
+    (void)steps;
     int64_t D = m->input_size;
     rt_rng rng;
     rt_rng_seed(&rng, seed, 0x6e696365 /* "nice" */);
     for (int64_t i = 0; i < n * D; i++) {
-        if (m->cfg.model.prior == RT_PRIOR_NORMAL) {
+        if (((const nice_state *)m->state)->arch.prior == NICE_NORMAL) {
             out[i] = rt_rng_normal(&rng);
         } else { /* inverse CDF of the logistic, u in (0, 1) */
             double u = ((double)rt_rng_uniform(&rng) + 0x1.0p-25) / (1.0 + 0x1.0p-24);
@@ -175,3 +229,28 @@ void rt_nice_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, float *o
         rt_model_nice_transform(m, g, k, out + r * D, out + r * D, true);
     }
 }
+
+#define A nice_arch
+static const rt_key nice_keys[] = {
+    KINT("couplings", A, couplings, "4", 1, 64),
+    KINT("hidden", A, hidden, "1000", 1, 1 << 16),
+    KINT("hidden_layers", A, hidden_layers, "5", 1, 32),
+    KENUM("prior", A, prior, "\"logistic\"", "logistic|normal"),
+};
+#undef A
+
+const rt_family rt_family_nice = {
+    .name = "nice",
+    .task = RT_TASK_DENSITY,
+    .keys = nice_keys,
+    .nkeys = (int)(sizeof nice_keys / sizeof nice_keys[0]),
+    .arch_size = sizeof(nice_arch),
+    .size_keys = "model.hidden",
+    .check = nice_check,
+    .build = nice_build,
+    .init = nice_init,
+    .destroy = nice_destroy,
+    .loss = nice_loss,
+    .sample = nice_sample,
+    .info = nice_info,
+};

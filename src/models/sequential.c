@@ -1,117 +1,138 @@
-/* sequential.c - "sequential" classifiers: the config's layers in order,
- * softmax cross-entropy on the last linear layer's logits. */
-#include "internal.h"
+/* sequential.c - "sequential" classifiers: the config's layers in order
+ * (layers.c), softmax cross-entropy on the last linear layer's logits. */
+#include "family.h"
+#include "layers.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
 
+#include <cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
-void rt_seq_create(rt_model *m, const rt_config *cfg, rt_rng *rng) {
-    m->nlayers = cfg->model.nlayers;
-    m->seq = rt_calloc((size_t)m->nlayers, sizeof *m->seq);
-    rt_params_init(&m->params, 2 * m->nlayers);
-    int width = (int)m->input_size;
-    for (int i = 0; i < m->nlayers; i++) {
-        rt_seq_layer *s = &m->seq[i];
-        const rt_layer_cfg *l = &cfg->model.layers[i];
-        s->cfg = *l;
-        switch (l->kind) {
-        case RT_LAYER_LINEAR:
-            /* the parser checked the input is flat: its size is the product */
-            width = 1;
-            for (int d = 0; d < l->in_ndim; d++) width *= l->in_shape[d];
-            rt_linear_mod_init(&s->linear, &m->params, l->name, width, l->out, l->bias);
-            width = l->out;
-            break;
-        case RT_LAYER_CONV2D: {
-            rt_conv2d_args a;
-            for (int k = 0; k < 2; k++) {
-                a.stride[k] = l->stride[k];
-                a.pad[k] = l->pad[k];
-                a.dilation[k] = l->dilation[k];
-            }
-            rt_conv2d_mod_init(&s->conv, &m->params, l->name, l->in_shape[0], l->out, l->kernel[0],
-                               l->kernel[1], &a, l->bias);
-            break;
-        }
-        case RT_LAYER_LAYERNORM:
-            rt_layernorm_mod_init(&s->norm, &m->params, l->name, l->in_shape[l->in_ndim - 1],
-                                  (float)l->eps, l->bias);
-            break;
-        default: break;
-        }
+typedef struct seq_arch {
+    int nlayers;
+    rt_layer_cfg *layers; /* (nlayers), owned */
+} seq_arch;
+
+typedef struct seq_state {
+    int n;
+    rt_layer *layers; /* (n) */
+} seq_state;
+
+/* ---- config ---- */
+
+#define MAX_LAYERS 256
+
+/* The layers in order: each one's keys, its name (written into the tree
+ * when it has parameters, as nn.Sequential names them), its input shape, and
+ * the parameters so far against the size bound. */
+static int seq_check(cJSON *model, rt_config *c, const char *origin) {
+    seq_arch *a = c->model.arch;
+    cJSON *layers = cJSON_GetObjectItemCaseSensitive(model, "layers");
+    int n = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : 0;
+    if (n < 1) return rt_err(RT_EBADINPUT, "%s: model.layers: expected a non-empty array", origin);
+    if (n > MAX_LAYERS) return rt_err(RT_EBADINPUT, "%s: model.layers: at most %d layers", origin, MAX_LAYERS);
+    a->nlayers = n;
+    a->layers = rt_calloc((size_t)n, sizeof *a->layers);
+    rt_shape s = {.ndim = c->model.input_ndim};
+    for (int d = 0; d < s.ndim; d++) s.s[d] = c->model.input[d];
+    if (s.ndim == 2) { /* [h, w] images are one channel */
+        s = (rt_shape){3, {1, s.s[0], s.s[1]}};
     }
-    m->classes = width;
-    rt_params_finalize(&m->params);
-    for (int i = 0; i < m->nlayers; i++) {
-        const rt_seq_layer *s = &m->seq[i];
-        if (s->cfg.kind == RT_LAYER_LINEAR) rt_linear_mod_reset(&s->linear, rng);
-        if (s->cfg.kind == RT_LAYER_CONV2D) rt_conv2d_mod_reset(&s->conv, rng);
-        if (s->cfg.kind == RT_LAYER_LAYERNORM) rt_layernorm_mod_reset(&s->norm);
+    rt_params count;
+    rt_params_init(&count, 2 * n);
+    int rc = RT_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        rt_layer_cfg *l = &a->layers[i];
+        cJSON *lj = cJSON_GetArrayItem(layers, i);
+        if ((rc = rt_layer_parse(lj, i, l, origin))) break;
+        if (l->def->params && !cJSON_GetObjectItemCaseSensitive(lj, "name"))
+            cJSON_AddStringToObject(lj, "name", l->name);
+        for (int j = 0; l->def->params && j < i && !rc; j++)
+            if (a->layers[j].def->params && strcmp(a->layers[j].name, l->name) == 0)
+                rc = rt_err(RT_EBADINPUT, "%s: model.layers[%d].name: \"%s\" is used twice", origin, i, l->name);
+        if (rc) break;
+        l->in_ndim = s.ndim;
+        for (int d = 0; d < s.ndim; d++) l->in_shape[d] = (int)s.s[d];
+        if (l->def->declare) {
+            rt_layer L = {.cfg = *l};
+            l->def->declare(&L, &count);
+            char where[64];
+            snprintf(where, sizeof where, "model.layers[%d]", i);
+            if ((rc = rt_family_check_size(&count, origin, where))) break;
+        }
+        rc = rt_layer_shape(l, i, &s, origin);
     }
+    rt_params_free(&count);
+    if (!rc && !rt_layer_is(&a->layers[n - 1], "linear"))
+        rc = rt_err(RT_EBADINPUT, "%s: model.layers[%d]: the last layer must be linear (logits)", origin, n - 1);
+    return rc;
+}
+
+static void seq_free_arch(void *arch) { rt_free(((seq_arch *)arch)->layers); }
+
+/* ---- the model ---- */
+
+static void seq_build(rt_model *m, const rt_config *c) {
+    const seq_arch *a = c->model.arch;
+    seq_state *s = rt_calloc(1, sizeof *s);
+    s->n = a->nlayers;
+    s->layers = rt_calloc((size_t)s->n, sizeof *s->layers);
+    rt_params_init(&m->params, 2 * s->n);
+    for (int i = 0; i < s->n; i++) {
+        rt_layer *L = &s->layers[i];
+        L->cfg = a->layers[i];
+        if (L->cfg.def->declare) L->cfg.def->declare(L, &m->params);
+    }
+    m->classes = a->layers[s->n - 1].out; /* the last layer is linear: its outputs are the classes */
+    m->state = s;
+}
+
+static void seq_init(rt_model *m, rt_rng *rng) {
+    seq_state *s = m->state;
+    for (int i = 0; i < s->n; i++)
+        if (s->layers[i].cfg.def->reset) s->layers[i].cfg.def->reset(&s->layers[i], rng);
+}
+
+static void seq_destroy(rt_model *m) {
+    seq_state *s = m->state;
+    if (s) rt_free(s->layers);
+    rt_free(s);
+    m->state = NULL;
 }
 
 /* x (b, input size) through the layers; keys and train drive dropout. */
-static rt_tensor *seq_forward(rt_model *m, rt_graph *g, rt_tensor *x, const uint64_t *keys,
-                              bool train) {
+static rt_tensor *seq_forward(rt_model *m, rt_graph *g, rt_tensor *x, const uint64_t *keys, bool train) {
+    const seq_state *s = m->state;
     rt_tensor *h = x;
-    for (int i = 0; i < m->nlayers; i++) {
-        const rt_seq_layer *s = &m->seq[i];
-        const rt_layer_cfg *l = &s->cfg;
+    for (int i = 0; i < s->n; i++) {
+        const rt_layer *L = &s->layers[i];
+        const rt_layer_cfg *l = &L->cfg;
         /* give the layer its input shape: (b, c, h, w) images or (b, d) */
         if (h->ndim != l->in_ndim + 1) {
             int shape[RT_MAX_DIMS] = {h->shape[0]};
             for (int d = 0; d < l->in_ndim; d++) shape[d + 1] = l->in_shape[d];
             h = rt_reshape(g, h, l->in_ndim + 1, shape);
         }
-        switch (l->kind) {
-        case RT_LAYER_LINEAR: h = rt_linear_mod_forward(g, &s->linear, h); break;
-        case RT_LAYER_CONV2D: h = rt_conv2d_mod_forward(g, &s->conv, h); break;
-        case RT_LAYER_LAYERNORM: h = rt_layernorm_mod_forward(g, &s->norm, h); break;
-        case RT_LAYER_RELU:
-            if (i + 1 < m->nlayers && m->seq[i + 1].cfg.kind == RT_LAYER_MAXPOOL2D) {
-                /* relu then max-pool is max-pool then relu: relu is monotone and
-                 * keeps a window's winner, and padding never wins. The same
-                 * values and gradients (a NaN still wins and passes), with the
-                 * relu on a quarter of the elements for a 2x2 pool */
-                l = &m->seq[++i].cfg;
-                h = rt_maxpool2d(g, h, l->kernel[0], l->stride[0], l->pad[0]);
-                h = rt_activation(g, RT_LAYER_RELU, false, h);
-                break;
-            }
-            /* fall through */
-        case RT_LAYER_GELU:
-        case RT_LAYER_TANH:
-        case RT_LAYER_SIGMOID:
-        case RT_LAYER_SOFTPLUS: h = rt_activation(g, l->kind, l->tanh_approx, h); break;
-        case RT_LAYER_FLATTEN: h = rt_flatten(g, h); break;
-        case RT_LAYER_MAXPOOL2D: h = rt_maxpool2d(g, h, l->kernel[0], l->stride[0], l->pad[0]); break;
-        case RT_LAYER_AVGPOOL2D: h = rt_avgpool2d(g, h, l->kernel[0], l->stride[0], l->pad[0]); break;
-        case RT_LAYER_UPSAMPLE:
-            h = l->bilinear ? rt_upsample_bilinear(g, h, l->scale[0], l->scale[1], l->align_corners)
-                            : rt_upsample_nearest(g, h, l->scale[0], l->scale[1]);
-            break;
-        case RT_LAYER_PIXEL_SHUFFLE: h = rt_pixel_shuffle(g, h, l->factor); break;
-        case RT_LAYER_PIXEL_UNSHUFFLE: h = rt_pixel_unshuffle(g, h, l->factor); break;
-        case RT_LAYER_DROPOUT: {
-            /* every dropout layer draws its own mask from the row keys */
-            uint64_t seed = m->cfg.train.seed ^ (0x64726f70ULL + 0x9e3779b97f4a7c15ULL * (uint64_t)i);
-            h = rt_dropout(g, h, (float)l->p, seed, keys, train && keys);
-            break;
+        rt_layer_run run = {.seed = m->seed ^ (0x64726f70ULL + 0x9e3779b97f4a7c15ULL * (uint64_t)i),
+                            .keys = keys, .train = train};
+        if (l->def->before_maxpool && i + 1 < s->n && rt_layer_is(&s->layers[i + 1].cfg, "maxpool2d")) {
+            /* the same values and gradients (a NaN still wins and passes), the
+             * activation on a quarter of the elements for a 2x2 pool */
+            const rt_layer *pool = &s->layers[++i];
+            h = pool->cfg.def->forward(g, pool, h, &run);
         }
-        case RT_LAYER_KIND_COUNT: RT_CHECK(0, "bad layer kind"); break;
-        }
+        h = l->def->forward(g, L, h, &run);
     }
     return h;
 }
 
-rt_tensor *rt_model_forward(rt_model *m, rt_graph *g, rt_tensor *x) {
-    RT_CHECK(m->task == RT_TASK_CLASSIFY, "rt_model_forward: not a sequential model");
+static rt_tensor *seq_plain_forward(rt_model *m, rt_graph *g, rt_tensor *x) {
     return seq_forward(m, g, x, NULL, false);
 }
 
-rt_tensor *rt_seq_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
-                       rt_batch_stats *st) {
+static rt_tensor *seq_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
+                           rt_batch_stats *st) {
     rt_tensor *logits = seq_forward(m, g, b->x, b->keys, b->train);
     rt_tensor *loss = rt_softmax_ce(g, logits, b->y, scale);
     int rows = logits->shape[0], c = logits->shape[1];
@@ -127,3 +148,21 @@ rt_tensor *rt_seq_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float 
     st->loss_sum += scale != 0.0f ? (double)loss->data[0] / (double)scale : 0.0;
     return loss;
 }
+
+static const rt_key seq_keys[] = {KNODE("layers")};
+
+const rt_family rt_family_sequential = {
+    .name = "sequential",
+    .task = RT_TASK_CLASSIFY,
+    .keys = seq_keys,
+    .nkeys = (int)(sizeof seq_keys / sizeof seq_keys[0]),
+    .arch_size = sizeof(seq_arch),
+    .size_keys = "model.layers",
+    .check = seq_check,
+    .free_arch = seq_free_arch,
+    .build = seq_build,
+    .init = seq_init,
+    .destroy = seq_destroy,
+    .loss = seq_loss,
+    .forward = seq_plain_forward,
+};

@@ -10,6 +10,12 @@ static rt_tensor *unary(rt_graph *g, rt_op op, rt_tensor *x) {
     return rt_graph_apply(g, op, in, 1, NULL, x->ndim, x->shape);
 }
 
+rt_tensor *rt_unary(rt_graph *g, rt_op op, rt_tensor *x) {
+    RT_CHECK(op >= 0 && op < RT_OP_COUNT && rt_op_table[op].unary, "rt_unary: op %d is not elementwise",
+             (int)op);
+    return unary(g, op, x);
+}
+
 static rt_tensor *binary(rt_graph *g, rt_op op, rt_tensor *a, rt_tensor *b) {
     RT_CHECK(rt_tensor_same_shape(a, b), "%s: operands differ in shape", rt_op_table[op].name);
     rt_tensor *in[2] = {a, b};

@@ -86,7 +86,7 @@ with h5py.File(data) as f:
 with torch.no_grad():
     acc = float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
 out = subprocess.run([binary, "eval", ckpt, "--data", data], capture_output=True, text=True, check=True)
-ref = json.loads(out.stdout.strip().splitlines()[-1])["accuracy"]
+ref = json.loads(out.stdout.strip().splitlines()[-1])["test_acc"]
 kinds = sorted({l["type"] for l in config["model"]["layers"]})
 print(f"pytorch ({', '.join(kinds)}) accuracy {acc:.6f}, ringtrain eval {ref:.6f}, diff {abs(acc - ref):.1e} (tol 1e-4)")
 sys.exit(0 if abs(acc - ref) <= 1e-4 else 1)

@@ -130,12 +130,12 @@ def parity(binary, ckpt, data):
         logdet = float(model.scale.sum())
         back = model.inverse(model(xt))
         inv_err = float((back - xt).abs().max())
-    rel = abs(ours["nll"] - nll) / abs(nll)
-    check(rel <= 1e-5, f"nice NLL ringtrain {ours['nll']:.6f} vs torch {nll:.6f} nats (rel {rel:.1e}, tol 1e-5)")
+    rel = abs(ours["test_nll"] - nll) / abs(nll)
+    check(rel <= 1e-5, f"nice NLL ringtrain {ours['test_nll']:.6f} vs torch {nll:.6f} nats (rel {rel:.1e}, tol 1e-5)")
     rel = abs(ours["logdet"] - logdet) / max(1.0, abs(logdet))
     check(rel <= 1e-5, f"nice log-det ringtrain {ours['logdet']:.6f} vs torch {logdet:.6f} (rel {rel:.1e})")
-    check(abs(ours["bits_per_dim"] - bpd(nll, d)) <= 1e-4,
-          f"nice bits/dim ringtrain {ours['bits_per_dim']:.6f} vs torch {bpd(nll, d):.6f}")
+    check(abs(ours["test_bpd"] - bpd(nll, d)) <= 1e-4,
+          f"nice bits/dim ringtrain {ours['test_bpd']:.6f} vs torch {bpd(nll, d):.6f}")
     check(inv_err <= 1e-5, f"torch inverse on ringtrain's weights x->z->x max err {inv_err:.1e} (tol 1e-5)")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -1,0 +1,38 @@
+/* events.h - the JSON lines a run writes (metrics.jsonl, the done line on
+ * stdout), all through one cJSON path: an event is built from typed fields,
+ * then written as one line to one or two files.
+ *
+ * An event can be kept and written again with new values (the metrics row of
+ * every log window): it then prints into a buffer it owns, without touching
+ * the heap. NaN and infinities print as null (JSON has no spelling for them). */
+#ifndef RINGTRAIN_EVENTS_H
+#define RINGTRAIN_EVENTS_H
+
+#include "ringtrain/model.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct rt_event rt_event;
+
+/* {"event": kind, ...}, or a plain row of fields when kind is NULL. */
+rt_event *rt_event_new(const char *kind);
+void rt_event_free(rt_event *e);
+/* Adds a field, or sets the value of the field of that name if it exists
+ * (setting never allocates). */
+void rt_event_num(rt_event *e, const char *key, double v);
+void rt_event_bool(rt_event *e, const char *key, bool v);
+void rt_event_str(rt_event *e, const char *key, const char *v);
+/* The metrics as fields "<prefix><name>" (eval events, the done line). */
+void rt_event_metrics(rt_event *e, const char *prefix, const rt_metric *m, int n);
+/* Writes the event as one line to each of a and b that is not NULL, and
+ * flushes them. */
+void rt_event_write(rt_event *e, FILE *a, FILE *b);
+/* rt_event_write, then rt_event_free: a one-off event. */
+void rt_event_emit(rt_event *e, FILE *a, FILE *b);
+
+/* The metrics as text for a progress line: "test_loss 0.3512 test_acc 0.8731". */
+void rt_metrics_text(const char *prefix, const rt_metric *m, int n, char *buf, size_t len);
+
+#endif

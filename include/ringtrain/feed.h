@@ -1,0 +1,41 @@
+/* feed.h - one rank's training data, as DESIGN.md's training semantics say:
+ * step s of epoch e reads rows P_e[sB, (s+1)B), rank r its slice
+ * [floor(rB/N), floor((r+1)B/N)) of them, split evenly into accum_steps
+ * micro-batches, read ahead on the loader thread while the current one
+ * computes. Each row comes with its random key (rt_row_key of the seed, the
+ * epoch and the row), so what a model draws for it does not depend on N. */
+#ifndef RINGTRAIN_FEED_H
+#define RINGTRAIN_FEED_H
+
+#include "ringtrain/config.h"
+#include "ringtrain/data.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct rt_feed rt_feed;
+
+/* Opens data.train (and data.test, if named) for rows of `sample` elements
+ * and labels in [0, classes), checks the global batch against the rows, the
+ * world size and the micro-batches, and the data path's memory against
+ * data.memory_budget_mb, before anything large is allocated. Returns RT_OK or
+ * RT_EBADINPUT naming the file or key. */
+int rt_feed_create(const rt_config *c, int64_t sample, int classes, int rank, int world, rt_feed **out);
+void rt_feed_destroy(rt_feed *f);
+int64_t rt_feed_steps_per_epoch(const rt_feed *f);
+/* train.steps, or train.epochs whole epochs. */
+int64_t rt_feed_total_steps(const rt_feed *f);
+/* The test split (NULL without data.test), for evaluation. */
+rt_dataset *rt_feed_test(rt_feed *f);
+/* True when the training inputs are 8-bit pixels (density models dequantise). */
+bool rt_feed_quantized(const rt_feed *f);
+/* Bytes the data path holds per rank (the done line's data_mb). */
+double rt_feed_bytes(const rt_feed *f);
+/* Waits for this rank's rows of micro-batch k of `step`, and queues the next
+ * micro-batch (of this step, or the first of the next while steps remain)
+ * before returning. b and *keys (b->n, the rows' random keys) stay valid until
+ * the next call. *wait gets the seconds spent waiting. Returns RT_OK or the
+ * read's error (rt_errmsg() set); the next call still works. */
+int rt_feed_next(rt_feed *f, int64_t step, int64_t k, rt_batch *b, const uint64_t **keys, double *wait);
+
+#endif

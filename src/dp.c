@@ -1,0 +1,122 @@
+/* dp.c - the data-parallel step: bucketed ring sums, small sums, (sharded) update. */
+#include "ringtrain/dp.h"
+
+#include "ringtrain/common.h"
+#include "ringtrain/dist.h"
+#include "ringtrain/gradsync.h"
+#include "ringtrain/hooks.h"
+#include "ringtrain/ring.h"
+
+#include <math.h>
+
+#define SUMS 4 /* doubles of rt_step_sums on the ring */
+
+struct rt_dp {
+    rt_params *p;
+    rt_graph *g;
+    rt_ring *ring;        /* gradient all-reduce (and the step's sums) */
+    rt_gradsync *sync;    /* the buckets, on a communication thread or after backward */
+    int world, cores;
+    bool overlap;
+    bool shard;           /* dist.shard_optimizer, and the ring runs: each rank updates
+                             its owned ranges, then the parameters are gathered */
+    bool synced;          /* this step's gradients were summed */
+    bool grad_zeroed;     /* the last update left the gradients zero */
+    double *scratch;      /* (SUMS * world) for rt_ring_sum_f64 */
+};
+
+rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm) {
+    rt_dp *d = rt_calloc(1, sizeof *d);
+    d->p = p;
+    d->g = g;
+    MPI_Comm_size(comm, &d->world);
+    d->ring = rt_ring_create(comm, 101, p->total + 16 + 8 * (size_t)d->world, (size_t)c->dist.segment_kb * 1024,
+                             c->dist.timeout_s);
+    d->scratch = rt_calloc(SUMS * (size_t)d->world, sizeof *d->scratch);
+    /* without the ring every rank runs the whole optimizer, as one replica alone would */
+    d->shard = c->dist.shard_optimizer && d->world > 1 && rt_hooks_get()->no_sync != RT_SYNC_NEVER;
+    /* A communication thread pays only where a core is spare: on one core per
+     * rank it shares that core with backward, and there the ring measured
+     * faster run after backward on this thread (README, "The ring"). */
+    d->cores = rt_dist_cores_per_rank(comm);
+    d->overlap = c->dist.overlap == RT_ON || (c->dist.overlap == RT_AUTO && d->cores > 1);
+    d->sync = rt_gradsync_create(p, d->ring, c->dist.bucket_mb, d->overlap, d->shard);
+    rt_graph_set_param_hook(g, p->count, rt_gradsync_param_ready, d->sync);
+    return d;
+}
+
+void rt_dp_destroy(rt_dp *d) {
+    if (!d) return;
+    rt_gradsync_destroy(d->sync);
+    rt_ring_destroy(d->ring);
+    rt_free(d->scratch);
+    rt_free(d);
+}
+
+int rt_dp_cores(const rt_dp *d) { return d->cores; }
+bool rt_dp_overlap(const rt_dp *d) { return d->overlap; }
+
+void rt_dp_begin_step(rt_dp *d) {
+    if (!d->grad_zeroed) rt_params_zero_grad(d->p);
+    d->grad_zeroed = false;
+    d->synced = false;
+}
+
+void rt_dp_arm(rt_dp *d, bool sync) {
+    if (sync) rt_gradsync_begin(d->sync);
+    rt_graph_set_param_hook(d->g, d->p->count, sync ? rt_gradsync_param_ready : NULL, d->sync);
+    d->synced = sync;
+}
+
+static int ring_sums(rt_dp *d, rt_step_sums *s) {
+    double v[SUMS] = {s->loss, s->stop, s->failed, s->grad_sumsq};
+    int rc = rt_ring_sum_f64(d->ring, v, SUMS, d->scratch);
+    *s = (rt_step_sums){v[0], v[1], v[2], v[3]};
+    return rc;
+}
+
+int rt_dp_exchange(rt_dp *d, rt_step_sums *s, double *grad_norm, rt_dp_times *t) {
+    *t = (rt_dp_times){0};
+    bool shard = d->shard && d->synced;
+    if (d->synced) {
+        int rc = rt_gradsync_finish(d->sync, &t->comm, &t->wait);
+        /* sharded, each rank holds the sums of its owned ranges only: the
+         * squared norm is added up from the ranks' shares, which the
+         * reduce-scatters took as they added */
+        if (!rc && shard) s->grad_sumsq = rt_gradsync_owned_sumsq(d->sync);
+        if (!rc) rc = ring_sums(d, s);
+        if (rc) return rc;
+    }
+    *grad_norm = shard ? sqrt(s->grad_sumsq) : rt_grad_norm(d->p->grad, d->p->total);
+    return RT_OK;
+}
+
+int rt_dp_meet(rt_dp *d, rt_step_sums *s) { return ring_sums(d, s); }
+
+int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip, rt_dp_times *t) {
+    *t = (rt_dp_times){0};
+    bool shard = d->shard && d->synced;
+    rt_optim_begin(o);
+    int nb = shard ? rt_gradsync_num_buckets(d->sync) : 1;
+    for (int i = 0; i < nb; i++) {
+        size_t lo = 0, hi = d->p->total;
+        if (shard) rt_gradsync_owned(d->sync, i, &lo, &hi);
+        if (clip > 0) rt_clip_grad(d->p->grad + lo, hi - lo, grad_norm, clip);
+        /* the update clears the gradients it reads: the next step's zeroing */
+        rt_optim_apply_zero(o, d->p->data, d->p->grad, lr, lo, hi);
+        if (shard) rt_gradsync_updated(d->sync, i); /* its parameters go out while the next updates */
+    }
+    d->grad_zeroed = true;
+    if (!shard) return RT_OK;
+    /* the rest of the zeroing, while the parameters travel */
+    rt_gradsync_zero_unowned(d->sync, d->p->grad);
+    return rt_gradsync_gather_finish(d->sync, &t->comm, &t->wait);
+}
+
+int rt_dp_gather_state(rt_dp *d, rt_optim *o) {
+    if (!d->shard) return RT_OK;
+    double secs = 0.0;
+    int rc = rt_gradsync_gather(d->sync, rt_optim_m(o), &secs);
+    if (!rc && rt_optim_v(o)) rc = rt_gradsync_gather(d->sync, rt_optim_v(o), &secs);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* family.h - what a model family provides: one row of the table in model.c.
+ * Not installed. Each family lives in its own file and owns its config keys,
+ * its checks, its parameters and its loss; model.c dispatches through the row
+ * and never names a family. */
+#ifndef RINGTRAIN_MODELS_FAMILY_H
+#define RINGTRAIN_MODELS_FAMILY_H
+
+#include "ringtrain/keys.h"
+#include "ringtrain/model.h"
+
+struct cJSON;
+
+/* A model too large for this is a typo, not a run (8 GiB of floats). */
+#define RT_MAX_PARAMS 2147483648.0
+
+struct rt_model {
+    const struct rt_family *family;
+    rt_params params;
+    int64_t input_size;       /* D, elements per sample */
+    int input_ndim;
+    int input[RT_MAX_DIMS];
+    int classes;              /* outputs of a classifier; 0 for the generative families */
+    uint64_t seed;            /* train.seed */
+    void *state;              /* the family's modules and settings, owned */
+};
+
+typedef struct rt_family {
+    const char *name;         /* model.type */
+    rt_task task;
+    const rt_key *keys;       /* its model.* keys (paths from the config's root) */
+    int nkeys;
+    size_t arch_size;         /* the struct those keys fill: rt_model_cfg.arch */
+    const char *size_keys;    /* the keys that set its size, for the size-bound error */
+    /* Config time, after its keys: checks what rows cannot (shapes, pairings,
+     * other sections) on the model object. NULL: nothing more. */
+    int (*check)(struct cJSON *model, rt_config *c, const char *origin);
+    void (*free_arch)(void *arch); /* frees what arch points to; NULL: nothing */
+    /* Declares the parameters into m->params (initialised by the caller) and
+     * builds m->state. Also run at config time, on a model that is never
+     * finalised, to count the parameters: the size bound is the code that
+     * builds the model. */
+    void (*build)(rt_model *m, const rt_config *c);
+    void (*init)(rt_model *m, rt_rng *rng); /* initial values, after the arenas exist */
+    void (*destroy)(rt_model *m);          /* frees m->state's insides and m->state */
+    rt_tensor *(*loss)(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
+                       rt_batch_stats *st);
+    rt_tensor *(*forward)(rt_model *m, rt_graph *g, rt_tensor *x); /* NULL: none */
+    /* n samples into out from seed; steps 0 = the family's default. NULL: not generative */
+    void (*sample)(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out);
+    int (*info)(const rt_model *m, rt_metric *out); /* NULL: none */
+} rt_family;
+
+extern const rt_family rt_family_sequential;
+extern const rt_family rt_family_nice;
+extern const rt_family rt_family_rectflow;
+
+/* Helpers for the families' checks. */
+/* RT_EBADINPUT "<origin>: <what>: the model would have over N parameters"
+ * when p (declared, not finalised) holds more than RT_MAX_PARAMS elements. */
+int rt_family_check_size(const rt_params *p, const char *origin, const char *what);
+
+#endif
