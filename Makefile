@@ -47,13 +47,14 @@ DEB_SLURM := slurmctld slurmd slurm-client munge iproute2
 DEB_CHECK := clang-14 libclang-rt-14-dev valgrind gnuplot-nox
 DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF) $(DEB_SLURM) $(DEB_CHECK)
 
-.PHONY: all deps demo test test-sanitized bench install clean help unit-tests fuzz fuzz-run FORCE
+.PHONY: all deps demo check test test-sanitized bench install clean help unit-tests fuzz fuzz-run FORCE
 all: $(BIN) $(LIB)
 
 help:
 	@echo "make            build build/ringtrain"
 	@echo "make deps       install the Debian packages (no-op when present)"
 	@echo "make demo       train fashion_mlp for one epoch"
+	@echo "make check      the fast tier while developing (under 2 minutes)"
 	@echo "make test       unit, gradcheck, end-to-end, bad-input and PyTorch parity tests"
 	@echo "make bench      throughput against PyTorch (not part of test)"
 	@echo "make install PREFIX=DIR"
@@ -130,6 +131,12 @@ MPIRUN := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun
 demo: deps
 	$(MAKE) $(BIN) data/fashion-mnist.h5
 	$(MPIRUN) -np 2 $(BIN) train configs/fashion_mlp.json --run-dir runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+# `make check`: the fast tier for development: layout, op gradchecks, model
+# invariants, the ring at np = 2, bad input at np = 1 and one short run.
+check: deps
+	$(MAKE) $(BIN) unit-tests data/fashion-mnist.h5
+	tests/run_all.sh $(OBJDIR) check
 
 # `make test`: every suite on the plain build (with valgrind and the fuzzers),
 # then the unit and single-process suites once more under ASan and UBSan.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite of `make test` and prints one closing line
-# "N passed, M failed" over all of them. Each suite prints its own cases.
-# usage: tests/run_all.sh OBJDIR [sanitize]
+# "N passed, M failed" over all of them. Each suite prints its own cases and
+# its time; the closing lines give the total. MODE "check" is make check's
+# fast tier (under 2 minutes); "sanitize" the suites that run under ASan.
+# usage: tests/run_all.sh OBJDIR [sanitize|check]
 set -u
 OBJDIR=${1:-build/obj}
 MODE=${2:-}
@@ -57,8 +59,26 @@ suite() { # suite NAME CMD...
     rm -f "$log"
 }
 
+t_start=$SECONDS
+finish_all() {
+    echo
+    [ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
+    echo "all suites: $((SECONDS - t_start)) s"
+    echo "$total_pass passed, $total_fail failed"
+    [ "$total_fail" -eq 0 ]
+    exit
+}
+
+suite "layout" /usr/bin/python3 tests/test_layout.py
 suite "ops gradcheck" "$OBJDIR/tests/test_ops"
 suite "model invariants" "$OBJDIR/tests/test_models"
+if [ "$MODE" = check ]; then
+    # the fast tier: the ring at np = 2, bad input at np = 1, one short run end to end
+    suite "ring vs MPI_Allreduce at np=2" env RUNS=2 tests/test_ring.sh "$OBJDIR"
+    suite "bad input" tests/test_bad_input.sh "$BIN"
+    suite "one short run" tests/test_smoke.sh "$BIN" "$DATA"
+    finish_all
+fi
 suite "ring vs MPI_Allreduce" tests/test_ring.sh "$OBJDIR"
 suite "bad input" tests/test_bad_input.sh "$BIN"
 suite "end to end" tests/test_e2e.sh "$BIN" "$DATA"
@@ -83,7 +103,4 @@ if [ "$MODE" != sanitize ]; then
     suite "pytorch parity: training" /usr/bin/python3 tests/reference/parity_mlp.py "$OBJDIR" "$DATA"
 fi
 
-echo
-[ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
-echo "$total_pass passed, $total_fail failed"
-[ "$total_fail" -eq 0 ]
+finish_all
