@@ -20,6 +20,7 @@ const rt_op_def rt_op_table[RT_OP_COUNT] = {
     UNARY(GELU_TANH, gelu_tanh),
     UNARY(TANH, tanh),
     UNARY(SIGMOID, sigmoid),
+    UNARY(SILU, silu),
     OP(RESHAPE, reshape),
     OP(SUM, sum),
     OP(MEAN, mean),

@@ -173,6 +173,7 @@ static rt_tensor *build_unary(rt_graph *g, rt_tensor *const *in, const tcase *c)
     case RT_OP_GELU_TANH: return rt_gelu_tanh(g, in[0]);
     case RT_OP_TANH: return rt_tanh(g, in[0]);
     case RT_OP_SIGMOID: return rt_sigmoid(g, in[0]);
+    case RT_OP_SILU: return rt_silu(g, in[0]);
     case RT_OP_SUM: return rt_sum(g, in[0]);
     case RT_OP_MEAN: return rt_mean(g, in[0]);
     default: rt_fatal(__FILE__, __LINE__, "build_unary: op %d is not unary", (int)c->op);
@@ -255,6 +256,7 @@ static void ref_unary(const tcase *c, const float *const *x, double *y) {
             break;
         case RT_OP_TANH: y[i] = tanh(v); break;
         case RT_OP_SIGMOID: y[i] = 1.0 / (1.0 + exp(-v)); break;
+        case RT_OP_SILU: y[i] = v / (1.0 + exp(-v)); break;
         case RT_OP_SUM:
         case RT_OP_MEAN: s += v; break;
         default: rt_fatal(__FILE__, __LINE__, "ref_unary: op %d", (int)c->op);
@@ -381,6 +383,10 @@ static tcase cases[] = {
      .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-2, .atol = 1e-4, .rtol = 1e-3,
      .negctl = true},
     {.op = RT_OP_SIGMOID, .name = "x(4,6)", .nin = 1,
+     .in = {{"x", X2(4, 6), true, DIST_NORMAL, 3}},
+     .out_ndim = 2, .out_shape = {4, 6}, .nodes = 1, .build = build_unary, .ref = ref_unary,
+     .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-2, .atol = 1e-4, .rtol = 1e-3},
+    {.op = RT_OP_SILU, .name = "x(4,6)", .nin = 1,
      .in = {{"x", X2(4, 6), true, DIST_NORMAL, 3}},
      .out_ndim = 2, .out_shape = {4, 6}, .nodes = 1, .build = build_unary, .ref = ref_unary,
      .fwd_atol = 1e-6, .fwd_rtol = 1e-6, .eps = 1e-2, .atol = 1e-4, .rtol = 1e-3},

@@ -28,6 +28,7 @@ typedef enum rt_op {
     RT_OP_GELU_TANH,   /* tanh form, PyTorch approximate='tanh' */
     RT_OP_TANH,
     RT_OP_SIGMOID,
+    RT_OP_SILU,        /* x * sigmoid(x) */
     RT_OP_RESHAPE,     /* view: shares data and grad with its input */
     RT_OP_SUM,         /* all elements -> scalar */
     RT_OP_MEAN,        /* all elements -> scalar */

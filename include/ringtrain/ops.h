@@ -25,6 +25,8 @@ rt_tensor *rt_gelu(rt_graph *g, rt_tensor *x);
 rt_tensor *rt_gelu_tanh(rt_graph *g, rt_tensor *x);
 rt_tensor *rt_tanh(rt_graph *g, rt_tensor *x);
 rt_tensor *rt_sigmoid(rt_graph *g, rt_tensor *x);
+/* x * sigmoid(x), as torch.nn.functional.silu */
+rt_tensor *rt_silu(rt_graph *g, rt_tensor *x);
 /* a view with a new shape of the same numel; one size may be -1 */
 rt_tensor *rt_reshape(rt_graph *g, rt_tensor *x, int ndim, const int *shape);
 /* x (b, ...) -> (b, prod(...)) */

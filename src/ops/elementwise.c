@@ -98,6 +98,7 @@ rt_tensor *rt_gelu(rt_graph *g, rt_tensor *x) { return unary(g, RT_OP_GELU, x); 
 rt_tensor *rt_gelu_tanh(rt_graph *g, rt_tensor *x) { return unary(g, RT_OP_GELU_TANH, x); }
 rt_tensor *rt_tanh(rt_graph *g, rt_tensor *x) { return unary(g, RT_OP_TANH, x); }
 rt_tensor *rt_sigmoid(rt_graph *g, rt_tensor *x) { return unary(g, RT_OP_SIGMOID, x); }
+rt_tensor *rt_silu(rt_graph *g, rt_tensor *x) { return unary(g, RT_OP_SILU, x); }
 
 void rt_fwd_relu(rt_graph *g, rt_node *n) {
     (void)g;
@@ -192,4 +193,23 @@ void rt_bwd_sigmoid(rt_graph *g, rt_node *n) {
     float *dx = n->in[0]->grad;
     if (!dx) return;
     for (int64_t i = 0; i < n->out->numel; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+}
+
+/* silu(x) = x s(x), s the sigmoid; silu'(x) = s(x) (1 + x (1 - s(x))) */
+void rt_fwd_silu(rt_graph *g, rt_node *n) {
+    (void)g;
+    const float *x = n->in[0]->data;
+    float *y = n->out->data;
+    for (int64_t i = 0; i < n->out->numel; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+void rt_bwd_silu(rt_graph *g, rt_node *n) {
+    (void)g;
+    const float *dy = n->out->grad, *x = n->in[0]->data;
+    float *dx = n->in[0]->grad;
+    if (!dx) return;
+    for (int64_t i = 0; i < n->out->numel; i++) {
+        float s = 1.0f / (1.0f + expf(-x[i]));
+        dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
+    }
 }

@@ -51,6 +51,7 @@ TORCH = {
     "gelu_tanh": lambda xs, *a: F.gelu(xs[0], approximate="tanh"),
     "tanh": lambda xs, *a: torch.tanh(xs[0]),
     "sigmoid": lambda xs, *a: torch.sigmoid(xs[0]),
+    "silu": lambda xs, *a: F.silu(xs[0]),
     "sum": lambda xs, *a: xs[0].sum(),
     "mean": lambda xs, *a: xs[0].mean(),
     "softmax_ce": _softmax_ce,
