@@ -59,6 +59,7 @@ cat >"$T/layers.json" <<'JSON'
   {"type": "pixel_unshuffle", "factor": 2}, {"type": "pixel_shuffle", "factor": 2},
   {"type": "upsample", "scale": 2, "mode": "nearest"}, {"type": "maxpool2d", "kernel": 2},
   {"name": "ln", "type": "layernorm"}, {"type": "dropout", "p": 0.2}, {"type": "tanh"},
+  {"type": "sigmoid"}, {"type": "softplus"}, {"type": "silu"}, {"type": "relu"},
   {"type": "flatten"}, {"name": "fc", "type": "linear", "out": 10}]},
  "data": {"mean": 0.286, "std": 0.353},
  "train": {"global_batch": 64, "steps": 30, "seed": 3, "log_every": 10, "eval_batch": 500}}
@@ -71,6 +72,12 @@ if [ $rc -eq 0 ]; then
     rc=$?
 fi
 check "every layer kind in torch" $rc "$(tail -n1 "$T/interop2.out" 2>/dev/null || head -n1 "$T/layers.err")"
+# ... and "every" is the parser's own list: an unknown type's error names them all
+kinds=$("$BIN" train "$T/layers.json" --set model.layers.0.type=no_such_kind 2>&1 | sed -n 's/.*(expected \(.*\)).*/\1/p' |
+        sed 's/ or /, /' | tr -d ' ' | tr ',' '\n' | sort)
+used=$($PY -c 'import json,sys; print("\n".join(sorted({l["type"] for l in json.load(open(sys.argv[1]))["model"]["layers"]})))' "$T/layers.json")
+[ -n "$kinds" ] && [ "$kinds" = "$used" ]
+check "the net covers every layer kind" $? "parser's kinds: $(echo $kinds); missing from the net: $(comm -23 <(echo "$kinds") <(echo "$used") | tr '\n' ' ')"
 
 # ---- NICE: a small config against a torch NICE from the same initial weights ----
 NICE_SET=(--set model.hidden=256 --set model.hidden_layers=2 --set train.global_batch=128

@@ -264,6 +264,7 @@ static const rt_layer_def layer_defs[] = {
     ACT("tanh", RT_OP_TANH),
     ACT("sigmoid", RT_OP_SIGMOID),
     ACT("softplus", RT_OP_SOFTPLUS),
+    ACT("silu", RT_OP_SILU),
 };
 #undef ACT
 #undef N

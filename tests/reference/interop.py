@@ -49,7 +49,7 @@ class Sequential(nn.Module):
             else:
                 mod = {
                     "relu": lambda: nn.ReLU(), "gelu": lambda: nn.GELU(approximate=l.get("approximate", "none")),
-                    "tanh": lambda: nn.Tanh(), "sigmoid": lambda: nn.Sigmoid(), "softplus": lambda: nn.Softplus(),
+                    "tanh": lambda: nn.Tanh(), "sigmoid": lambda: nn.Sigmoid(), "softplus": lambda: nn.Softplus(), "silu": lambda: nn.SiLU(),
                     "flatten": lambda: nn.Flatten(), "dropout": lambda: nn.Dropout(l.get("p", 0.5)),
                     "maxpool2d": lambda: nn.MaxPool2d(l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)),
                     "avgpool2d": lambda: nn.AvgPool2d(l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)),
