@@ -114,21 +114,7 @@ if [ $rc -eq 0 ]; then
 fi
 
 # ---- rectified flow: two moons generated here ----
-$PY - "$T/moons.h5" <<'PY'
-import sys, h5py, numpy as np
-rng = np.random.default_rng(0)
-def moons(n):
-    t = rng.random(n) * np.pi
-    upper = rng.random(n) < 0.5
-    x = np.where(upper, np.cos(t), 1 - np.cos(t))
-    y = np.where(upper, np.sin(t), 0.5 - np.sin(t))
-    return (np.stack([x, y], 1) + 0.06 * rng.standard_normal((n, 2))).astype(np.float32)
-with h5py.File(sys.argv[1], "w") as f:
-    for split, n in (("train", 16384), ("test", 4096)):
-        f[f"{split}/x"] = moons(n)
-        f[f"{split}/y"] = np.zeros(n, np.int32)
-    f.attrs["source"] = "two moons, tests/test_models.sh"
-PY
+$PY tests/make_moons.py "$T/moons.h5"
 "${MPI[@]}" "$BIN" train configs/toy_moons_rectflow.json --run-dir "$T/moons" --quiet \
     --set "data.train=$T/moons.h5" --set "data.test=$T/moons.h5" >"$T/moons.out" 2>"$T/moons.err"
 rc=$?

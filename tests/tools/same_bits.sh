@@ -22,20 +22,7 @@ PY=/usr/bin/python3
 . "$(dirname "$0")/../lib.sh"
 
 # the two-moons set of tests/test_models.sh, for the toy config
-$PY - "$T/moons.h5" <<'PY'
-import sys, h5py, numpy as np
-rng = np.random.default_rng(0)
-def moons(n):
-    t = rng.random(n) * np.pi
-    upper = rng.random(n) < 0.5
-    x = np.where(upper, np.cos(t), 1 - np.cos(t))
-    y = np.where(upper, np.sin(t), 0.5 - np.sin(t))
-    return (np.stack([x, y], 1) + 0.06 * rng.standard_normal((n, 2))).astype(np.float32)
-with h5py.File(sys.argv[1], "w") as f:
-    for split, n in (("train", 16384), ("test", 4096)):
-        f[f"{split}/x"] = moons(n)
-        f[f"{split}/y"] = np.zeros(n, np.int32)
-PY
+$PY tests/make_moons.py "$T/moons.h5"
 
 for cfg in "${CONFIGS[@]}"; do
     name=$(basename "$cfg" .json)
