@@ -35,7 +35,6 @@ int rt_err_remote(int code, int origin) {
 }
 
 const char *rt_errmsg(void) { return err_buf; }
-int rt_errcode(void) { return err_code; }
 int rt_err_is_own(void) { return err_code != 0 && err_origin == rt_log_rank; }
 
 int rt_err_prefix(int code, const char *prefix) {

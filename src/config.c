@@ -76,7 +76,7 @@ static int check_unknown(const cJSON *obj, const char *prefix, const char *origi
             return rt_err(RT_EBADINPUT, "%s: %s: unknown key", origin, path);
         if (!cJSON_IsObject(it))
             return rt_err(RT_EBADINPUT, "%s: %s: expected an object, got %s", origin, path,
-                          rt_json_type_name(it));
+                          rt_keys_type_name(it));
         int rc = check_unknown(it, path, origin);
         if (rc) return rc;
     }
@@ -101,7 +101,7 @@ static int apply_set(cJSON *root, const char *set, const char *origin) {
     if (!v) v = cJSON_CreateString(val); /* bare words are strings: --set optim.type=sgd */
     cJSON *parent = NULL;
     char leaf[64];
-    cJSON *old = rt_json_lookup(root, key, true, &parent, leaf, sizeof leaf);
+    cJSON *old = rt_keys_lookup(root, key, true, &parent, leaf, sizeof leaf);
     if (!parent) {
         cJSON_Delete(v);
         return rt_err(RT_EBADINPUT, "%s: --set %s: no such key path", origin, key);

@@ -81,7 +81,7 @@ void rt_event_emit(rt_event *e, FILE *a, FILE *b) {
     rt_event_free(e);
 }
 
-void rt_metrics_text(const char *prefix, const rt_metric *m, int n, char *buf, size_t len) {
+void rt_event_metrics_text(const char *prefix, const rt_metric *m, int n, char *buf, size_t len) {
     size_t k = 0;
     buf[0] = '\0';
     for (int i = 0; i < n && k < len; i++) {

@@ -26,13 +26,14 @@ struct rt_feed {
 
 /* The samples stay in the file (each batch is read from it): what the data
  * path holds is per row, labels (4 B) and two epoch orders (16 B), plus batch
- * buffers (three loader slots, one evaluation batch and their row lists). */
+ * buffers: three loader slots, one evaluation batch, the row lists and keys
+ * of each (16 B a row), and the uint8 staging of the larger. */
 static double path_bytes(const rt_feed *f, int64_t local_max, int64_t n_train, int64_t n_test) {
     int64_t eval_rows = f->cfg->train.eval_batch, xrows = local_max > eval_rows ? local_max : eval_rows;
     double row_bytes = (double)f->sample * sizeof(float);
     return 20.0 * (double)n_train + 4.0 * (double)n_test + 3.0 * (double)local_max * (row_bytes + 12.0) +
-           (double)eval_rows * (row_bytes + 4.0) + 16.0 * (double)xrows +
-           (double)xrows * (double)f->sample; /* uint8 staging */
+           (double)eval_rows * (row_bytes + 4.0) + 16.0 * (double)(local_max + eval_rows) +
+           (double)xrows * (double)f->sample;
 }
 
 static int check_sizes(rt_feed *f, int64_t *local_max) {

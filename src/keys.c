@@ -13,7 +13,7 @@
 
 /* ---- JSON helpers ---- */
 
-const char *rt_json_type_name(const cJSON *j) {
+const char *rt_keys_type_name(const cJSON *j) {
     if (cJSON_IsNumber(j)) return "a number";
     if (cJSON_IsString(j)) return "a string";
     if (cJSON_IsBool(j)) return "a boolean";
@@ -23,7 +23,7 @@ const char *rt_json_type_name(const cJSON *j) {
     return "invalid";
 }
 
-cJSON *rt_json_lookup(cJSON *root, const char *path, bool create, cJSON **parent, char *leaf,
+cJSON *rt_keys_lookup(cJSON *root, const char *path, bool create, cJSON **parent, char *leaf,
                       size_t leaf_len) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", path);
@@ -107,7 +107,7 @@ static int in_range(const key_read *r, double v) {
 
 static int got_type(const key_read *r, const char *expected) {
     return rt_err(RT_EBADINPUT, "%s: %s: expected %s, got %s", r->origin, r->name, expected,
-                  rt_json_type_name(r->j));
+                  rt_keys_type_name(r->j));
 }
 
 static int read_int(const key_read *r) {
@@ -161,7 +161,7 @@ static int read_enum(const key_read *r) {
     const char *choices = r->k->choices;
     if (!cJSON_IsString(r->j))
         return rt_err(RT_EBADINPUT, "%s: %s: expected one of %s, got %s", r->origin, r->name,
-                      choices, rt_json_type_name(r->j));
+                      choices, rt_keys_type_name(r->j));
     const char *s = r->j->valuestring, *p = choices;
     size_t n = strlen(s);
     for (int idx = 0; *p; idx++) {
@@ -231,7 +231,7 @@ _Static_assert(sizeof readers / sizeof readers[0] == RT_KEY_KIND_COUNT, "one rea
 static int read_row(const rt_key *k, cJSON *obj, void *base, const rt_key_scope *s) {
     cJSON *parent = NULL;
     char leaf[64];
-    cJSON *j = rt_json_lookup(obj, k->path, s->insert_defaults, &parent, leaf, sizeof leaf);
+    cJSON *j = rt_keys_lookup(obj, k->path, s->insert_defaults, &parent, leaf, sizeof leaf);
     cJSON *def = NULL;
     if (!j) {
         if (!k->def) return RT_OK;

@@ -25,7 +25,8 @@ static int mkdir_p(const char *path) {
     return (mkdir(buf, 0777) == 0 || errno == EEXIST) ? 0 : -1;
 }
 
-int rt_write_text_atomic(const char *path, const char *text) {
+/* Writes text to path through path.tmp, an fsync and a rename. */
+static int write_text_atomic(const char *path, const char *text) {
     char tmp[RT_PATH_MAX + 16];
     rt_fmt(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
@@ -54,7 +55,7 @@ int rt_rundir_prepare(const char *dir, const char *config_json, bool resume) {
     char *withnl = rt_malloc(n + 2);
     memcpy(withnl, config_json, n);
     memcpy(withnl + n, "\n", 2);
-    int rc = rt_write_text_atomic(p, withnl);
+    int rc = write_text_atomic(p, withnl);
     rt_free(withnl);
     return rc ? rt_err_prefix(RT_EBADINPUT, dir) : RT_OK;
 }
@@ -148,7 +149,7 @@ int rt_rundir_commit_checkpoint(const char *dir, int64_t step, int64_t keep) {
     char latest[RT_PATH_MAX + 32], line[80];
     rt_fmt(latest, sizeof latest, "%s/ckpt/latest", dir);
     snprintf(line, sizeof line, "step_%08lld.h5\n", (long long)step);
-    int rc = rt_write_text_atomic(latest, line);
+    int rc = write_text_atomic(latest, line);
     if (rc) return rc;
     static long long steps[MAX_LISTED];
     int all = list_steps(dir, steps, MAX_LISTED), n = 0;

@@ -123,14 +123,14 @@ void rt_runlog_window(rt_runlog *l, const rt_window *w) {
 }
 
 void rt_runlog_eval(rt_runlog *l, int64_t step, int64_t epoch, const rt_metric *m, int n) {
-    if (l->rank != 0 || !n) return;
+    if (l->rank != 0) return;
     rt_event *e = rt_event_new("eval");
     rt_event_num(e, "step", (double)step);
     rt_event_num(e, "epoch", (double)epoch);
     rt_event_metrics(e, "test_", m, n);
     rt_event_emit(e, l->metrics, NULL);
     char text[256];
-    rt_metrics_text("test_", m, n, text, sizeof text);
+    rt_event_metrics_text("test_", m, n, text, sizeof text);
     rt_progress_print(l->progress, "eval  step %lld epoch %lld: %s", (long long)step, (long long)epoch, text);
 }
 

@@ -380,7 +380,7 @@ static int evaluate(rt_trainer *t, rt_metric *met, int *nmet) {
     rt_batch_stats st;
     int rc = rt_trainer_evaluate(t, &st);
     if (rc) return rc;
-    *nmet = rt_feed_test(t->feed) ? rt_model_metrics(t->model, &st, met) : 0;
+    *nmet = rt_model_metrics(t->model, &st, met); /* no test split: NaN, logged as null */
     rt_runlog_eval(t->log, t->step, t->step / t->steps_per_epoch, met, *nmet);
     return RT_OK;
 }

@@ -45,11 +45,10 @@ int rt_err(int code, const char *fmt, ...) RT_PRINTF(2, 3);
 int rt_err_remote(int code, int origin);
 /* The message of the last error on this thread ("" if none, or if remote). */
 const char *rt_errmsg(void);
-/* The code of the last error on this thread (RT_OK if none). */
-int rt_errcode(void);
 /* True when this rank saw the last error itself (it has the message to print). */
 int rt_err_is_own(void);
-/* Prefixes the current message with "prefix: ", keeping the code. */
+/* Prefixes the current message with "prefix: " and records code as its code
+ * (the origin stays); returns code. */
 int rt_err_prefix(int code, const char *prefix);
 
 /* Invariant failure: prints "file:line rank R: msg" and aborts every rank. */

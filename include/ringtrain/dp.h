@@ -40,6 +40,7 @@ typedef struct rt_dp_times {
  * thread (dist.overlap; "auto": when the rank has 2+ cores of its own).
  * Collective over comm. Aborts only on allocation failure. */
 rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm);
+/* Stops the communication thread and frees the ring and buckets (NULL: no-op). */
 void rt_dp_destroy(rt_dp *d);
 /* Cores this rank calls its own, and whether the communication thread runs. */
 int rt_dp_cores(const rt_dp *d);

@@ -15,6 +15,7 @@ typedef struct rt_evaluator rt_evaluator;
  * of evaluation (dequantisation, flow noise) come from seed and the row, the
  * same at every evaluation. */
 rt_evaluator *rt_evaluator_create(rt_model *m, int64_t eval_batch, uint64_t seed);
+/* Frees the buffers (NULL: no-op); the model is the caller's. */
 void rt_evaluator_destroy(rt_evaluator *e);
 /* Evaluates every row of d on comm, on g's arena (gradients off meanwhile):
  * *st gets the sums over all ranks. Collective; a read failure on any rank is

@@ -18,6 +18,7 @@ typedef struct rt_event rt_event;
 
 /* {"event": kind, ...}, or a plain row of fields when kind is NULL. */
 rt_event *rt_event_new(const char *kind);
+/* Frees an event that is not to be written again (NULL: no-op). */
 void rt_event_free(rt_event *e);
 /* Adds a field, or sets the value of the field of that name if it exists
  * (setting never allocates). */
@@ -33,6 +34,6 @@ void rt_event_write(rt_event *e, FILE *a, FILE *b);
 void rt_event_emit(rt_event *e, FILE *a, FILE *b);
 
 /* The metrics as text for a progress line: "test_loss 0.3512 test_acc 0.8731". */
-void rt_metrics_text(const char *prefix, const rt_metric *m, int n, char *buf, size_t len);
+void rt_event_metrics_text(const char *prefix, const rt_metric *m, int n, char *buf, size_t len);
 
 #endif

@@ -21,7 +21,9 @@ typedef struct rt_feed rt_feed;
  * data.memory_budget_mb, before anything large is allocated. Returns RT_OK or
  * RT_EBADINPUT naming the file or key. */
 int rt_feed_create(const rt_config *c, int64_t sample, int classes, int rank, int world, rt_feed **out);
+/* Stops the loader (after any read in flight), closes the files, frees (NULL: no-op). */
 void rt_feed_destroy(rt_feed *f);
+/* floor(training rows / global batch): every rank runs this many steps an epoch. */
 int64_t rt_feed_steps_per_epoch(const rt_feed *f);
 /* train.steps, or train.epochs whole epochs. */
 int64_t rt_feed_total_steps(const rt_feed *f);

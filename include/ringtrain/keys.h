@@ -81,11 +81,11 @@ const rt_key *rt_keys_find(const rt_key *rows, int n, const char *path);
 bool rt_keys_is_prefix(const rt_key *rows, int n, const char *prefix);
 
 /* "a number", "a string", ... for error messages. */
-const char *rt_json_type_name(const struct cJSON *j);
+const char *rt_keys_type_name(const struct cJSON *j);
 /* The node at a dotted path below root (integer segments index arrays), or
  * NULL. With create, missing objects on the way are made. *parent gets the
  * container and leaf the last segment, when not NULL. */
-struct cJSON *rt_json_lookup(struct cJSON *root, const char *path, bool create, struct cJSON **parent,
+struct cJSON *rt_keys_lookup(struct cJSON *root, const char *path, bool create, struct cJSON **parent,
                              char *leaf, size_t leaf_len);
 
 #endif

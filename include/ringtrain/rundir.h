@@ -36,7 +36,5 @@ int rt_rundir_candidates(const char *dir, char (*out)[RT_CKPT_PATH_MAX], int max
  * to a timeline this run left by resuming an older one: they are not its to
  * delete). Returns RT_OK or the write's error. */
 int rt_rundir_commit_checkpoint(const char *dir, int64_t step, int64_t keep);
-/* Writes text to path through path.tmp and a rename. */
-int rt_write_text_atomic(const char *path, const char *text);
 
 #endif

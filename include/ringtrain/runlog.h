@@ -50,7 +50,9 @@ typedef struct rt_run_done {
     const char *checkpoint;
 } rt_run_done;
 
+/* A log for this rank; quiet: no progress display. Files open with rt_runlog_open. */
 rt_runlog *rt_runlog_create(int rank, bool quiet);
+/* Closes the files and frees the log (NULL is a no-op). */
 void rt_runlog_destroy(rt_runlog *l);
 /* Rank 0: opens dir/metrics.jsonl; any rank with per_rank: its own
  * metrics.rank<R>.jsonl. On resume, lines after step are dropped first.

@@ -181,7 +181,7 @@ static int check_size(const rt_config *c, const char *origin) {
 int rt_model_cfg_parse(cJSON *model, rt_config *c, const char *origin) {
     if (!model) return rt_err(RT_EBADINPUT, "%s: model: missing section", origin);
     if (!cJSON_IsObject(model))
-        return rt_err(RT_EBADINPUT, "%s: model: expected an object, got %s", origin, rt_json_type_name(model));
+        return rt_err(RT_EBADINPUT, "%s: model: expected an object, got %s", origin, rt_keys_type_name(model));
     int rc = parse_type(model, c, origin);
     if (rc) return rc;
     const rt_family *fam = c->model.family;
