@@ -41,7 +41,7 @@ rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm
     d->cores = rt_dist_cores_per_rank(comm);
     d->overlap = c->dist.overlap == RT_ON || (c->dist.overlap == RT_AUTO && d->cores > 1);
     d->sync = rt_gradsync_create(p, d->ring, c->dist.bucket_mb, d->overlap, d->shard);
-    rt_graph_set_param_hook(g, p->count, rt_gradsync_param_ready, d->sync);
+    rt_graph_set_param_hook(g, p->ntrain, rt_gradsync_param_ready, d->sync);
     return d;
 }
 
@@ -64,7 +64,7 @@ void rt_dp_begin_step(rt_dp *d) {
 
 void rt_dp_arm(rt_dp *d, bool sync) {
     if (sync) rt_gradsync_begin(d->sync);
-    rt_graph_set_param_hook(d->g, d->p->count, sync ? rt_gradsync_param_ready : NULL, d->sync);
+    rt_graph_set_param_hook(d->g, d->p->ntrain, sync ? rt_gradsync_param_ready : NULL, d->sync);
     d->synced = sync;
 }
 
@@ -87,7 +87,7 @@ int rt_dp_exchange(rt_dp *d, rt_step_sums *s, double *grad_norm, rt_dp_times *t)
         if (!rc) rc = ring_sums(d, s);
         if (rc) return rc;
     }
-    *grad_norm = shard ? sqrt(s->grad_sumsq) : rt_grad_norm(d->p->grad, d->p->total);
+    *grad_norm = shard ? sqrt(s->grad_sumsq) : rt_grad_norm(d->p->grad, d->p->train_total);
     return RT_OK;
 }
 
@@ -99,7 +99,7 @@ int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip
     rt_optim_begin(o);
     int nb = shard ? rt_gradsync_num_buckets(d->sync) : 1;
     for (int i = 0; i < nb; i++) {
-        size_t lo = 0, hi = d->p->total;
+        size_t lo = 0, hi = d->p->train_total; /* frozen tensors follow: never updated */
         if (shard) rt_gradsync_owned(d->sync, i, &lo, &hi);
         if (clip > 0) rt_clip_grad(d->p->grad + lo, hi - lo, grad_norm, clip);
         /* the update clears the gradients it reads: the next step's zeroing */

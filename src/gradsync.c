@@ -131,8 +131,8 @@ rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, b
     s->of_param = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->of_param);
     s->sumsq = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->sumsq);
     /* walk parameters from the last: ranges [offset(i), end) grow downwards */
-    size_t end = p->total;
-    for (int i = p->count - 1; i >= 0; i--) {
+    size_t end = p->train_total; /* the trained prefix: frozen tensors are not summed */
+    for (int i = p->ntrain - 1; i >= 0; i--) {
         bucket *b = &s->b[s->nb];
         b->nparams++;
         s->of_param[i] = s->nb;

@@ -16,17 +16,31 @@ void rt_params_init(rt_params *p, int cap) {
     p->items = rt_calloc((size_t)cap, sizeof *p->items);
 }
 
-rt_tensor *rt_params_add(rt_params *p, const char *name, int ndim, const int *shape) {
+static rt_tensor *add(rt_params *p, const char *name, int ndim, const int *shape, bool frozen) {
     RT_CHECK(p->count < p->cap, "too many parameters (cap %d)", p->cap);
     RT_CHECK(!p->data, "parameter %s added after finalize", name);
     RT_CHECK(rt_params_find(p, name) < 0, "duplicate parameter name %s", name);
+    RT_CHECK(frozen || p->ntrain == p->count, "parameter %s declared after a frozen one", name);
     rt_param *it = &p->items[p->count++];
     snprintf(it->name, sizeof it->name, "%s", name);
     rt_tensor_set_shape(&it->t, ndim, shape);
     it->offset = p->total;
+    it->frozen = frozen;
     /* keep every tensor 64-byte aligned inside the arena */
     p->total += ((size_t)it->t.numel + 15) & ~(size_t)15;
+    if (!frozen) {
+        p->ntrain = p->count;
+        p->train_total = p->total;
+    }
     return &it->t;
+}
+
+rt_tensor *rt_params_add(rt_params *p, const char *name, int ndim, const int *shape) {
+    return add(p, name, ndim, shape, false);
+}
+
+rt_tensor *rt_params_add_frozen(rt_params *p, const char *name, int ndim, const int *shape) {
+    return add(p, name, ndim, shape, true);
 }
 
 void rt_params_finalize(rt_params *p) {
@@ -36,9 +50,10 @@ void rt_params_finalize(rt_params *p) {
     memset(p->data, 0, bytes);
     memset(p->grad, 0, bytes);
     for (int i = 0; i < p->count; i++) {
+        bool frozen = p->items[i].frozen;
         p->items[i].t.data = p->data + p->items[i].offset;
-        p->items[i].t.grad = p->grad + p->items[i].offset;
-        p->items[i].t.param_id = i + 1;
+        p->items[i].t.grad = frozen ? NULL : p->grad + p->items[i].offset; /* no gradient flows to it */
+        p->items[i].t.param_id = frozen ? 0 : i + 1;
     }
 }
 

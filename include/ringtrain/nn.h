@@ -21,12 +21,16 @@ typedef struct rt_param {
     char name[RT_NAME_MAX + 16]; /* PyTorch-style, e.g. "fc1.weight" */
     rt_tensor t;                 /* data/grad point into the arenas after finalise */
     size_t offset;               /* first element in the arenas */
+    bool frozen;                 /* a fixed tensor (DiT's pos_embed): stored, never trained */
 } rt_param;
 
 typedef struct rt_params {
     int count, cap;
     rt_param *items;  /* (cap) owned; never reallocated, so &items[i].t is stable */
     size_t total;     /* elements in each arena */
+    int ntrain;       /* items [0, ntrain) are trained; the frozen ones follow */
+    size_t train_total; /* elements [0, train_total) of the arenas are trained: the ring,
+                         * the optimizer and the gradient norm work on this prefix */
     float *data;      /* (total) parameter arena, owned */
     float *grad;      /* (total) gradient arena, same layout, owned */
 } rt_params;
@@ -35,6 +39,11 @@ typedef struct rt_params {
 void rt_params_init(rt_params *p, int cap);
 /* Declares a parameter; returns its tensor (buffers set by rt_params_finalize). */
 rt_tensor *rt_params_add(rt_params *p, const char *name, int ndim, const int *shape);
+/* Declares a frozen tensor: in the parameter arena and in checkpoints under
+ * its name, as a torch parameter with requires_grad False, but without a
+ * gradient and never updated. Frozen tensors are declared after every
+ * trained one. */
+rt_tensor *rt_params_add_frozen(rt_params *p, const char *name, int ndim, const int *shape);
 /* Allocates both arenas (64-byte aligned, zeroed) and points every tensor in. */
 void rt_params_finalize(rt_params *p);
 void rt_params_free(rt_params *p);
