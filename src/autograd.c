@@ -43,6 +43,16 @@ const rt_op_def rt_op_table[RT_OP_COUNT] = {
     OP(SUM_AXIS, sum_axis),
     OP(SCALE, scale),
     OP(AFFINE, affine),
+    OP(BMM, bmm),
+    OP(SOFTMAX, softmax),
+    OP(ATTENTION, attention),
+    OP(PERMUTE, permute),
+    OP(PATCHIFY, patchify),
+    OP(UNPATCHIFY, unpatchify),
+    OP(RMSNORM, rmsnorm),
+    OP(MODULATE, modulate),
+    OP(GATE_ADD, gate_add),
+    OP(EMBEDDING, embedding),
 };
 #undef OP
 #undef UNARY

@@ -440,6 +440,7 @@ static tcase cases[] = {
 #include "ops_cases_conv.h"
 #include "ops_cases_resample.h"
 #include "ops_cases_misc.h"
+#include "ops_cases_attn.h"
 
 #undef X1
 #undef X2
@@ -450,7 +451,7 @@ static tcase cases[] = {
 static struct {
     tcase *cases;
     int n; /* counted in main */
-} groups[] = {{cases, NCASES}, {cases_conv, -1}, {cases_resample, -1}, {cases_misc, -1}};
+} groups[] = {{cases, NCASES}, {cases_conv, -1}, {cases_resample, -1}, {cases_misc, -1}, {cases_attn, -1}};
 #define NGROUPS ((int)(sizeof groups / sizeof groups[0]))
 
 /* ---- running one case ---- */
@@ -837,10 +838,11 @@ static void dump_case(rt_graph *g, hid_t file, const tcase *c, int gi, int idx) 
             dump_f32(grp, nm, grad[i], c->in[i].ndim, c->in[i].shape);
         }
     }
-    if (c->op == RT_OP_SOFTMAX_CE) {
+    if (c->op == RT_OP_SOFTMAX_CE || c->op == RT_OP_EMBEDDING) {
         float lab[MAXROWS];
-        for (int i = 0; i < c->in[0].shape[0]; i++) lab[i] = (float)c->labels[i];
-        dump_f32(grp, "labels", lab, 1, c->in[0].shape);
+        int rows = c->op == RT_OP_SOFTMAX_CE ? c->in[0].shape[0] : c->out_shape[0];
+        for (int i = 0; i < rows; i++) lab[i] = (float)c->labels[i];
+        dump_f32(grp, "labels", lab, 1, &rows);
     }
     dump_f32(grp, "R", R, c->out_ndim, c->out_shape);
     dump_f32(grp, "out", fwd, c->out_ndim, c->out_shape);
@@ -880,10 +882,12 @@ int main(int argc, char **argv) {
             for (groups[gi].n = 0; groups[gi].cases[groups[gi].n].name;) groups[gi].n++;
         for (int k = 0; k < groups[gi].n; k++) {
             tcase *c = &groups[gi].cases[k];
-            if (c->op != RT_OP_SOFTMAX_CE) continue;
-            RT_CHECK(c->in[0].shape[0] <= MAXROWS, "test: too many rows");
-            for (int i = 0; i < c->in[0].shape[0]; i++)
-                c->labels[i] = (int32_t)rt_rng_below(&rng, (uint64_t)c->in[0].shape[1]);
+            /* softmax_ce: a class per row of logits; embedding: a table row per output row */
+            if (c->op != RT_OP_SOFTMAX_CE && c->op != RT_OP_EMBEDDING) continue;
+            bool ce = c->op == RT_OP_SOFTMAX_CE;
+            int rows = ce ? c->in[0].shape[0] : c->out_shape[0], range = c->in[0].shape[ce ? 1 : 0];
+            RT_CHECK(rows <= MAXROWS, "test: too many rows");
+            for (int i = 0; i < rows; i++) c->labels[i] = (int32_t)rt_rng_below(&rng, (uint64_t)range);
         }
     }
     if (argc == 3 && strcmp(argv[1], "--dump") == 0) return dump_all(argv[2]);

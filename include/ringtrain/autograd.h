@@ -54,13 +54,24 @@ typedef enum rt_op {
     RT_OP_SUM_AXIS,    /* sum over arg[0], that dimension removed */
     RT_OP_SCALE,       /* x (..., c) * s (c) */
     RT_OP_AFFINE,      /* f * x + f2 with scalars f, f2 */
+    /* transformer ops (src/ops/attention.c, layout.c, condition.c, norm.c) */
+    RT_OP_BMM,         /* (..., m, k) @ (..., k, n) -> (..., m, n) */
+    RT_OP_SOFTMAX,     /* over the last axis */
+    RT_OP_ATTENTION,   /* q, k, v (b, h, t, d) -> softmax(q k^T / sqrt(d)) v */
+    RT_OP_PERMUTE,     /* arg[0..ndim): the new order of the dimensions */
+    RT_OP_PATCHIFY,    /* (b, c, h, w) -> (b, tokens, p p c); arg: p, c, h, w */
+    RT_OP_UNPATCHIFY,  /* the inverse */
+    RT_OP_RMSNORM,     /* x (..., d), weight (d) or none; f: eps */
+    RT_OP_MODULATE,    /* x (b, t, d) * (1 + scale (b, d)) + shift (b, d) */
+    RT_OP_GATE_ADD,    /* x (b, t, d) + gate (b, d) * u (b, t, d) */
+    RT_OP_EMBEDDING,   /* table (v, d) rows by labels (n) -> (n, d) */
     RT_OP_COUNT
 } rt_op;
 
 /* Per-node parameters; each op documents which fields it reads. */
 typedef struct rt_op_params {
     float scale;            /* loss scale (1/B for a mean over the global batch) */
-    const int32_t *labels;  /* (b) class indices, for RT_OP_SOFTMAX_CE */
+    const int32_t *labels;  /* (b) class indices: RT_OP_SOFTMAX_CE, RT_OP_EMBEDDING */
     int arg[8];             /* integer arguments (conv, pooling, resampling, axes) */
     float f, f2;            /* float arguments (eps, dropout p, affine a and b) */
     uint64_t seed;          /* dropout: run seed mixed with the step */

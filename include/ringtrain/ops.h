@@ -97,6 +97,37 @@ rt_tensor *rt_affine(rt_graph *g, rt_tensor *x, float a, float b);
 /* x (..., c) * s (c), s broadcast over the leading dimensions */
 rt_tensor *rt_scale(rt_graph *g, rt_tensor *x, rt_tensor *s);
 
+/* ---- transformer ops ---- */
+
+/* a (..., m, k) @ b (..., k, n) -> (..., m, n), one sgemm per leading index */
+rt_tensor *rt_bmm(rt_graph *g, rt_tensor *a, rt_tensor *b);
+/* softmax over the last axis (its maximum taken out first, the sum in double) */
+rt_tensor *rt_softmax(rt_graph *g, rt_tensor *x);
+/* Multi-head scaled dot-product attention, fused: q, k, v (batch, heads,
+ * tokens, d) -> softmax(q k^T / sqrt(d)) v of the same shape, as
+ * torch.nn.functional.scaled_dot_product_attention. Recording keeps the
+ * attention probabilities (batch * heads * tokens^2 floats) and nothing else. */
+rt_tensor *rt_attention(rt_graph *g, rt_tensor *q, rt_tensor *k, rt_tensor *v);
+/* x's dimensions in a new order (a copy): out.shape[i] = x.shape[perm[i]],
+ * as torch.permute. Splitting heads is reshape (b, t, h, d) then permute
+ * {0, 2, 1, 3}; merging them is the same permute then reshape (b, t, h d). */
+rt_tensor *rt_permute(rt_graph *g, rt_tensor *x, const int *perm);
+/* images (b, c, h, w) -> patches (b, (h/p)(w/p), p p c), token by token in
+ * row-major order, each patch laid out (pi, qi, ci) as DiT's unpatchify
+ * reads it; rt_unpatchify is the inverse, to (b, c, h, w). p divides h and w. */
+rt_tensor *rt_patchify(rt_graph *g, rt_tensor *x, int p);
+rt_tensor *rt_unpatchify(rt_graph *g, rt_tensor *x, int p, int c, int h, int w);
+/* RMSNorm over the last dimension d: x / sqrt(mean(x^2) + eps) * weight (d),
+ * as torch.nn.RMSNorm; weight may be NULL. */
+rt_tensor *rt_rmsnorm(rt_graph *g, rt_tensor *x, rt_tensor *weight, float eps);
+/* adaLN's modulation: x (b, t, d) * (1 + scale (b, d)) + shift (b, d) */
+rt_tensor *rt_modulate(rt_graph *g, rt_tensor *x, rt_tensor *shift, rt_tensor *scale);
+/* a gated residual: x (b, t, d) + gate (b, d) * u (b, t, d) */
+rt_tensor *rt_gate_add(rt_graph *g, rt_tensor *x, rt_tensor *gate, rt_tensor *u);
+/* rows idx[0..n) of table (v, d) -> (n, d), as torch.nn.Embedding; idx must
+ * stay valid until backward. */
+rt_tensor *rt_embedding(rt_graph *g, rt_tensor *table, const int32_t *idx, int n);
+
 /* ---- reductions ---- */
 
 /* Sum over one axis, which is removed: (2,3,4) over axis 1 -> (2,4). */

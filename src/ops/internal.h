@@ -51,6 +51,16 @@ RT_KERNEL(softplus)
 RT_KERNEL(sum_axis)
 RT_KERNEL(scale)
 RT_KERNEL(affine)
+RT_KERNEL(bmm)
+RT_KERNEL(softmax)
+RT_KERNEL(attention)
+RT_KERNEL(permute)
+RT_KERNEL(patchify)
+RT_KERNEL(unpatchify)
+RT_KERNEL(rmsnorm)
+RT_KERNEL(modulate)
+RT_KERNEL(gate_add)
+RT_KERNEL(embedding)
 
 #undef RT_KERNEL
 

@@ -1,4 +1,4 @@
-/* norm.c - layer normalisation and dropout. */
+/* norm.c - layer and RMS normalisation, and dropout. */
 #include "internal.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
@@ -162,6 +162,63 @@ void rt_bwd_layernorm(rt_graph *g, rt_node *n) {
         else
             for (int64_t j = 0; j < d; j++)
                 dxr[j] += h.rstd * (dyr[j] - a - (((xr[j] - h.head) - h.tail) * h.rstd) * c);
+    }
+}
+
+/* ---- rmsnorm: y = x * rstd * weight, rstd = 1 / sqrt(mean(x^2) + eps), over the last dimension ----
+ *
+ * As torch.nn.RMSNorm (and SD3.5's QK-norm): no mean is taken out. Row sums
+ * in double over LANES accumulators; recording keeps rstd per row, and
+ * backward, with g = dy * weight and xhat = x * rstd, is
+ *     dx += rstd * (g - xhat * mean(g * xhat)),   dw += sum_rows dy * xhat
+ */
+
+rt_tensor *rt_rmsnorm(rt_graph *g, rt_tensor *x, rt_tensor *weight, float eps) {
+    RT_CHECK(x->ndim >= 1 && x->shape[x->ndim - 1] >= 1, "rmsnorm: needs a last dimension >= 1");
+    int d = x->shape[x->ndim - 1];
+    RT_CHECK(!weight || (weight->ndim == 1 && weight->shape[0] == d),
+             "rmsnorm: weight does not match the last dimension %d", d);
+    RT_CHECK(eps >= 0.0f, "rmsnorm: eps %g < 0", (double)eps);
+    rt_tensor *in[2] = {x, weight};
+    rt_op_params p = {.f = eps};
+    return rt_graph_apply(g, RT_OP_RMSNORM, in, 2, &p, x->ndim, x->shape);
+}
+
+void rt_fwd_rmsnorm(rt_graph *g, rt_node *n) {
+    const rt_tensor *x = n->in[0];
+    const float *w = n->in[1] ? n->in[1]->data : NULL;
+    int64_t d = x->shape[x->ndim - 1], rows = x->numel / d;
+    double *rstd = n->out->grad ? rt_graph_scratch(g, rt_mul_size((size_t)rows, sizeof(double))) : NULL;
+    n->saved = rstd;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x->data + r * d;
+        float *yr = n->out->data + r * d;
+        double s = 1.0 / sqrt(row_sqdev(xr, d, 0.0) / (double)d + (double)n->p.f);
+        if (rstd) rstd[r] = s;
+        for (int64_t j = 0; j < d; j++) yr[j] = (float)((double)xr[j] * s * (w ? w[j] : 1.0f));
+    }
+}
+
+void rt_bwd_rmsnorm(rt_graph *g, rt_node *n) {
+    (void)g;
+    const rt_tensor *x = n->in[0];
+    const float *w = n->in[1] ? n->in[1]->data : NULL, *dy = n->out->grad;
+    float *dx = x->grad, *dw = n->in[1] ? n->in[1]->grad : NULL;
+    int64_t d = x->shape[x->ndim - 1], rows = x->numel / d;
+    const double *rstd = n->saved;
+    xhat_row h0 = {0.0f, 0.0f, 0.0f};
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x->data + r * d, *dyr = dy + r * d;
+        xhat_row h = h0;
+        h.rstd = (float)rstd[r];
+        if (dw)
+            for (int64_t j = 0; j < d; j++) dw[j] += dyr[j] * (xr[j] * h.rstd);
+        if (!dx) continue;
+        double sg, sgh;
+        row_grad_sums(xr, dyr, w, d, h, &sg, &sgh);
+        float c = (float)(sgh / (double)d);
+        float *dxr = dx + r * d;
+        for (int64_t j = 0; j < d; j++) dxr[j] += h.rstd * ((w ? dyr[j] * w[j] : dyr[j]) - (xr[j] * h.rstd) * c);
     }
 }
 
