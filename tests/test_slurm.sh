@@ -82,7 +82,9 @@ sys.exit(0 if ok else 1)
 PY
 rc=$?
 [ "$st" = COMPLETED ] && [ -n "$stopped" ] && [ "$(field "$j2" Restarts)" = 1 ]
-check "preemption and requeue" $((rc | $?)) "job $j2 $st after $(field "$j2" Restarts) requeue ($stopped)"
+ok=$((rc | $?))
+check "preemption and requeue" $ok "job $j2 $st after $(field "$j2" Restarts) requeue ($stopped)"
+[ $ok -eq 0 ] || { echo "    the job's output, last lines:"; tail -n 25 "$OUT/preempt.out" | sed 's/^/    /'; }
 
 # ---- 3. bad input: fails clearly, no requeue loop ----
 j3=$(submit missing slurm/train.sbatch configs/no_such_config.json)
