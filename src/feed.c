@@ -3,6 +3,7 @@
 
 #include "ringtrain/common.h"
 #include "ringtrain/hooks.h"
+#include "ringtrain/model.h"
 #include "ringtrain/rng.h"
 
 #include <stdio.h>
@@ -55,6 +56,15 @@ static int check_sizes(rt_feed *f, int64_t *local_max) {
                       "(20 B per training row x %lld, 4 B per test row x %lld, batch buffers)",
                       c->path, c->data.memory_budget_mb, f->bytes / 1048576.0, (long long)n, (long long)n_test);
     return RT_OK;
+}
+
+int rt_feed_complete_config(rt_config *c) {
+    int k = 0, rc = RT_OK;
+    if (rt_model_cfg_needs_classes(c)) {
+        rc = rt_dataset_num_classes(c->data.train, &k);
+        if (!rc) rc = rt_model_cfg_set_classes(c, k, c->data.train);
+    }
+    return rc;
 }
 
 int rt_feed_create(const rt_config *c, int64_t sample, int classes, int rank, int world, rt_feed **out) {

@@ -113,6 +113,17 @@ int rt_h5_attr_write_int(hid_t obj, const char *name, int64_t v) {
     return rc;
 }
 
+int rt_h5_attr_write_double(hid_t obj, const char *name, double v) {
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &v) < 0)
+                 ? rt_err(RT_ERUNTIME, "%s: cannot write attribute", name)
+                 : RT_OK;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return rc;
+}
+
 int rt_h5_attr_write_str(hid_t obj, const char *name, const char *str) {
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t t = H5Tcopy(H5T_C_S1);

@@ -8,6 +8,7 @@
 #include "ringtrain/data.h"
 #include "ringtrain/dist.h"
 #include "ringtrain/eval.h"
+#include "ringtrain/prep.h"
 #include "ringtrain/events.h"
 #include "ringtrain/report.h"
 #include "ringtrain/sample.h"
@@ -15,6 +16,7 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,15 +57,21 @@ static const char *const usage_eval =
 
 static const char *const usage_sample =
     "usage: ringtrain sample CHECKPOINT.h5 --out FILE.png|FILE.h5 [--n N] [--seed S] [--steps K]\n"
+    "                        [--class K|all] [--cfg W] [--temperature T]\n"
     "\n"
     "Draws N samples from a generative checkpoint (model.type nice or rectified_flow).\n"
-    "  --out FILE     .png: an image grid (libpng); .h5: /samples float32 [N, input...]\n"
-    "  --n N          number of samples (default 64)\n"
-    "  --seed S       random seed (default 0)\n"
-    "  --steps K      Euler steps of a rectified flow (default: model.sample_steps)\n"
+    "  --out FILE       .png: an image grid (libpng); .h5: /noise, /labels, /samples in the\n"
+    "                   model's space, /images in [0, 1], and the sampler's settings\n"
+    "  --n N            number of samples (default 64)\n"
+    "  --seed S         random seed (default 0)\n"
+    "  --steps K        Euler steps of a rectified flow (default: model.sample_steps)\n"
+    "  --class K|all    class-conditional models: every sample of class K, or the classes in\n"
+    "                   turn (a PNG grid then has one row per class)\n"
+    "  --cfg W          classifier-free guidance: v(null) + W (v(class) - v(null)); 1 is none\n"
+    "  --temperature T  scale of the starting noise (default 1)\n"
     "\n"
     "example:\n"
-    "  ringtrain sample runs/fashion_nice/ckpt/step_00002340.h5 --n 64 --out grid.png\n";
+    "  ringtrain sample runs/fashion_rectflow_dit/ckpt/step_00004680.h5 --class all --n 80 --cfg 2 --out grid.png\n";
 
 static const char *const usage_prep =
     "usage: ringtrain prep fashion-mnist --out FILE.h5 [--src DIR]\n"
@@ -148,17 +156,17 @@ static void report(int rc, bool mpi_up) {
 
 /* ---- the shared argument helper ---- */
 
-typedef enum { ARG_FLAG, ARG_STR, ARG_LIST, ARG_INT, ARG_CHOICE } arg_kind;
+typedef enum { ARG_FLAG, ARG_STR, ARG_LIST, ARG_INT, ARG_NUM, ARG_CHOICE } arg_kind;
 
 /* One flag of a verb: where its value goes and what it accepts. */
 typedef struct arg_opt {
     const char *name;     /* "--set" */
     const char *alias;    /* "-o", or NULL */
     arg_kind kind;
-    void *out;            /* bool, const char *, const char *[MAX_SETS], long long, const char * */
+    void *out;            /* bool, const char *, const char *[MAX_SETS], long long, double, const char * */
     int *count;           /* ARG_LIST: values so far */
-    long long lo, hi;     /* ARG_INT: the range */
-    const char *what;     /* ARG_INT: "a count in [1, 1048576]"; ARG_CHOICE: "test or train" */
+    long long lo, hi;     /* ARG_INT, ARG_NUM: the range */
+    const char *what;     /* ARG_INT, ARG_NUM: "a count in [1, 1048576]"; ARG_CHOICE: "test or train" */
     const char *const *choices; /* ARG_CHOICE: NULL-terminated */
 } arg_opt;
 
@@ -211,6 +219,17 @@ static int set_value(const arg_spec *s, const arg_opt *o, const char *v) {
         long long x = strtoll(v, &end, 10);
         if (!errno && end != v && !*end && x >= o->lo && x <= o->hi) {
             *(long long *)o->out = x;
+            return RT_OK;
+        }
+        snprintf(msg, sizeof msg, "%s: expected %s, got %%s", o->name, o->what);
+        return usage_error(s->verb, msg, v);
+    }
+    case ARG_NUM: {
+        char *end, msg[160];
+        errno = 0;
+        double x = strtod(v, &end);
+        if (!errno && end != v && !*end && x >= (double)o->lo && x <= (double)o->hi) {
+            *(double *)o->out = x;
             return RT_OK;
         }
         snprintf(msg, sizeof msg, "%s: expected %s, got %%s", o->name, o->what);
@@ -326,24 +345,41 @@ static int cmd_prep(int argc, char **argv) {
     return rc;
 }
 
+/* --class K|all */
+static int parse_class(const char *v, int *klass) {
+    char *end;
+    long k = strtol(v, &end, 10);
+    if (strcmp(v, "all") == 0) *klass = RT_CLASS_ALL;
+    else if (end != v && !*end && k >= 0 && k < (1 << 20)) *klass = (int)k;
+    else return usage_error("sample", "--class: expected a class number or all, got %s", v);
+    return RT_OK;
+}
+
 static int cmd_sample(int argc, char **argv) {
-    const char *ckpt = NULL, *out = NULL;
+    const char *ckpt = NULL, *out = NULL, *klass = NULL;
     long long n = 64, seed = 0, steps = 0;
+    rt_sample_req req = {.cfg = NAN, .temperature = 1.0, .klass = RT_CLASS_NONE};
     const arg_opt o[] = {
         {.name = "--out", .kind = ARG_STR, .out = &out},
         {.name = "--n", .kind = ARG_INT, .out = &n, .lo = 1, .hi = 1 << 20, .what = "a count in [1, 1048576]"},
         {.name = "--seed", .kind = ARG_INT, .out = &seed, .lo = 0, .hi = (long long)9e15,
          .what = "a non-negative integer"},
         {.name = "--steps", .kind = ARG_INT, .out = &steps, .lo = 1, .hi = 100000, .what = "a count in [1, 100000]"},
+        {.name = "--class", .kind = ARG_STR, .out = &klass},
+        {.name = "--cfg", .kind = ARG_NUM, .out = &req.cfg, .lo = 0, .hi = 100, .what = "a scale in [0, 100]"},
+        {.name = "--temperature", .kind = ARG_NUM, .out = &req.temperature, .lo = 0, .hi = 10,
+         .what = "a number in [0, 10]"},
     };
     arg_spec s = {"sample", usage_sample, o, NOPTS(o), &ckpt, 1};
     bool help;
     int rc = parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
+    if (klass && (rc = parse_class(klass, &req.klass))) return rc;
     if (!ckpt) return usage_error("sample", "missing CHECKPOINT.h5%s", "");
     if (!out) return usage_error("sample", "missing --out FILE.png or FILE.h5%s", "");
     if (strlen(out) >= RT_PATH_MAX - 8) return usage_error("sample", "--out: path longer than %s characters", "1015");
-    if ((rc = rt_sample_checkpoint(ckpt, n, (uint64_t)seed, (int)steps, out))) return rc;
+    req.n = n, req.seed = (uint64_t)seed, req.steps = (int)steps;
+    if ((rc = rt_sample_checkpoint(ckpt, &req, out))) return rc;
     rt_event *e = rt_event_new("sample");
     rt_event_str(e, "checkpoint", ckpt);
     rt_event_num(e, "n", (double)n);

@@ -161,7 +161,7 @@ static int start_run(rt_trainer *t, const rt_train_opts *o) {
     return rt_dist_agree(rt_dist_bcast(t->params->data, t->params->total, t->comm), t->comm);
 }
 
-int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, rt_trainer **out) {
+int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, rt_trainer **out) {
     *out = NULL;
     rt_trainer *t = rt_calloc(1, sizeof *t);
     t->cfg = cfg;
@@ -178,10 +178,15 @@ int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm 
     rt_dist_set_timeout(cfg->dist.timeout_s);
     read_launcher(t);
     t->log = rt_runlog_create(t->rank, opts->quiet);
+    int rc = rt_dist_agree(rt_feed_complete_config(cfg), comm); /* every rank reads the file */
+    if (rc) {
+        rt_trainer_destroy(t);
+        return rc;
+    }
     t->model = rt_model_create(cfg);
     t->params = rt_model_params(t->model);
     t->optim = rt_optim_create(cfg, t->params->total);
-    int rc = rt_feed_create(cfg, rt_model_input_size(t->model), rt_model_num_classes(t->model), t->rank, t->world,
+    rc = rt_feed_create(cfg, rt_model_input_size(t->model), rt_model_num_classes(t->model), t->rank, t->world,
                             &t->feed);
     if (!(rc = rt_dist_agree(rc, comm))) rc = start_run(t, opts);
     if (rc) {

@@ -87,10 +87,11 @@ suite "faults" tests/test_faults.sh "$BIN" "$DATA"
 if [ "$MODE" != sanitize ]; then
     # ASan owns malloc, valgrind needs the plain binary, and the rest runs
     # real daemons, namespaces and PyTorch: once, on the plain build
-    for cfg in fashion_mlp fashion_cnn fashion_nice fashion_rectflow_conv; do
-        suite "zero allocations: $cfg" "$OBJDIR/tests/test_alloc" "$DATA" "configs/$cfg.json"
+    for cfg in configs/fashion_mlp configs/fashion_cnn configs/fashion_nice configs/fashion_rectflow_conv tests/dit_small; do
+        suite "zero allocations: ${cfg#*/}" "$OBJDIR/tests/test_alloc" "$DATA" "$cfg.json"
     done
     suite "seed models at np=2" tests/test_models.sh "$BIN" "$DATA" "$OBJDIR"
+    suite "DiT against torch" tests/test_dit.sh "$BIN" "$DATA" "$OBJDIR"
     suite "bad input at np=2" env NP=2 tests/test_bad_input.sh "$BIN"
     suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
     suite "several-GB set under a memory budget" tests/test_bigdata.sh "$BIN" "$DATA"

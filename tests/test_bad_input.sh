@@ -56,7 +56,8 @@ expect_bad "nice odd input" "model.input: a nice model needs an even number of i
 expect_bad "nice with layers" "model.layers: not a key of a nice model" "${train[@]}" $NICE --set 'model.layers=[]'
 expect_bad "key of another model" "model.couplings: not a key of a rectified_flow model" "${train[@]}" $FLOW --set model.couplings=2
 expect_bad "flow odd time_embed" "model.time_embed: must be even, got 7" "${train[@]}" $FLOW --set model.time_embed=7
-expect_bad "flow conv on flat input" "model.input: the conv velocity net needs [channels, height, width]" "${train[@]}" $FLOW --set model.net=conv
+expect_bad "flow conv on flat input" "model.input: the conv velocity net needs [channels, height, width]" "${train[@]}" configs/fashion_rectflow_conv.json --set 'model.input=[784]'
+expect_bad "a key of another flow net" "model.hidden: a key of the mlp net; this model's net is conv" "${train[@]}" $FLOW --set model.net=conv
 expect_bad "nice with normalisation" "data.mean: a nice model reads pixels in [0, 1]" "${train[@]}" $NICE --set data.mean=0.5
 expect_bad "huge conv output" "model.layers[0]: conv2d output is too large" "${train[@]}" $CNN --set model.layers.0.out=16777216
 expect_bad "huge model" "model.layers[7]: the model would have over 2147483648 parameters" "${train[@]}" $CNN --set model.layers.7.out=16000000

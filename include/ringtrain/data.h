@@ -1,10 +1,11 @@
-/* data.h - HDF5 datasets, DESIGN.md's sampling semantics, and IDX conversion.
+/* data.h - HDF5 datasets and DESIGN.md's sampling semantics.
  *
  * Layout: /<split>/x float32 or uint8 (N, ...) (uint8 scaled to [0,1]),
  *         /<split>/y int32 (N); file attributes `source`, `num_classes`.
  * Sampling: step s of epoch e reads rows P_e[s*B, (s+1)*B), P_e a permutation
  * seeded by (seed, e) or the identity; rank r of N takes the contiguous slice
  * [floor(r*B/N), floor((r+1)*B/N)) of those rows. Only those rows are read.
+ * (Converting other formats to this layout is prep.h's.)
  */
 #ifndef RINGTRAIN_DATA_H
 #define RINGTRAIN_DATA_H
@@ -22,6 +23,9 @@ typedef struct rt_dataset rt_dataset;
 int rt_dataset_open(const char *path, const char *split, int64_t sample_size, int num_classes,
                     rt_dataset **out);
 void rt_dataset_close(rt_dataset *d);
+/* The file's num_classes attribute into *out (0 when it has none). Returns
+ * RT_OK, or RT_EBADINPUT when path is not a readable HDF5 file. */
+int rt_dataset_num_classes(const char *path, int *out);
 /* Every value read afterwards becomes (x - mean) / std (after uint8 scaling). */
 void rt_dataset_set_normalize(rt_dataset *d, float mean, float std);
 /* True when x is stored as uint8 (pixels k/255): generative models dequantise it. */
@@ -69,11 +73,5 @@ void rt_shard_range(int64_t B, int rank, int world, int64_t *lo, int64_t *hi);
 /* Fills perm (nrows) with epoch e's order: identity, or a permutation seeded
  * by (seed, e). The same on every rank and for every world size. */
 void rt_epoch_order(int64_t *perm, int64_t nrows, uint64_t seed, int64_t epoch, bool shuffle);
-
-/* ---- conversion ---- */
-
-/* Converts Fashion-MNIST's gzipped IDX files in src_dir into the HDF5 layout,
- * written to a temporary name and renamed into place at out_path. */
-int rt_prep_fashion_mnist(const char *src_dir, const char *out_path);
 
 #endif

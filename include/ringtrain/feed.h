@@ -20,6 +20,10 @@ typedef struct rt_feed rt_feed;
  * world size and the micro-batches, and the data path's memory against
  * data.memory_budget_mb, before anything large is allocated. Returns RT_OK or
  * RT_EBADINPUT naming the file or key. */
+/* Completes c from the training data where it asks to: a class-conditional
+ * model that leaves model.num_classes 0 takes the file's num_classes. Returns
+ * RT_OK or RT_EBADINPUT naming the file. */
+int rt_feed_complete_config(rt_config *c);
 int rt_feed_create(const rt_config *c, int64_t sample, int classes, int rank, int world, rt_feed **out);
 /* Stops the loader (after any read in flight), closes the files, frees (NULL: no-op). */
 void rt_feed_destroy(rt_feed *f);

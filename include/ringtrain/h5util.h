@@ -22,6 +22,7 @@ int rt_h5_attr_int(hid_t obj, const char *name, int64_t *out);
 int rt_h5_attr_str(hid_t obj, const char *name, char **out); /* caller rt_free()s */
 int rt_h5_attr_write_int(hid_t obj, const char *name, int64_t v);
 int rt_h5_attr_write_str(hid_t obj, const char *name, const char *s);
+int rt_h5_attr_write_double(hid_t obj, const char *name, double v);
 /* Writes a whole chunked dataset `name` under loc from memory. */
 int rt_h5_write_chunked(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int ndim,
                         const hsize_t *dims, const hsize_t *chunk, const void *data);

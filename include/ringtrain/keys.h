@@ -63,6 +63,13 @@ typedef struct rt_key {
     {.path = p, .kind = RT_KEY_HW, RT_KEY_FIELD(type, field), .def = d, .lo = l, .hi = h}
 #define KNODE(p) {.path = p, .kind = RT_KEY_NODE}
 
+/* Rows of one owner, for tables of tables (a family's parts). */
+typedef struct rt_key_table {
+    const char *owner;        /* "dit" */
+    const rt_key *const *rows; /* where the owner keeps its rows and their count */
+    const int *n;
+} rt_key_table;
+
 /* Where rows are read and how their errors are named. */
 typedef struct rt_key_scope {
     const char *origin;   /* the file: "configs/x.json" */

@@ -44,6 +44,13 @@ void rt_model_cfg_each_key(void (*fn)(const char *key, void *ctx), void *ctx);
 /* RT_OK when the family draws samples; else RT_EBADINPUT "<where>: model.type:
  * sampling needs a <generative families> model, this ... holds a <type> model". */
 int rt_model_cfg_require_sampler(const rt_model_cfg *mc, const char *where);
+/* A class-conditional model whose config leaves model.num_classes 0 takes
+ * its class count from the training data: true when c still needs it. */
+bool rt_model_cfg_needs_classes(const rt_config *c);
+/* Records n classes for such a model, also into the resolved tree (so the
+ * run directory and checkpoints say what ran). RT_EBADINPUT naming `where`
+ * when n < 1. */
+int rt_model_cfg_set_classes(rt_config *c, int n, const char *where);
 
 /* ---- building and running ---- */
 
@@ -102,10 +109,29 @@ int rt_model_metrics(const rt_model *m, const rt_batch_stats *st, rt_metric *out
  * how many were written to out (at most RT_MAX_METRICS). */
 int rt_model_info(const rt_model *m, rt_metric *out);
 
-/* Generative models: draws n samples into out (n, input size), in the
- * normalised data space, from seed. steps: Euler steps of a rectified flow
- * (0 = model.sample_steps); ignored by NICE. RT_EBADINPUT for the others. */
+/* How to draw samples. */
+typedef struct rt_sample_opts {
+    int64_t n;             /* samples */
+    uint64_t seed;         /* of the starting noise */
+    int steps;             /* Euler steps of a rectified flow (0: model.sample_steps); NICE: unused */
+    double temperature;    /* the starting noise is scaled by it (1: the prior itself) */
+    const int32_t *labels; /* (n) the class of each sample (class-conditional models), or NULL */
+    double cfg;            /* classifier-free guidance: v = v(x,t,null) + cfg (v(x,t,y) - v(x,t,null));
+                              1 is the conditional velocity alone */
+    float *noise;          /* (n, input size) receives the starting point, or NULL */
+} rt_sample_opts;
+
+/* Generative models: draws o->n samples into out (n, input size), in the
+ * normalised data space. RT_EBADINPUT for the other models. */
+int rt_model_sample_opts(rt_model *m, rt_graph *g, const rt_sample_opts *o, float *out);
+/* The same with labels NULL, cfg and temperature 1, from seed. */
 int rt_model_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out);
+/* Rectified flows: *v gets the velocity (n, input size) at xt (n, input size)
+ * and t (n), conditioned on labels (n; NULL: the null class), recorded on g
+ * (gradients flow to the parameters when g records). RT_EBADINPUT for the
+ * other models. */
+int rt_model_velocity(rt_model *m, rt_graph *g, rt_tensor *xt, const float *t, const int32_t *labels,
+                      rt_tensor **v);
 
 /* NICE only: x (n, D) -> z (n, D) through the couplings and scaling, or back
  * with inverse. Also gives the log-determinant (sum of the scales). */

@@ -19,12 +19,12 @@ typedef struct rt_train_opts {
 
 typedef struct rt_trainer rt_trainer;
 
-/* Builds everything a run needs on `comm`: opens and validates the data,
+/* Builds everything a run needs on `comm`: completes the config from the
+ * data where it asks to (a class-conditional model's class count), opens and validates the data,
  * creates the model (or loads init.from / the resumed checkpoint) and the
  * run directory (rank 0). Returns RT_OK or an error code with rt_errmsg()
  * set; on error nothing on disk has been changed. Collective over comm. */
-int rt_trainer_create(const rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm,
-                      rt_trainer **out);
+int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, rt_trainer **out);
 void rt_trainer_destroy(rt_trainer *t);
 /* One optimizer step (all micro-batches, gradient sync, clip, update).
  * Makes no heap allocation once warmed up. *loss gets the global mean loss. */

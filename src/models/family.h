@@ -27,10 +27,17 @@ struct rt_model {
 typedef struct rt_family {
     const char *name;         /* model.type */
     rt_task task;
-    const rt_key *keys;       /* its model.* keys (paths from the config's root) */
+    const rt_key *keys;       /* its model.* keys (paths in the model object) */
     int nkeys;
+    /* keys its parts read themselves (the nets of a rectified flow), known
+     * to the config as the family's: tables of rows */
+    const rt_key_table *parts;
+    int nparts;
     size_t arch_size;         /* the struct those keys fill: rt_model_cfg.arch */
-    const char *size_keys;    /* the keys that set its size, for the size-bound error */
+    /* the keys that set its size, for the size-bound error */
+    const char *(*size_keys)(const rt_config *c);
+    /* the class count field of a class-conditional model, else NULL (NULL: never) */
+    int64_t *(*class_count)(rt_config *c);
     /* Config time, after its keys: checks what rows cannot (shapes, pairings,
      * other sections) on the model object. NULL: nothing more. */
     int (*check)(struct cJSON *model, rt_config *c, const char *origin);
@@ -45,8 +52,10 @@ typedef struct rt_family {
     rt_tensor *(*loss)(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
                        rt_batch_stats *st);
     rt_tensor *(*forward)(rt_model *m, rt_graph *g, rt_tensor *x); /* NULL: none */
-    /* n samples into out from seed; steps 0 = the family's default. NULL: not generative */
-    void (*sample)(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out);
+    /* samples into out as o asks. NULL: not generative */
+    void (*sample)(rt_model *m, rt_graph *g, const rt_sample_opts *o, float *out);
+    /* the velocity of a flow model (rt_model_velocity). NULL: none */
+    rt_tensor *(*velocity)(rt_model *m, rt_graph *g, rt_tensor *xt, const float *t, const int32_t *labels);
     int (*info)(const rt_model *m, rt_metric *out); /* NULL: none */
 } rt_family;
 

@@ -84,18 +84,39 @@ int rt_model_info(const rt_model *m, rt_metric *out) {
 
 /* ---- the config's model section ---- */
 
+/* True when key is one of the family's rows, or of one of its parts' */
+static bool family_knows(const rt_family *fam, const char *key) {
+    if (rt_keys_find(fam->keys, fam->nkeys, key)) return true;
+    for (int i = 0; i < fam->nparts; i++)
+        if (rt_keys_find(*fam->parts[i].rows, *fam->parts[i].n, key)) return true;
+    return false;
+}
+
+/* fn("model.<path>") for rows[0..n) not listed already (a key several
+ * families or parts share is listed once) */
+static void each_row(const rt_key *rows, int n, char (*seen)[64], int *nseen,
+                     void (*fn)(const char *key, void *ctx), void *ctx) {
+    for (int i = 0; i < n; i++) {
+        bool dup = false;
+        for (int k = 0; k < *nseen && !dup; k++) dup = strcmp(seen[k], rows[i].path) == 0;
+        if (dup || *nseen == 256) continue;
+        snprintf(seen[(*nseen)++], 64, "%s", rows[i].path);
+        char full[128];
+        snprintf(full, sizeof full, "model.%s", rows[i].path);
+        fn(full, ctx);
+    }
+}
+
 void rt_model_cfg_each_key(void (*fn)(const char *key, void *ctx), void *ctx) {
+    static char seen[256][64];
+    int nseen = 0;
     fn("model.type", ctx);
     fn("model.input", ctx);
-    for (int f = 0; f < NFAMILIES; f++)
-        for (int i = 0; i < families[f]->nkeys; i++) {
-            const char *p = families[f]->keys[i].path;
-            bool seen = false; /* a key several families share is listed once */
-            for (int g = 0; g < f && !seen; g++) seen = rt_keys_find(families[g]->keys, families[g]->nkeys, p);
-            char full[128];
-            snprintf(full, sizeof full, "model.%s", p);
-            if (!seen) fn(full, ctx);
-        }
+    for (int f = 0; f < NFAMILIES; f++) {
+        each_row(families[f]->keys, families[f]->nkeys, seen, &nseen, fn, ctx);
+        for (int i = 0; i < families[f]->nparts; i++)
+            each_row(*families[f]->parts[i].rows, *families[f]->parts[i].n, seen, &nseen, fn, ctx);
+    }
 }
 
 /* Every key of the model object is type, input, or a key of its family; a
@@ -104,9 +125,9 @@ static int check_model_keys(const cJSON *model, const rt_family *fam, const char
     const cJSON *it;
     cJSON_ArrayForEach(it, model) {
         const char *k = it->string;
-        if (!strcmp(k, "type") || !strcmp(k, "input") || rt_keys_find(fam->keys, fam->nkeys, k)) continue;
+        if (!strcmp(k, "type") || !strcmp(k, "input") || family_knows(fam, k)) continue;
         for (int f = 0; f < NFAMILIES; f++)
-            if (rt_keys_find(families[f]->keys, families[f]->nkeys, k))
+            if (family_knows(families[f], k))
                 return rt_err(RT_EBADINPUT, "%s: model.%s: not a key of a %s model", origin, k, fam->name);
         return rt_err(RT_EBADINPUT, "%s: model.%s: unknown key", origin, k);
     }
@@ -172,7 +193,7 @@ static int check_size(const rt_config *c, const char *origin) {
     rt_model m = {0};
     model_from_config(&m, c);
     m.family->build(&m, c);
-    int rc = rt_family_check_size(&m.params, origin, m.family->size_keys);
+    int rc = rt_family_check_size(&m.params, origin, m.family->size_keys(c));
     m.family->destroy(&m);
     rt_params_free(&m.params);
     return rc;
@@ -206,6 +227,27 @@ int rt_model_cfg_require_sampler(const rt_model_cfg *mc, const char *where) {
     family_list(list, sizeof list, ", ", true);
     return rt_err(RT_EBADINPUT, "%s: model.type: sampling needs a %s model, this file holds a %s model",
                   where, list, mc->family->name);
+}
+
+bool rt_model_cfg_needs_classes(const rt_config *c) {
+    const rt_family *fam = c->model.family;
+    int64_t *k = fam->class_count ? fam->class_count((rt_config *)c) : NULL;
+    return k && *k == 0;
+}
+
+int rt_model_cfg_set_classes(rt_config *c, int n, const char *where) {
+    int64_t *k = c->model.family->class_count ? c->model.family->class_count(c) : NULL;
+    RT_CHECK(k, "rt_model_cfg_set_classes: a %s model has no classes", c->model.family->name);
+    if (n < 1)
+        return rt_err(RT_EBADINPUT,
+                      "%s: num_classes: a class-conditional model takes its class count from this attribute of "
+                      "the training data, and it is missing; set model.num_classes",
+                      where);
+    *k = n;
+    cJSON *model = cJSON_GetObjectItemCaseSensitive(c->resolved, "model");
+    cJSON_DeleteItemFromObjectCaseSensitive(model, "num_classes");
+    cJSON_AddNumberToObject(model, "num_classes", n);
+    return RT_OK;
 }
 
 /* ---- building and running ---- */
@@ -245,15 +287,32 @@ rt_tensor *rt_model_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, floa
     return m->family->loss(m, g, b, scale, st);
 }
 
-int rt_model_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out) {
+int rt_model_sample_opts(rt_model *m, rt_graph *g, const rt_sample_opts *o, float *out) {
     if (!m->family->sample) {
         char list[256];
         family_list(list, sizeof list, " or ", true);
         return rt_err(RT_EBADINPUT, "sampling needs a generative model (%s)", list);
     }
+    for (int64_t i = 0; o->labels && i < o->n; i++)
+        RT_CHECK(o->labels[i] >= 0 && o->labels[i] < m->classes, "sample: label %d of a %d-class model",
+                 o->labels[i], m->classes);
     bool was = rt_graph_grad_enabled(g);
     rt_graph_set_grad(g, false);
-    m->family->sample(m, g, n, seed, steps, out);
+    m->family->sample(m, g, o, out);
     rt_graph_set_grad(g, was);
+    return RT_OK;
+}
+
+int rt_model_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out) {
+    rt_sample_opts o = {.n = n, .seed = seed, .steps = steps, .temperature = 1.0, .cfg = 1.0};
+    return rt_model_sample_opts(m, g, &o, out);
+}
+
+int rt_model_velocity(rt_model *m, rt_graph *g, rt_tensor *xt, const float *t, const int32_t *labels,
+                      rt_tensor **v) {
+    if (!m->family->velocity) return rt_err(RT_EBADINPUT, "a %s model has no velocity field", m->family->name);
+    RT_CHECK(xt->ndim == 2 && xt->shape[1] == m->input_size, "velocity: rows of %d elements",
+             xt->ndim == 2 ? xt->shape[1] : -1);
+    *v = m->family->velocity(m, g, xt, t, labels);
     return RT_OK;
 }

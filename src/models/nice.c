@@ -211,8 +211,9 @@ int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in
     return RT_OK;
 }
 
-static void nice_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int steps, float *out) {
-    (void)steps;
+static void nice_sample(rt_model *m, rt_graph *g, const rt_sample_opts *o, float *out) {
+    int64_t n = o->n;
+    uint64_t seed = o->seed;
     int64_t D = m->input_size;
     rt_rng rng;
     rt_rng_seed(&rng, seed, 0x6e696365 /* "nice" */);
@@ -223,7 +224,9 @@ static void nice_sample(rt_model *m, rt_graph *g, int64_t n, uint64_t seed, int 
             double u = ((double)rt_rng_uniform(&rng) + 0x1.0p-25) / (1.0 + 0x1.0p-24);
             out[i] = (float)(log(u) - log1p(-u));
         }
+        if (o->temperature != 1.0) out[i] *= (float)o->temperature;
     }
+    if (o->noise) memcpy(o->noise, out, (size_t)(n * D) * sizeof(float));
     for (int64_t r = 0; r < n; r += 256) { /* in chunks: bounded activations */
         int64_t k = n - r < 256 ? n - r : 256;
         rt_model_nice_transform(m, g, k, out + r * D, out + r * D, true);
@@ -239,13 +242,18 @@ static const rt_key nice_keys[] = {
 };
 #undef A
 
+static const char *nice_size_keys(const rt_config *c) {
+    (void)c;
+    return "model.hidden";
+}
+
 const rt_family rt_family_nice = {
     .name = "nice",
     .task = RT_TASK_DENSITY,
     .keys = nice_keys,
     .nkeys = (int)(sizeof nice_keys / sizeof nice_keys[0]),
     .arch_size = sizeof(nice_arch),
-    .size_keys = "model.hidden",
+    .size_keys = nice_size_keys,
     .check = nice_check,
     .build = nice_build,
     .init = nice_init,

@@ -151,13 +151,18 @@ static rt_tensor *seq_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, fl
 
 static const rt_key seq_keys[] = {KNODE("layers")};
 
+static const char *seq_size_keys(const rt_config *c) {
+    (void)c;
+    return "model.layers";
+}
+
 const rt_family rt_family_sequential = {
     .name = "sequential",
     .task = RT_TASK_CLASSIFY,
     .keys = seq_keys,
     .nkeys = (int)(sizeof seq_keys / sizeof seq_keys[0]),
     .arch_size = sizeof(seq_arch),
-    .size_keys = "model.layers",
+    .size_keys = seq_size_keys,
     .check = seq_check,
     .free_arch = seq_free_arch,
     .build = seq_build,
