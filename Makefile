@@ -60,6 +60,11 @@ help:
 	@echo "make install PREFIX=DIR"
 	@echo "switches: DEBUG=1, SANITIZE=address,undefined"
 
+# The loops through src/ops/vmath.h's exp and tanh vectorise only where GCC
+# may compute both sides of their selects: -fno-trapping-math allows that and
+# changes no value (it concerns floating-point exception flags, never results).
+$(OBJDIR)/src/ops/elementwise.o $(OBJDIR)/src/ops/attention.o: CFLAGS += -fno-trapping-math
+
 $(OBJDIR)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

@@ -8,6 +8,7 @@
  *     dQ += dS K / sqrt(d),   dK += dS^T Q / sqrt(d)
  * where rowsum(dP * P) = rowdot(dO, O) needs no second pass over dP. */
 #include "internal.h"
+#include "vmath.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
 
@@ -68,14 +69,12 @@ void rt_bwd_bmm(rt_graph *g, rt_node *n) {
 /* ---- softmax over the last axis ---- */
 
 /* y (d) = softmax(x (d)), the row's maximum taken out first; the sum in double */
-static void softmax_row(const float *x, float *y, int64_t d) {
+RT_VEC static void softmax_row(const float *x, float *y, int64_t d) {
     float mx = -INFINITY;
     for (int64_t j = 0; j < d; j++) mx = x[j] > mx ? x[j] : mx;
+    for (int64_t j = 0; j < d; j++) y[j] = rt_vexpf(x[j] - mx); /* vectorised */
     double s = 0.0;
-    for (int64_t j = 0; j < d; j++) {
-        y[j] = expf(x[j] - mx);
-        s += y[j];
-    }
+    for (int64_t j = 0; j < d; j++) s += y[j];
     float inv = (float)(1.0 / s);
     for (int64_t j = 0; j < d; j++) y[j] *= inv;
 }

@@ -1,5 +1,6 @@
 /* elementwise.c - add, mul, bias-add and the activations. */
 #include "internal.h"
+#include "vmath.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
 
@@ -142,34 +143,51 @@ void rt_bwd_gelu(rt_graph *g, rt_node *n) {
     }
 }
 
+/* The loops of the transcendental activations, built for AVX2 and the
+ * baseline: rt_vtanhf and rt_vexpf vectorise where libm's calls do not. */
+RT_VEC static void gelu_tanh_fwd(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float u = RT_SQRT_2_PI * (x[i] + 0.044715f * x[i] * x[i] * x[i]);
+        y[i] = 0.5f * x[i] * (1.0f + rt_vtanhf(u));
+    }
+}
+
+RT_VEC static void gelu_tanh_bwd(const float *x, const float *dy, float *dx, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float x2 = x[i] * x[i];
+        float t = rt_vtanhf(RT_SQRT_2_PI * (x[i] + 0.044715f * x2 * x[i]));
+        float du = RT_SQRT_2_PI * (1.0f + 3.0f * 0.044715f * x2);
+        dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * x[i] * (1.0f - t * t) * du);
+    }
+}
+
+RT_VEC static void silu_fwd(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + rt_vexpf(-x[i]));
+}
+
+/* silu'(x) = s(x) (1 + x (1 - s(x))), s the sigmoid */
+RT_VEC static void silu_bwd(const float *x, const float *dy, float *dx, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float s = 1.0f / (1.0f + rt_vexpf(-x[i]));
+        dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
+    }
+}
+
 void rt_fwd_gelu_tanh(rt_graph *g, rt_node *n) {
     (void)g;
-    const float *x = n->in[0]->data;
-    float *y = n->out->data;
-    for (int64_t i = 0; i < n->out->numel; i++) {
-        float u = RT_SQRT_2_PI * (x[i] + 0.044715f * x[i] * x[i] * x[i]);
-        y[i] = 0.5f * x[i] * (1.0f + tanhf(u));
-    }
+    gelu_tanh_fwd(n->in[0]->data, n->out->data, n->out->numel);
 }
 
 void rt_bwd_gelu_tanh(rt_graph *g, rt_node *n) {
     (void)g;
-    const float *dy = n->out->grad, *x = n->in[0]->data;
-    float *dx = n->in[0]->grad;
-    if (!dx) return;
-    for (int64_t i = 0; i < n->out->numel; i++) {
-        float x2 = x[i] * x[i];
-        float t = tanhf(RT_SQRT_2_PI * (x[i] + 0.044715f * x2 * x[i]));
-        float du = RT_SQRT_2_PI * (1.0f + 3.0f * 0.044715f * x2);
-        dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * x[i] * (1.0f - t * t) * du);
-    }
+    if (n->in[0]->grad) gelu_tanh_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->numel);
 }
 
 void rt_fwd_tanh(rt_graph *g, rt_node *n) {
     (void)g;
     const float *x = n->in[0]->data;
     float *y = n->out->data;
-    for (int64_t i = 0; i < n->out->numel; i++) y[i] = tanhf(x[i]);
+    for (int64_t i = 0; i < n->out->numel; i++) y[i] = rt_vtanhf(x[i]);
 }
 
 void rt_bwd_tanh(rt_graph *g, rt_node *n) {
@@ -184,7 +202,7 @@ void rt_fwd_sigmoid(rt_graph *g, rt_node *n) {
     (void)g;
     const float *x = n->in[0]->data;
     float *y = n->out->data;
-    for (int64_t i = 0; i < n->out->numel; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+    for (int64_t i = 0; i < n->out->numel; i++) y[i] = 1.0f / (1.0f + rt_vexpf(-x[i]));
 }
 
 void rt_bwd_sigmoid(rt_graph *g, rt_node *n) {
@@ -195,21 +213,12 @@ void rt_bwd_sigmoid(rt_graph *g, rt_node *n) {
     for (int64_t i = 0; i < n->out->numel; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
 }
 
-/* silu(x) = x s(x), s the sigmoid; silu'(x) = s(x) (1 + x (1 - s(x))) */
 void rt_fwd_silu(rt_graph *g, rt_node *n) {
     (void)g;
-    const float *x = n->in[0]->data;
-    float *y = n->out->data;
-    for (int64_t i = 0; i < n->out->numel; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+    silu_fwd(n->in[0]->data, n->out->data, n->out->numel);
 }
 
 void rt_bwd_silu(rt_graph *g, rt_node *n) {
     (void)g;
-    const float *dy = n->out->grad, *x = n->in[0]->data;
-    float *dx = n->in[0]->grad;
-    if (!dx) return;
-    for (int64_t i = 0; i < n->out->numel; i++) {
-        float s = 1.0f / (1.0f + expf(-x[i]));
-        dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
-    }
+    if (n->in[0]->grad) silu_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->numel);
 }

@@ -22,26 +22,39 @@ rt_tensor *rt_permute(rt_graph *g, rt_tensor *x, const int *perm) {
     return rt_graph_apply(g, RT_OP_PERMUTE, in, 1, &p, x->ndim, shape);
 }
 
-/* Walks the output in order: forward copies x's element to it, backward adds
- * its gradient back to x's. */
+/* Walks the output in order: forward copies x's elements to it, backward
+ * adds its gradient back to x's. Trailing dimensions that keep their place
+ * move as one contiguous block (the head dimension when heads split); the
+ * rest walk the output row by row, the innermost dimension by its stride. */
 static void permute_walk(const rt_node *n, float *x, float *out, bool backward) {
     const rt_tensor *in = n->in[0];
     int nd = in->ndim;
-    int64_t xs[RT_MAX_DIMS], stride[RT_MAX_DIMS], s = 1; /* x's strides, then in output order */
+    int64_t xs[RT_MAX_DIMS], s = 1; /* x's row-major strides */
     for (int d = nd - 1; d >= 0; d--) {
         xs[d] = s;
         s *= in->shape[d];
     }
-    for (int d = 0; d < nd; d++) stride[d] = xs[n->p.arg[d]];
+    int keep = nd; /* dimensions [keep, nd) stay in place: one block */
+    while (keep > 0 && n->p.arg[keep - 1] == keep - 1) keep--;
+    int64_t block = 1;
+    for (int d = keep; d < nd; d++) block *= in->shape[d];
+    if (keep == 0) keep = 1, block = 1; /* the identity: one walk over dimension 0 */
+    int last = keep - 1;
+    int64_t inner = n->out->shape[last], step = xs[n->p.arg[last]];
     int idx[RT_MAX_DIMS] = {0};
-    for (int64_t o = 0; o < n->out->numel; o++) {
+    for (int64_t o = 0; o < n->out->numel; o += inner * block) {
         int64_t src = 0;
-        for (int d = 0; d < nd; d++) src += idx[d] * stride[d];
-        if (backward)
-            x[src] += out[o];
-        else
-            out[o] = x[src];
-        for (int d = nd - 1; d >= 0 && ++idx[d] == n->out->shape[d]; d--) idx[d] = 0;
+        for (int d = 0; d < last; d++) src += idx[d] * xs[n->p.arg[d]];
+        for (int64_t j = 0; j < inner; j++) {
+            float *a = x + src + j * step, *b = out + o + j * block;
+            for (int64_t k = 0; k < block; k++) {
+                if (backward)
+                    a[k] += b[k];
+                else
+                    b[k] = a[k];
+            }
+        }
+        for (int d = last - 1; d >= 0 && ++idx[d] == n->out->shape[d]; d--) idx[d] = 0;
     }
 }
 
