@@ -102,26 +102,22 @@ int rt_h5_attr_str(hid_t obj, const char *name, char **out) {
     return rc;
 }
 
-int rt_h5_attr_write_int(hid_t obj, const char *name, int64_t v) {
+/* A scalar attribute of file type ft from memory of type mt. */
+static int attr_write_scalar(hid_t obj, const char *name, hid_t ft, hid_t mt, const void *v) {
     hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a < 0 || H5Awrite(a, H5T_NATIVE_INT64, &v) < 0)
-                 ? rt_err(RT_ERUNTIME, "%s: cannot write attribute", name)
-                 : RT_OK;
+    hid_t a = H5Acreate2(obj, name, ft, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a < 0 || H5Awrite(a, mt, v) < 0) ? rt_err(RT_ERUNTIME, "%s: cannot write attribute", name) : RT_OK;
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
     return rc;
 }
 
+int rt_h5_attr_write_int(hid_t obj, const char *name, int64_t v) {
+    return attr_write_scalar(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+
 int rt_h5_attr_write_double(hid_t obj, const char *name, double v) {
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &v) < 0)
-                 ? rt_err(RT_ERUNTIME, "%s: cannot write attribute", name)
-                 : RT_OK;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    return rc;
+    return attr_write_scalar(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
 int rt_h5_attr_write_str(hid_t obj, const char *name, const char *str) {

@@ -209,5 +209,32 @@ else:
 PY
 
 echo
-echo "== the goals of issue 7, measured above in this run"
+echo "== 8. fashion_rectflow_dit at np = 2: ringtrain vs the best PyTorch setup of the same DiT (tests/bench/dit_torch.py: 1 and 2 threads, DDP gloo np = 2), $REPS alternated runs each (goal >= 1.5x)"
+DSTEPS=$((STEPS / 5 > 10 ? STEPS / 5 : 10))
+rtds=() t1s=() t2s=() tds=()
+for r in $(seq "$REPS"); do
+    rm -rf "$T/dit2"
+    CFG=configs/fashion_rectflow_dit.json STEPS=$((DSTEPS * 2)) run_np 2 dit2 --set train.log_every=10
+    rtds+=("$(steady "$T/dit2/metrics.jsonl")")
+    t1s+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" single 1 | sps)")
+    t2s+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" single 2 | sps)")
+    tds+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" ddp 2 | sps)")
+done
+/usr/bin/python3 - "$(med "${rtds[@]}")" "$(med "${t1s[@]}")" "$(med "${t2s[@]}")" "$(med "${tds[@]}")" \
+    "${rtds[*]}" "${t1s[*]}" "${t2s[*]}" "${tds[*]}" <<'PY'
+import sys
+from goals import add
+rt, t1, t2, td = (float(v) for v in sys.argv[1:5])
+runs = sys.argv[5:9]
+peers = {"single process, 1 thread": t1, "single process, 2 threads": t2, "ddp np=2": td}
+print(f"ringtrain np=2 {rt:.0f}/s (runs: {runs[0]})")
+print(f"pytorch: 1 thread {t1:.0f}/s (runs: {runs[1]}), 2 threads {t2:.0f}/s (runs: {runs[2]}), "
+      f"ddp np=2 {td:.0f}/s (runs: {runs[3]})")
+best = max(peers, key=peers.get)
+add("21", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"pytorch {best}: {peers[best]:.0f}/s",
+    rt / peers[best], ">= 1.5x", rt / peers[best] >= 1.5)
+PY
+
+echo
+echo "== the performance goals, measured above in this run (issue 7's, and issue 21's DiT)"
 /usr/bin/python3 tests/bench/goals.py table
