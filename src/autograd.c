@@ -53,6 +53,11 @@ const rt_op_def rt_op_table[RT_OP_COUNT] = {
     OP(MODULATE, modulate),
     OP(GATE_ADD, gate_add),
     OP(EMBEDDING, embedding),
+    UNARY(ABS, abs),
+    OP(LEAKY_RELU, leaky_relu),
+    OP(DIV, div),
+    OP(LOG_SOFTMAX, log_softmax),
+    OP(KL_DIV, kl_div),
 };
 #undef OP
 #undef UNARY

@@ -441,6 +441,7 @@ static tcase cases[] = {
 #include "ops_cases_resample.h"
 #include "ops_cases_misc.h"
 #include "ops_cases_attn.h"
+#include "ops_cases_kp.h"
 
 #undef X1
 #undef X2
@@ -451,7 +452,7 @@ static tcase cases[] = {
 static struct {
     tcase *cases;
     int n; /* counted in main */
-} groups[] = {{cases, NCASES}, {cases_conv, -1}, {cases_resample, -1}, {cases_misc, -1}, {cases_attn, -1}};
+} groups[] = {{cases, NCASES}, {cases_conv, -1}, {cases_resample, -1}, {cases_misc, -1}, {cases_attn, -1}, {cases_kp, -1}};
 #define NGROUPS ((int)(sizeof groups / sizeof groups[0]))
 
 /* ---- running one case ---- */

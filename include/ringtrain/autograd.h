@@ -65,6 +65,12 @@ typedef enum rt_op {
     RT_OP_MODULATE,    /* x (b, t, d) * (1 + scale (b, d)) + shift (b, d) */
     RT_OP_GATE_ADD,    /* x (b, t, d) + gate (b, d) * u (b, t, d) */
     RT_OP_EMBEDDING,   /* table (v, d) rows by labels (n) -> (n, d) */
+    /* the coordinate heads' ops (src/ops/keypoint.c) */
+    RT_OP_ABS,
+    RT_OP_LEAKY_RELU,  /* f: the negative slope */
+    RT_OP_DIV,         /* a / b, same shape */
+    RT_OP_LOG_SOFTMAX, /* over the last axis */
+    RT_OP_KL_DIV,      /* logp, target (no gradient) same shape -> scale * sum t (log t - logp) */
     RT_OP_COUNT
 } rt_op;
 

@@ -128,6 +128,20 @@ rt_tensor *rt_gate_add(rt_graph *g, rt_tensor *x, rt_tensor *gate, rt_tensor *u)
  * stay valid until backward. */
 rt_tensor *rt_embedding(rt_graph *g, rt_tensor *table, const int32_t *idx, int n);
 
+/* ---- the coordinate heads' ops ---- */
+
+/* |x|, its gradient sign(x) (0 at 0) */
+rt_tensor *rt_abs(rt_graph *g, rt_tensor *x);
+/* x for x > 0, else slope * x, as torch.nn.functional.leaky_relu */
+rt_tensor *rt_leaky_relu(rt_graph *g, rt_tensor *x, float slope);
+/* a / b elementwise, same shapes */
+rt_tensor *rt_div(rt_graph *g, rt_tensor *a, rt_tensor *b);
+/* log softmax over the last axis, the log-sum-exp in double */
+rt_tensor *rt_log_softmax(rt_graph *g, rt_tensor *x);
+/* scale * sum target * (log target - logp): torch.nn.KLDivLoss(reduction
+ * "sum") times scale; target is fixed (no gradient), its zeros add 0 */
+rt_tensor *rt_kl_div(rt_graph *g, rt_tensor *logp, rt_tensor *target, float scale);
+
 /* ---- reductions ---- */
 
 /* Sum over one axis, which is removed: (2,3,4) over axis 1 -> (2,4). */

@@ -61,6 +61,11 @@ RT_KERNEL(rmsnorm)
 RT_KERNEL(modulate)
 RT_KERNEL(gate_add)
 RT_KERNEL(embedding)
+RT_KERNEL(abs)
+RT_KERNEL(leaky_relu)
+RT_KERNEL(div)
+RT_KERNEL(log_softmax)
+RT_KERNEL(kl_div)
 
 #undef RT_KERNEL
 

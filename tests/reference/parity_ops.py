@@ -29,6 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ops_attn  # noqa: E402
 import ops_conv  # noqa: E402
+import ops_kp  # noqa: E402
 import ops_misc  # noqa: E402
 import ops_resample  # noqa: E402
 
@@ -58,7 +59,7 @@ TORCH = {
     "softmax_ce": _softmax_ce,
     "mse": lambda xs, arg, f, f2, scale, case: scale * ((xs[0] - xs[1]) ** 2).sum(),
 }
-for mod in (ops_conv, ops_resample, ops_misc, ops_attn):
+for mod in (ops_conv, ops_resample, ops_misc, ops_attn, ops_kp):
     dup = set(TORCH) & set(mod.TORCH)
     assert not dup, f"{mod.__name__} redefines {dup}"
     TORCH.update(mod.TORCH)
