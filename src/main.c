@@ -75,13 +75,21 @@ static const char *const usage_sample =
 
 static const char *const usage_prep =
     "usage: ringtrain prep fashion-mnist --out FILE.h5 [--src DIR]\n"
+    "       ringtrain prep fashion-keypoints --out FILE.h5 [--size 64] [--seed S] [--src DIR]\n"
     "\n"
     "  --out FILE.h5   output file, written atomically\n"
     "  --src DIR       directory with the gzipped IDX files\n"
     "                  (default /usr/share/datasets/fashion-mnist, Debian dataset-fashion-mnist)\n"
+    "  --size N        fashion-keypoints: the canvas side (default 64)\n"
+    "  --seed S        fashion-keypoints: scales, positions and noise (default 0)\n"
+    "\n"
+    "fashion-keypoints pastes each garment at a random scale (0.7-1.3) and position into a\n"
+    "size x size canvas with five keypoints per row: the intensity-weighted centre, then the\n"
+    "top-, bottom-, left- and right-most pixels of intensity >= 0.5.\n"
     "\n"
     "example:\n"
-    "  ringtrain prep fashion-mnist --out data/fashion-mnist.h5\n";
+    "  ringtrain prep fashion-mnist --out data/fashion-mnist.h5\n"
+    "  ringtrain prep fashion-keypoints --out data/fashion-keypoints.h5\n";
 
 static const char *const usage_inspect =
     "usage: ringtrain inspect CHECKPOINT.h5\n"
@@ -330,18 +338,25 @@ static int cmd_eval(int argc, char **argv) {
 
 static int cmd_prep(int argc, char **argv) {
     const char *what = NULL, *out = NULL, *src = "/usr/share/datasets/fashion-mnist";
+    long long size = 64, seed = 0;
     const arg_opt o[] = {
         {.name = "--out", .kind = ARG_STR, .out = &out},
         {.name = "--src", .kind = ARG_STR, .out = &src},
+        {.name = "--size", .kind = ARG_INT, .out = &size, .lo = 36, .hi = 512, .what = "a side in [36, 512]"},
+        {.name = "--seed", .kind = ARG_INT, .out = &seed, .lo = 0, .hi = (long long)9e15,
+         .what = "a non-negative integer"},
     };
     arg_spec s = {"prep", usage_prep, o, NOPTS(o), &what, 1};
     bool help;
     int rc = parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
-    if (!what || strcmp(what, "fashion-mnist") != 0)
-        return usage_error("prep", "unknown dataset \"%s\" (supported: fashion-mnist)", what ? what : "");
+    bool kp = what && strcmp(what, "fashion-keypoints") == 0;
+    if (!what || (!kp && strcmp(what, "fashion-mnist") != 0))
+        return usage_error("prep", "unknown dataset \"%s\" (supported: fashion-mnist, fashion-keypoints)",
+                           what ? what : "");
     if (!out) return usage_error("prep", "missing --out FILE.h5%s", "");
-    if (!(rc = rt_prep_fashion_mnist(src, out))) printf("wrote %s\n", out);
+    rc = kp ? rt_prep_fashion_keypoints(src, out, (int)size, (uint64_t)seed) : rt_prep_fashion_mnist(src, out);
+    if (!rc) printf("wrote %s\n", out);
     return rc;
 }
 
@@ -486,7 +501,7 @@ static const verb verbs[] = {
     {"train", "train CONFIG.json", "train a model (plain, under mpirun, or under srun)", true, cmd_train},
     {"eval", "eval CKPT.h5", "evaluate a checkpoint; prints one JSON line", true, cmd_eval},
     {"sample", "sample CKPT.h5", "draw samples of a NICE or rectified-flow model into a PNG grid", false, cmd_sample},
-    {"prep", "prep fashion-mnist", "convert the IDX files to ringtrain's HDF5 layout", false, cmd_prep},
+    {"prep", "prep DATASET", "fashion-mnist or the fashion-keypoints task, in ringtrain's HDF5 layout", false, cmd_prep},
     {"inspect", "inspect CKPT.h5", "print a readable summary of a checkpoint", false, cmd_inspect},
     {"seal", "seal CKPT.h5", "re-seal a checkpoint edited on purpose (e.g. with h5py)", false, cmd_seal},
     {"report", "report RUN_DIR", "throughput, time split, stragglers and final metrics of a run", false, cmd_report},
