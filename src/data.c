@@ -25,6 +25,9 @@ struct rt_dataset {
     int64_t rows;        /* N */
     int64_t sample;      /* elements per row */
     int32_t *y;          /* (rows) labels, validated at open */
+    char split[32];      /* the group: "train" or "test" */
+    float *kp;           /* (rows, kp_count, 2) keypoints, when loaded */
+    int kp_count;
     uint8_t *stage;      /* (stage_rows, sample) uint8 staging for conversion */
     int64_t stage_rows;
     int64_t rows_read;
@@ -236,6 +239,7 @@ static int dataset_open_locked(const char *path, const char *split, int64_t samp
     rt_h5_init();
     rt_dataset *d = rt_calloc(1, sizeof *d);
     snprintf(d->path, sizeof d->path, "%s", path);
+    snprintf(d->split, sizeof d->split, "%s", split);
     d->mean = 0.0f;
     d->std = 1.0f;
     d->file = d->x = d->fspace = d->mspace = H5I_INVALID_HID;
@@ -285,6 +289,7 @@ void rt_dataset_close(rt_dataset *d) {
     if (d->fd >= 0) close(d->fd);
     rt_free(d->chunk_addr);
     rt_free(d->y);
+    rt_free(d->kp);
     rt_free(d->stage);
     rt_free(d);
 }
@@ -298,6 +303,61 @@ void rt_dataset_set_normalize(rt_dataset *d, float mean, float std) {
     d->std = std;
 }
 int64_t rt_dataset_rows_read(const rt_dataset *d) { return d->rows_read; }
+
+/* ---- keypoints ---- */
+
+static int check_kp(rt_dataset *d, const char *name, int k, int w, int h) {
+    for (int64_t i = 0; i < d->rows * k; i++) {
+        float x = d->kp[2 * i], y = d->kp[2 * i + 1];
+        if (!(x >= 0.0f && x < (float)w && y >= 0.0f && y < (float)h))
+            return rt_err(RT_EBADINPUT, "%s: %s: keypoint %lld of row %lld, (%g, %g), is outside the %dx%d canvas",
+                          d->path, name, (long long)(i % k), (long long)(i / k), (double)x, (double)y, w, h);
+    }
+    return RT_OK;
+}
+
+static int load_kp_locked(rt_dataset *d, int k, int w, int h) {
+    char name[64];
+    snprintf(name, sizeof name, "/%s/kp", d->split);
+    if (H5Lexists(d->file, name, H5P_DEFAULT) <= 0)
+        return rt_err(RT_EBADINPUT, "%s: %s: missing dataset (a keypoint head needs /%s/kp, float32 [N, K, 2])",
+                      d->path, name, d->split);
+    hid_t ds = H5Dopen2(d->file, name, H5P_DEFAULT);
+    if (ds < 0) return rt_err(RT_EBADINPUT, "%s: %s: cannot open dataset", d->path, name);
+    hid_t t = H5Dget_type(ds), s = H5Dget_space(ds);
+    hsize_t dims[3] = {0, 0, 0};
+    int nd = H5Sget_simple_extent_ndims(s), rc = RT_OK;
+    if (H5Tget_class(t) != H5T_FLOAT || H5Tget_size(t) != 4)
+        rc = rt_err(RT_EBADINPUT, "%s: %s: dtype must be float32", d->path, name);
+    else if (nd != 3 || H5Sget_simple_extent_dims(s, dims, NULL) < 0 || (int64_t)dims[0] != d->rows ||
+             (int)dims[1] != k || dims[2] != 2)
+        rc = rt_err(RT_EBADINPUT, "%s: %s: shape must be [%lld, %d, 2] (rows of x, model.keypoints, (x, y))",
+                    d->path, name, (long long)d->rows, k);
+    if (!rc) {
+        d->kp = rt_malloc(rt_mul_size(rt_mul_size((size_t)d->rows, (size_t)k), 2 * sizeof(float)));
+        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->kp) < 0)
+            rc = rt_err(RT_EBADINPUT, "%s: %s: read failed", d->path, name);
+    }
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(ds);
+    if (!rc) rc = check_kp(d, name, k, w, h);
+    if (!rc) d->kp_count = k;
+    return rc;
+}
+
+int rt_dataset_load_keypoints(rt_dataset *d, int k, int w, int h) {
+    rt_h5_lock();
+    int rc = load_kp_locked(d, k, w, h);
+    rt_h5_unlock();
+    return rc;
+}
+
+void rt_dataset_keypoints(const rt_dataset *d, const int64_t *rows, int64_t n, float *out) {
+    RT_CHECK(d->kp, "keypoints of %s were not loaded", d->path);
+    for (int64_t i = 0; i < n; i++) memcpy(out + i * 2 * d->kp_count, d->kp + rows[i] * 2 * d->kp_count,
+                                           (size_t)d->kp_count * 2 * sizeof(float));
+}
 
 /* ---- batch reads ---- */
 
@@ -484,6 +544,7 @@ int rt_loader_next(rt_loader *l, rt_batch *out) {
     out->y = s->y;
     out->rows = s->rows;
     out->n = s->n;
+    out->kp = NULL;
     if (s->rc) return rt_err(s->rc, "%s", s->err);
     return RT_OK;
 }

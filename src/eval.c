@@ -5,6 +5,7 @@
 #include "ringtrain/common.h"
 #include "ringtrain/dist.h"
 #include "ringtrain/events.h"
+#include "ringtrain/feed.h"
 #include "ringtrain/rng.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct rt_evaluator {
     uint64_t *keys;    /* (batch) */
     int32_t *y;        /* (batch) labels */
     float *x;          /* (batch, sample) inputs */
+    float *kp;         /* (batch, K, 2) keypoints of a keypoint model, or NULL */
 };
 
 rt_evaluator *rt_evaluator_create(rt_model *m, int64_t eval_batch, uint64_t seed) {
@@ -32,6 +34,8 @@ rt_evaluator *rt_evaluator_create(rt_model *m, int64_t eval_batch, uint64_t seed
     e->keys = rt_malloc(rt_mul_size((size_t)eval_batch, sizeof(uint64_t)));
     e->y = rt_malloc(rt_mul_size((size_t)eval_batch, sizeof(int32_t)));
     e->x = rt_alloc_aligned(rt_mul_size(rt_mul_size((size_t)eval_batch, (size_t)e->sample), sizeof(float)));
+    int K = rt_model_keypoints(m, NULL, NULL);
+    if (K) e->kp = rt_malloc(rt_mul_size((size_t)eval_batch, 2 * sizeof(float) * (size_t)K));
     return e;
 }
 
@@ -41,6 +45,7 @@ void rt_evaluator_destroy(rt_evaluator *e) {
     rt_free(e->keys);
     rt_free(e->y);
     rt_free(e->x);
+    rt_free(e->kp);
     rt_free(e);
 }
 
@@ -58,6 +63,7 @@ int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Comm comm,
         int64_t m = hi - i < e->batch ? hi - i : e->batch;
         for (int64_t k = 0; k < m; k++) e->rows[k] = i + k;
         if ((rc = rt_dataset_read(d, e->rows, m, e->x, e->y))) break;
+        if (e->kp) rt_dataset_keypoints(d, e->rows, m, e->kp);
         rt_graph_reset(g);
         rt_tensor x = {0};
         int shape[2] = {(int)m, (int)e->sample};
@@ -65,16 +71,23 @@ int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Comm comm,
         x.data = e->x;
         /* evaluation draws (dequantisation, flow noise) are the same every time */
         for (int64_t k = 0; k < m; k++) e->keys[k] = rt_row_key(e->seed, EVAL_STREAM, i + k);
-        rt_model_batch mb = {.x = &x, .y = e->y, .keys = e->keys, .quantized = rt_dataset_quantized(d),
-                             .train = false};
+        rt_model_batch mb = {.x = &x, .y = e->y, .kp = e->kp, .keys = e->keys,
+                             .quantized = rt_dataset_quantized(d), .train = false};
         rt_model_loss(e->model, g, &mb, 1.0f, &st);
     }
     rt_graph_set_grad(g, was);
     /* a rank whose read failed must not leave the others in a different collective */
     if ((rc = rt_dist_agree(rc, comm))) return rc;
-    double sum[3] = {st.loss_sum, (double)st.correct, (double)st.count};
-    if ((rc = rt_dist_sum(sum, 3, comm))) return rc;
-    *out = (rt_batch_stats){.loss_sum = sum[0], .correct = (int64_t)sum[1], .count = (int64_t)sum[2]};
+    double sum[7] = {st.loss_sum,   (double)st.correct,    (double)st.count,     st.kp_err,
+                     (double)st.kp_within2, (double)st.kp_within4, (double)st.kp_points};
+    if ((rc = rt_dist_sum(sum, 7, comm))) return rc;
+    *out = (rt_batch_stats){.loss_sum = sum[0],
+                            .correct = (int64_t)sum[1],
+                            .count = (int64_t)sum[2],
+                            .kp_err = sum[3],
+                            .kp_within2 = (int64_t)sum[4],
+                            .kp_within4 = (int64_t)sum[5],
+                            .kp_points = (int64_t)sum[6]};
     return RT_OK;
 }
 
@@ -83,14 +96,12 @@ int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Comm comm,
 static void print_result(const char *ckpt, const char *split, const rt_dataset *d, const rt_model *m,
                          const rt_batch_stats *st) {
     rt_metric met[RT_MAX_METRICS];
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "%s_", split);
     rt_event *e = rt_event_new("eval");
     rt_event_str(e, "checkpoint", ckpt);
     rt_event_str(e, "split", split);
     rt_event_num(e, "rows", (double)rt_dataset_rows(d));
-    rt_event_metrics(e, prefix, met, rt_model_metrics(m, st, met));
-    rt_event_metrics(e, "", met, rt_model_info(m, met));
+    rt_event_metrics(e, split, met, rt_model_metrics(m, st, met));
+    rt_event_metrics(e, NULL, met, rt_model_info(m, met));
     rt_event_emit(e, stdout, NULL);
 }
 
@@ -105,9 +116,7 @@ int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MP
         m = rt_model_create(cfg);
         rc = rt_ckpt_load_params(ckpt, rt_model_params(m));
     }
-    if (!rc)
-        rc = rt_dataset_open(data ? data : cfg->data.test, split, rt_model_input_size(m), rt_model_num_classes(m), &d);
-    if (!rc) rt_dataset_set_normalize(d, (float)cfg->data.mean, (float)cfg->data.std);
+    if (!rc) rc = rt_feed_open_split(cfg, m, data ? data : cfg->data.test, split, &d);
     rc = rt_dist_agree(rc, comm);
     if (!rc) {
         rt_evaluator *e = rt_evaluator_create(m, cfg->train.eval_batch, cfg->train.seed);

@@ -49,10 +49,13 @@ void rt_event_str(rt_event *e, const char *key, const char *v) {
     cJSON_AddStringToObject(e->obj, key, v);
 }
 
-void rt_event_metrics(rt_event *e, const char *prefix, const rt_metric *m, int n) {
+void rt_event_metrics(rt_event *e, const char *split, const rt_metric *m, int n) {
     for (int i = 0; i < n; i++) {
         char key[64];
-        snprintf(key, sizeof key, "%s%s", prefix, m[i].name);
+        if (split && strcmp(split, "test") != 0 && strncmp(m[i].name, "test_", 5) == 0)
+            snprintf(key, sizeof key, "%s_%s", split, m[i].name + 5);
+        else
+            snprintf(key, sizeof key, "%s", m[i].name);
         rt_event_num(e, key, m[i].value);
     }
 }
@@ -81,12 +84,12 @@ void rt_event_emit(rt_event *e, FILE *a, FILE *b) {
     rt_event_free(e);
 }
 
-void rt_event_metrics_text(const char *prefix, const rt_metric *m, int n, char *buf, size_t len) {
+void rt_event_metrics_text(const rt_metric *m, int n, char *buf, size_t len) {
     size_t k = 0;
     buf[0] = '\0';
     for (int i = 0; i < n && k < len; i++) {
         char value[64];
         snprintf(value, sizeof value, m[i].fmt, m[i].value);
-        k += (size_t)snprintf(buf + k, len - k, "%s%s%s %s", i ? " " : "", prefix, m[i].name, value);
+        k += (size_t)snprintf(buf + k, len - k, "%s%s %s", i ? " " : "", m[i].name, value);
     }
 }

@@ -13,6 +13,7 @@ struct rt_feed {
     int rank, world;
     rt_dataset *train, *test;
     int64_t sample;          /* input elements per row */
+    int K;                   /* keypoints per row (keypoint models), else 0 */
     int64_t B, A;            /* global batch, micro-batches per step */
     int64_t steps_per_epoch, total_steps;
     int64_t *perm[2];        /* (train rows) orders of two consecutive epochs */
@@ -21,18 +22,21 @@ struct rt_feed {
     int64_t queued_step, queued_k; /* the micro-batch at the head of the loader's queue, or -1 */
     int64_t *rows;           /* (local_max) the rows of the micro-batch being queued */
     uint64_t *keys;          /* (local_max) the random key of each row handed out */
+    float *kp;               /* (local_max, K, 2) the keypoints of the batch handed out, or NULL */
     double bytes;            /* resident memory of the data path */
     FILE *trace;             /* RINGTRAIN_TRACE_ROWS: the rows this rank reads, per step */
 };
 
 /* The samples stay in the file (each batch is read from it): what the data
- * path holds is per row, labels (4 B) and two epoch orders (16 B), plus batch
- * buffers: three loader slots, one evaluation batch, the row lists and keys
- * of each (16 B a row), and the uint8 staging of the larger. */
+ * path holds is per row, labels (4 B), keypoints (8 B each) and two epoch
+ * orders (16 B), plus batch buffers: three loader slots, one evaluation
+ * batch, the row lists and keys of each (16 B a row), and the uint8 staging
+ * of the larger. */
 static double path_bytes(const rt_feed *f, int64_t local_max, int64_t n_train, int64_t n_test) {
     int64_t eval_rows = f->cfg->train.eval_batch, xrows = local_max > eval_rows ? local_max : eval_rows;
-    double row_bytes = (double)f->sample * sizeof(float);
-    return 20.0 * (double)n_train + 4.0 * (double)n_test + 3.0 * (double)local_max * (row_bytes + 12.0) +
+    double row_bytes = (double)f->sample * sizeof(float), kp = 8.0 * f->K;
+    return (20.0 + kp) * (double)n_train + (4.0 + kp) * (double)n_test +
+           3.0 * (double)local_max * (row_bytes + 12.0) + (double)(local_max + eval_rows) * kp +
            (double)eval_rows * (row_bytes + 4.0) + 16.0 * (double)(local_max + eval_rows) +
            (double)xrows * (double)f->sample;
 }
@@ -67,33 +71,47 @@ int rt_feed_complete_config(rt_config *c) {
     return rc;
 }
 
-int rt_feed_create(const rt_config *c, int64_t sample, int classes, int rank, int world, rt_feed **out) {
+int rt_feed_open_split(const rt_config *c, const rt_model *m, const char *path, const char *split,
+                       rt_dataset **out) {
+    int w, h, K = rt_model_keypoints(m, &w, &h);
+    int rc = rt_dataset_open(path, split, rt_model_input_size(m), rt_model_num_classes(m), out);
+    if (!rc && K) rc = rt_dataset_load_keypoints(*out, K, w, h);
+    if (rc) {
+        rt_dataset_close(*out);
+        *out = NULL;
+        return rc;
+    }
+    rt_dataset_set_normalize(*out, (float)c->data.mean, (float)c->data.std);
+    return RT_OK;
+}
+
+int rt_feed_create(const rt_config *c, const rt_model *m, int rank, int world, rt_feed **out) {
     *out = NULL;
     rt_feed *f = rt_calloc(1, sizeof *f);
     f->cfg = c;
     f->rank = rank;
     f->world = world;
-    f->sample = sample;
+    f->sample = rt_model_input_size(m);
+    f->K = rt_model_keypoints(m, NULL, NULL);
     f->B = c->train.global_batch;
     f->A = c->optim.accum_steps;
     f->queued_step = f->queued_k = -1;
     f->perm_epoch[0] = f->perm_epoch[1] = -1;
     int64_t local_max = 0;
-    int rc = rt_dataset_open(c->data.train, "train", sample, classes, &f->train);
-    if (!rc && c->data.test[0]) rc = rt_dataset_open(c->data.test, "test", sample, classes, &f->test);
+    int rc = rt_feed_open_split(c, m, c->data.train, "train", &f->train);
+    if (!rc && c->data.test[0]) rc = rt_feed_open_split(c, m, c->data.test, "test", &f->test);
     if (!rc) rc = check_sizes(f, &local_max);
     if (rc) {
         rt_feed_destroy(f);
         return rc;
     }
-    rt_dataset_set_normalize(f->train, (float)c->data.mean, (float)c->data.std);
-    if (f->test) rt_dataset_set_normalize(f->test, (float)c->data.mean, (float)c->data.std);
     int64_t n = rt_dataset_rows(f->train);
     f->steps_per_epoch = n / f->B;
     f->total_steps = c->train.steps ? c->train.steps : c->train.epochs * f->steps_per_epoch;
     for (int i = 0; i < 2; i++) f->perm[i] = rt_malloc(rt_mul_size((size_t)n, sizeof(int64_t)));
     f->rows = rt_malloc(rt_mul_size((size_t)local_max, sizeof(int64_t)));
     f->keys = rt_malloc(rt_mul_size((size_t)local_max, sizeof(uint64_t)));
+    if (f->K) f->kp = rt_malloc(rt_mul_size((size_t)local_max, 2 * sizeof(float) * (size_t)f->K));
     f->loader = rt_loader_create(f->train, local_max);
     const char *trace = rt_hooks_get()->trace_rows;
     if (trace) {
@@ -118,6 +136,7 @@ void rt_feed_destroy(rt_feed *f) {
     rt_free(f->perm[1]);
     rt_free(f->rows);
     rt_free(f->keys);
+    rt_free(f->kp);
     rt_free(f);
 }
 
@@ -172,5 +191,9 @@ int rt_feed_next(rt_feed *f, int64_t step, int64_t k, rt_batch *b, const uint64_
     uint64_t epoch = (uint64_t)(step / f->steps_per_epoch);
     for (int64_t i = 0; i < b->n; i++) f->keys[i] = rt_row_key(f->cfg->train.seed, epoch, b->rows[i]);
     *keys = f->keys;
+    if (f->kp) {
+        rt_dataset_keypoints(f->train, b->rows, b->n, f->kp);
+        b->kp = f->kp;
+    }
     return RT_OK;
 }

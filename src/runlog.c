@@ -127,10 +127,10 @@ void rt_runlog_eval(rt_runlog *l, int64_t step, int64_t epoch, const rt_metric *
     rt_event *e = rt_event_new("eval");
     rt_event_num(e, "step", (double)step);
     rt_event_num(e, "epoch", (double)epoch);
-    rt_event_metrics(e, "test_", m, n);
+    rt_event_metrics(e, "test", m, n);
     rt_event_emit(e, l->metrics, NULL);
     char text[256];
-    rt_event_metrics_text("test_", m, n, text, sizeof text);
+    rt_event_metrics_text(m, n, text, sizeof text);
     rt_progress_print(l->progress, "eval  step %lld epoch %lld: %s", (long long)step, (long long)epoch, text);
 }
 
@@ -152,7 +152,7 @@ void rt_runlog_done(rt_runlog *l, const rt_run_done *d) {
     rt_event_num(e, "step", (double)d->step);
     rt_event_num(e, "epoch", (double)d->epoch);
     rt_event_num(e, "loss", d->loss);
-    if (d->nmetrics && isfinite(d->metrics[0].value)) rt_event_metrics(e, "test_", d->metrics, d->nmetrics);
+    if (d->nmetrics && isfinite(d->metrics[0].value)) rt_event_metrics(e, "test", d->metrics, d->nmetrics);
     rt_event_num(e, "samples_per_s", d->samples_per_s);
     rt_event_num(e, "wall_s", d->wall_s);
     rt_event_num(e, "peak_rss_mb", d->peak_rss_mb);

@@ -186,8 +186,7 @@ int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, 
     t->model = rt_model_create(cfg);
     t->params = rt_model_params(t->model);
     t->optim = rt_optim_create(cfg, t->params->total);
-    rc = rt_feed_create(cfg, rt_model_input_size(t->model), rt_model_num_classes(t->model), t->rank, t->world,
-                            &t->feed);
+    rc = rt_feed_create(cfg, t->model, t->rank, t->world, &t->feed);
     if (!(rc = rt_dist_agree(rc, comm))) rc = start_run(t, opts);
     if (rc) {
         rt_trainer_destroy(t);
@@ -254,7 +253,8 @@ static void forward_backward(rt_trainer *t, rt_step_sums *s, int *data_rc, char 
         rt_tensor_set_shape(&x, 2, shape);
         x.data = (float *)b.x;
         rt_batch_stats st = {0};
-        rt_model_batch mb = {.x = &x, .y = b.y, .keys = keys, .quantized = rt_feed_quantized(t->feed), .train = true};
+        rt_model_batch mb = {.x = &x, .y = b.y, .kp = b.kp, .keys = keys, .quantized = rt_feed_quantized(t->feed),
+                             .train = true};
         rt_tensor *l = rt_model_loss(t->model, t->graph, &mb, (float)(1.0 / (double)t->B), &st);
         rt_graph_backward(t->graph, l);
         s->loss += l->data[0]; /* each rank's loss is its share of the global mean */

@@ -11,15 +11,23 @@
  *   CNN    the sequential parser's shape inference matches the forward pass;
  *          relu then max-pool, which the model runs as max-pool then relu,
  *          gives the written order's logits and gradients, bit for bit.
+ *   heads  each keypoint head's loss (L1 regression; SimCC's log-softmax and
+ *          KL; RLE's Laplace term, sigmoid scale and RealNVP with its
+ *          log-determinant) against central differences, for the features
+ *          and entries of every parameter tensor; and the RLE flow's
+ *          log-density alone against central differences in e.
  *
  * Output: "ok ..."/"FAIL ..." lines and "N passed, M failed". */
+#include "../src/models/heads.h"
 #include "ringtrain/blas.h"
+#include "ringtrain/ops.h"
 #include "ringtrain/common.h"
 #include "report.h"
 #include "ringtrain/config.h"
 #include "ringtrain/model.h"
 #include "ringtrain/rng.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -316,6 +324,137 @@ static void cnn_relu_pool_order(void) {
     rt_model_destroy(m);
 }
 
+/* ---- keypoint heads ---- */
+
+enum { KP_N = 3, KP_K = 2, KP_W = 4, KP_H = 3, KP_F = KP_W * KP_H };
+
+typedef struct kp_case {
+    const kp_head_def *head;
+    void *state;
+    rt_params p;
+    rt_graph *g;
+    float feat[KP_N * KP_F], kp[KP_N * KP_K * 2], pred[KP_N * KP_K * 2];
+} kp_case;
+
+/* The head's loss at scale 1/N; with grad, the gradients too (feat's into fgrad). */
+static double kp_eval(kp_case *c, bool grad, float *fgrad) {
+    rt_graph_reset(c->g);
+    rt_graph_set_grad(c->g, grad);
+    int shape[2] = {KP_N, KP_F};
+    rt_tensor *ft = rt_graph_tensor(c->g, 2, shape, grad);
+    memcpy(ft->data, c->feat, sizeof c->feat);
+    kp_batch b = {.feat = ft, .kp = c->kp, .scale = 1.0f / KP_N, .pred = c->pred};
+    rt_tensor *loss = c->head->loss(c->g, c->state, &b);
+    if (grad) {
+        rt_params_zero_grad(&c->p);
+        rt_graph_backward(c->g, loss);
+        memcpy(fgrad, ft->grad, sizeof c->feat);
+    }
+    return loss->data[0];
+}
+
+/* 1e-4 + 1e-3 |num|, plus the float rounding of a loss of size |loss| over 2 eps */
+static double fd_tol(double num, double loss, double eps) {
+    return 1e-4 + 1e-3 * fabs(num) + 8.0 * fabs(loss) * FLT_EPSILON / (2.0 * eps);
+}
+
+/* Central differences of the loss in v[k] against the analytic a. */
+static void kp_fd(kp_case *c, float *v, int64_t k, double a, double eps, double *worst, int *bad) {
+    float x0 = v[k];
+    v[k] = (float)(x0 + eps);
+    double lp = kp_eval(c, false, NULL);
+    v[k] = (float)(x0 - eps);
+    double lm = kp_eval(c, false, NULL);
+    v[k] = x0;
+    double num = (lp - lm) / (2.0 * eps), err = fabs(num - a) / fd_tol(num, lp, eps);
+    *worst = err > *worst ? err : *worst;
+    *bad += err > 1.0;
+}
+
+static void kp_head_gradcheck(const kp_head_def *head) {
+    kp_case c = {.head = head, .g = rt_graph_create(4u << 20, 256)};
+    kp_arch a = {.keypoints = KP_K, .simcc_split = 2.0, .simcc_sigma = 1.5};
+    rt_params_init(&c.p, head->nparams);
+    c.state = head->declare(&c.p, KP_F, KP_W, KP_H, &a);
+    rt_params_finalize(&c.p);
+    rt_rng r;
+    rt_rng_seed(&r, 7, 0x6b70);
+    for (int i = 0; i < c.p.count; i++) { /* N(0, 1 / fan_in) weights, N(0, 0.1^2) biases */
+        const rt_tensor *t = &c.p.items[i].t;
+        float amp = t->ndim == 2 ? 0.5f / sqrtf((float)t->shape[1]) : 0.1f;
+        for (int64_t k = 0; k < t->numel; k++) t->data[k] = amp * rt_rng_normal(&r);
+        /* the flow's hidden units: half well above their LeakyReLU kink and half
+         * well below, so central differences never straddle one (1,536 of them
+         * a row otherwise lie within reach of eps) */
+        const char *name = c.p.items[i].name;
+        size_t len = strlen(name);
+        if (strncmp(name, "head.flow.", 10) == 0 && len > 7 && strcmp(name + len - 7, ".4.bias") != 0 &&
+            strcmp(name + len - 5, ".bias") == 0)
+            for (int64_t k = 0; k < t->numel; k++) t->data[k] = k % 2 ? 4.0f : -4.0f;
+    }
+    for (int i = 0; i < KP_N * KP_F; i++) c.feat[i] = rt_rng_normal(&r);
+    /* targets away from the prediction, so no |.| is near its kink within eps */
+    kp_eval(&c, false, NULL);
+    for (int i = 0; i < KP_N * KP_K * 2; i++) {
+        float side = i % 2 ? KP_H : KP_W, off = (0.15f + 0.3f * rt_rng_uniform(&r)) * side;
+        c.kp[i] = c.pred[i] + (rt_rng_uniform(&r) < 0.5f ? -off : off);
+    }
+    float fgrad[KP_N * KP_F];
+    double loss = kp_eval(&c, true, fgrad), worst = 0.0;
+    float *pgrad = rt_malloc(c.p.total * sizeof(float));
+    memcpy(pgrad, c.p.grad, c.p.total * sizeof(float));
+    int bad = 0, checked = 0;
+    for (int64_t k = 0; k < KP_N * KP_F; k++, checked++) kp_fd(&c, c.feat, k, fgrad[k], 3e-3, &worst, &bad);
+    for (int i = 0; i < c.p.count; i++) { /* 4 entries of every tensor */
+        const rt_param *it = &c.p.items[i];
+        for (int j = 0; j < 4; j++, checked++) {
+            int64_t k = (int64_t)it->offset + (int64_t)(rt_rng_uniform(&r) * (float)it->t.numel) % it->t.numel;
+            kp_fd(&c, c.p.data, k, pgrad[k], 3e-3, &worst, &bad);
+        }
+    }
+    report(bad == 0 && isfinite(loss), "%s head: loss %.4g; %d central differences (features and every one of "
+           "%d parameter tensors) within 1e-4+1e-3*|num| (+ the loss's rounding): worst err/tol %.3f", head->name, loss, checked,
+           c.p.count, worst);
+    if (strcmp(head->name, "rle") == 0) {
+        /* the flow alone: d sum log G(e) / d e */
+        int shape[2] = {8, 2};
+        float e[16], eg[16];
+        for (int i = 0; i < 16; i++) e[i] = 1.5f * rt_rng_normal(&r);
+        double wd = 0.0;
+        int bd = 0;
+        for (int k = -1; k < 16; k++) {
+            for (int s = -1; s <= 1; s += 2) {
+                rt_graph_reset(c.g);
+                rt_graph_set_grad(c.g, k < 0);
+                rt_tensor *et = rt_graph_tensor(c.g, 2, shape, k < 0);
+                memcpy(et->data, e, sizeof e);
+                if (k >= 0) et->data[k] += (float)(s * 1e-2);
+                rt_tensor *lp = rt_sum(c.g, kp_rle_log_prob(c.g, c.state, et));
+                if (k < 0) {
+                    rt_graph_backward(c.g, lp);
+                    memcpy(eg, et->grad, sizeof eg);
+                    break;
+                }
+                static double up;
+                if (s < 0) {
+                    up = lp->data[0];
+                } else {
+                    double num = ((double)lp->data[0] - up) / 2e-2;
+                    double err = fabs(num - eg[k]) / fd_tol(num, up, 1e-2);
+                    wd = err > wd ? err : wd;
+                    bd += err > 1.0;
+                }
+            }
+        }
+        report(bd == 0, "rle flow: d log G(e) / d e (6 couplings and their log-det) against 16 central differences: "
+               "worst err/tol %.3f", wd);
+    }
+    rt_free(pgrad);
+    rt_free(c.state);
+    rt_params_free(&c.p);
+    rt_graph_destroy(c.g);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     rt_blas_pick_kernels(argv); /* the kernels the trainer runs */
@@ -326,5 +465,6 @@ int main(int argc, char **argv) {
     flow_split();
     cnn_shapes();
     cnn_relu_pool_order();
+    for (int i = 1; i < rt_kp_nheads; i++) kp_head_gradcheck(rt_kp_heads[i]);
     return report_finish();
 }

@@ -36,6 +36,12 @@ int64_t rt_dataset_rows(const rt_dataset *d);
  * RT_ERUNTIME on an HDF5 read failure. (libhdf5 allocates internally on every
  * read; the training loop therefore reads through an rt_loader thread.) */
 int rt_dataset_read(rt_dataset *d, const int64_t *rows, int64_t n, float *x, int32_t *y);
+/* Loads /<split>/kp, float32 [N, k, 2], pixel coordinates (x, y), into
+ * memory and checks every one lies in the w x h canvas. RT_EBADINPUT naming
+ * the file and dataset when it is missing, of another shape or type, or out. */
+int rt_dataset_load_keypoints(rt_dataset *d, int k, int w, int h);
+/* The keypoints of rows (n) into out (n, k, 2); loaded first. Never allocates. */
+void rt_dataset_keypoints(const rt_dataset *d, const int64_t *rows, int64_t n, float *out);
 /* Rows of x read since open (for tests that count what a rank touched). */
 int64_t rt_dataset_rows_read(const rt_dataset *d);
 
@@ -51,6 +57,7 @@ typedef struct rt_batch {
     const int32_t *y; /* (n) */
     const int64_t *rows; /* (n) dataset row of each row of x (ascending) */
     int64_t n;
+    const float *kp;  /* (n, K, 2) keypoints when the task has them, else NULL */
 } rt_batch;
 
 /* Starts a loader over d for batches of at most max_rows rows. */

@@ -25,8 +25,9 @@ void rt_event_free(rt_event *e);
 void rt_event_num(rt_event *e, const char *key, double v);
 void rt_event_bool(rt_event *e, const char *key, bool v);
 void rt_event_str(rt_event *e, const char *key, const char *v);
-/* The metrics as fields "<prefix><name>" (eval events, the done line). */
-void rt_event_metrics(rt_event *e, const char *prefix, const rt_metric *m, int n);
+/* The metrics as fields of their names (eval events, the done line); for a
+ * split other than "test" (NULL: "test"), a name's "test_" becomes "<split>_". */
+void rt_event_metrics(rt_event *e, const char *split, const rt_metric *m, int n);
 /* Writes the event as one line to each of a and b that is not NULL, and
  * flushes them. */
 void rt_event_write(rt_event *e, FILE *a, FILE *b);
@@ -34,6 +35,6 @@ void rt_event_write(rt_event *e, FILE *a, FILE *b);
 void rt_event_emit(rt_event *e, FILE *a, FILE *b);
 
 /* The metrics as text for a progress line: "test_loss 0.3512 test_acc 0.8731". */
-void rt_event_metrics_text(const char *prefix, const rt_metric *m, int n, char *buf, size_t len);
+void rt_event_metrics_text(const rt_metric *m, int n, char *buf, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "ringtrain/config.h"
 #include "ringtrain/data.h"
+#include "ringtrain/model.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,7 +25,12 @@ typedef struct rt_feed rt_feed;
  * model that leaves model.num_classes 0 takes the file's num_classes. Returns
  * RT_OK or RT_EBADINPUT naming the file. */
 int rt_feed_complete_config(rt_config *c);
-int rt_feed_create(const rt_config *c, int64_t sample, int classes, int rank, int world, rt_feed **out);
+int rt_feed_create(const rt_config *c, const rt_model *m, int rank, int world, rt_feed **out);
+/* Opens one split of a data file for model m as c says: its input size and
+ * classes checked, keypoints loaded when m predicts them, normalised as
+ * data.mean and data.std. Errors name the file and the key. */
+int rt_feed_open_split(const rt_config *c, const rt_model *m, const char *path, const char *split,
+                       rt_dataset **out);
 /* Stops the loader (after any read in flight), closes the files, frees (NULL: no-op). */
 void rt_feed_destroy(rt_feed *f);
 /* floor(training rows / global batch): every rank runs this many steps an epoch. */

@@ -4,7 +4,9 @@
  * its own file, owning its config keys, its checks and size bound, its
  * parameters and the loss and metrics of its task:
  *
- *   sequential      classifier (softmax cross-entropy; test_loss, test_acc)
+ *   sequential      classifier (softmax cross-entropy; test_loss, test_acc), or with
+ *                   model.head a keypoint regressor (heads: regression, simcc, rle;
+ *                   test_loss, kp_err_px, pck_2px, pck_4px)
  *   nice            NICE normalizing flow (exact NLL; test_nll, test_bpd)
  *   rectified_flow  flow matching on straight paths (velocity MSE, test_loss; Euler sampler)
  *
@@ -26,6 +28,7 @@ typedef enum rt_task {
     RT_TASK_CLASSIFY, /* loss = mean cross-entropy; metrics loss and acc */
     RT_TASK_DENSITY,  /* loss = mean NLL in nats per sample; metrics nll and bpd */
     RT_TASK_FLOW,     /* loss = mean over rows of the per-element velocity MSE */
+    RT_TASK_KEYPOINT, /* loss = the head's, mean over rows; metrics loss, pixel error, PCK */
     RT_TASK_COUNT
 } rt_task;
 
@@ -62,6 +65,9 @@ rt_model *rt_model_create(const rt_config *cfg);
 void rt_model_destroy(rt_model *m);
 rt_params *rt_model_params(rt_model *m);
 rt_task rt_model_task(const rt_model *m);
+/* Keypoints per row a keypoint model predicts (0 for the others), and the
+ * canvas they lie in (the input's last two sizes: *w, *h; either may be NULL). */
+int rt_model_keypoints(const rt_model *m, int *w, int *h);
 /* Elements per sample of the input. */
 int64_t rt_model_input_size(const rt_model *m);
 /* Classes of a classifier (labels must lie in [0, classes)); 0 for the
@@ -75,6 +81,7 @@ rt_tensor *rt_model_forward(rt_model *m, rt_graph *g, rt_tensor *x);
 typedef struct rt_model_batch {
     rt_tensor *x;         /* (b, input size) normalised inputs, no gradient */
     const int32_t *y;     /* (b) labels (classification) */
+    const float *kp;      /* (b, K, 2) target keypoints in pixels (keypoint models) */
     const uint64_t *keys; /* (b) one random key per row (rt_row_key) */
     bool quantized;       /* x holds 8-bit pixels k/255: density models dequantise */
     bool train;           /* training (dropout on) or evaluation */
@@ -86,6 +93,9 @@ typedef struct rt_batch_stats {
     double loss_sum; /* sum over rows of the per-row loss (unscaled) */
     int64_t correct; /* classification: rows whose argmax matches the label */
     int64_t count;   /* rows */
+    double kp_err;   /* keypoints: sum of the Euclidean pixel errors */
+    int64_t kp_within2, kp_within4; /* keypoints within 2 and 4 pixels */
+    int64_t kp_points;              /* keypoints scored */
 } rt_batch_stats;
 
 /* Forward plus loss: returns scale * sum of per-row losses and adds to *st. */
@@ -97,7 +107,7 @@ rt_tensor *rt_model_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, floa
 #define RT_MAX_METRICS 4
 
 typedef struct rt_metric {
-    const char *name; /* without the split's prefix: "loss", "acc", "nll", "bpd" */
+    const char *name; /* as DESIGN.md fixes it: "test_loss", "test_acc", ..., "kp_err_px" */
     const char *fmt;  /* how the progress line prints the value: "%.4f" */
     double value;
 } rt_metric;

@@ -20,13 +20,15 @@ struct rt_model {
     int input_ndim;
     int input[RT_MAX_DIMS];
     int classes;              /* outputs of a classifier; 0 for the generative families */
+    rt_task task;             /* the family's, or what its build chose (a head's) */
+    int keypoints;            /* K of a keypoint model, else 0 */
     uint64_t seed;            /* train.seed */
     void *state;              /* the family's modules and settings, owned */
 };
 
 typedef struct rt_family {
     const char *name;         /* model.type */
-    rt_task task;
+    rt_task task;             /* m->task unless build sets another */
     const rt_key *keys;       /* its model.* keys (paths in the model object) */
     int nkeys;
     /* keys its parts read themselves (the nets of a rectified flow), known
@@ -67,5 +69,12 @@ extern const rt_family rt_family_rectflow;
 /* RT_EBADINPUT "<origin>: <what>: the model would have over N parameters"
  * when p (declared, not finalised) holds more than RT_MAX_PARAMS elements. */
 int rt_family_check_size(const rt_params *p, const char *origin, const char *what);
+/* A part chosen by a key (model.net, model.head): no key of another part may
+ * appear in model ("<origin>: model.<key>: a key of the <other> <kind>; this
+ * model's <kind> is <name>"), then the chosen part's rows are read into arch
+ * with their defaults written into the tree. chosen -1: no part, and none of
+ * their keys may appear. */
+int rt_family_read_part(struct cJSON *model, const rt_key_table *parts, int nparts, int chosen, const char *kind,
+                        void *arch, const char *origin);
 
 #endif

@@ -64,14 +64,26 @@ static void flow_values(const rt_model *m, const rt_batch_stats *st, double *out
     out[0] = mean_loss(st);
 }
 
+static void keypoint_values(const rt_model *m, const rt_batch_stats *st, double *out) {
+    (void)m;
+    double n = st->kp_points > 0 ? (double)st->kp_points : NAN;
+    out[0] = mean_loss(st);
+    out[1] = st->kp_err / n;
+    out[2] = (double)st->kp_within2 / n;
+    out[3] = (double)st->kp_within4 / n;
+}
+
 static const task_def tasks[RT_TASK_COUNT] = {
-    [RT_TASK_CLASSIFY] = {2, {{"loss", "%.4f"}, {"acc", "%.4f"}}, classify_values},
-    [RT_TASK_DENSITY] = {2, {{"nll", "%.2f nats"}, {"bpd", "%.4f"}}, density_values},
-    [RT_TASK_FLOW] = {1, {{"loss", "(flow matching) %.5f"}}, flow_values},
+    [RT_TASK_CLASSIFY] = {2, {{"test_loss", "%.4f"}, {"test_acc", "%.4f"}}, classify_values},
+    [RT_TASK_DENSITY] = {2, {{"test_nll", "%.2f nats"}, {"test_bpd", "%.4f"}}, density_values},
+    [RT_TASK_FLOW] = {1, {{"test_loss", "(flow matching) %.5f"}}, flow_values},
+    [RT_TASK_KEYPOINT] = {4,
+                          {{"test_loss", "%.4f"}, {"kp_err_px", "%.3f"}, {"pck_2px", "%.4f"}, {"pck_4px", "%.4f"}},
+                          keypoint_values},
 };
 
 int rt_model_metrics(const rt_model *m, const rt_batch_stats *st, rt_metric *out) {
-    const task_def *t = &tasks[m->family->task];
+    const task_def *t = &tasks[m->task];
     double v[RT_MAX_METRICS];
     t->values(m, st, v);
     for (int i = 0; i < t->n; i++) out[i] = (rt_metric){t->metric[i].name, t->metric[i].fmt, v[i]};
@@ -178,8 +190,25 @@ int rt_family_check_size(const rt_params *p, const char *origin, const char *wha
     return RT_OK;
 }
 
+int rt_family_read_part(cJSON *model, const rt_key_table *parts, int nparts, int chosen, const char *kind,
+                        void *arch, const char *origin) {
+    const rt_key_table *own = chosen >= 0 ? &parts[chosen] : NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, model) {
+        if (own && rt_keys_find(*own->rows, *own->n, it->string)) continue;
+        for (int i = 0; i < nparts; i++)
+            if (rt_keys_find(*parts[i].rows, *parts[i].n, it->string))
+                return rt_err(RT_EBADINPUT, "%s: model.%s: a key of the %s %s; this model's %s is %s", origin,
+                              it->string, parts[i].owner, kind, kind, own ? own->owner : "none");
+    }
+    if (!own) return RT_OK;
+    rt_key_scope scope = {.origin = origin, .where = "model", .insert_defaults = true};
+    return rt_keys_read(*own->rows, *own->n, model, arch, &scope);
+}
+
 static void model_from_config(rt_model *m, const rt_config *c) {
     m->family = c->model.family;
+    m->task = m->family->task;
     m->input_ndim = c->model.input_ndim;
     memcpy(m->input, c->model.input, sizeof m->input);
     m->input_size = 1;
@@ -271,7 +300,13 @@ void rt_model_destroy(rt_model *m) {
 }
 
 rt_params *rt_model_params(rt_model *m) { return &m->params; }
-rt_task rt_model_task(const rt_model *m) { return m->family->task; }
+rt_task rt_model_task(const rt_model *m) { return m->task; }
+
+int rt_model_keypoints(const rt_model *m, int *w, int *h) {
+    if (w) *w = m->input_ndim >= 2 ? m->input[m->input_ndim - 1] : 0;
+    if (h) *h = m->input_ndim >= 2 ? m->input[m->input_ndim - 2] : 0;
+    return m->keypoints;
+}
 int64_t rt_model_input_size(const rt_model *m) { return m->input_size; }
 int rt_model_num_classes(const rt_model *m) { return m->classes; }
 

@@ -51,17 +51,8 @@ static const flow_net *net_of_arch(const flow_arch *a) { return nets[a->net]; }
 static int flow_check(cJSON *model, rt_config *c, const char *origin) {
     flow_arch *a = c->model.arch;
     const flow_net *net = net_of_arch(a);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, model) {
-        if (rt_keys_find(net->keys, net->nkeys, it->string)) continue;
-        for (int i = 0; i < NNETS; i++)
-            if (rt_keys_find(nets[i]->keys, nets[i]->nkeys, it->string))
-                return rt_err(RT_EBADINPUT, "%s: model.%s: a key of the %s net; this model's net is %s", origin,
-                              it->string, nets[i]->name, net->name);
-    }
     a->net_arch = rt_calloc(1, net->arch_size);
-    rt_key_scope scope = {.origin = origin, .where = "model", .insert_defaults = true};
-    int rc = rt_keys_read(net->keys, net->nkeys, model, a->net_arch, &scope);
+    int rc = rt_family_read_part(model, net_keys, NNETS, a->net, "net", a->net_arch, origin);
     if (!rc && net->check) rc = net->check(c, a->net_arch, origin);
     return rc;
 }
