@@ -327,6 +327,11 @@ static tcase cases[] = {
             {"b", X1(3), true, DIST_NORMAL, 1}},
      .out_ndim = 2, .out_shape = {2, 3}, .nodes = 1, .build = build_linear, .ref = ref_linear,
      .fwd_atol = 1e-5, .fwd_rtol = 1e-5, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4},
+    {.op = RT_OP_LINEAR, .name = "narrow:x(7,2)w(9,2)b(9)", .nin = 3, /* dx in a loop, not sgemm */
+     .in = {{"x", X2(7, 2), true, DIST_NORMAL, 1}, {"w", X2(9, 2), true, DIST_NORMAL, 1},
+            {"b", X1(9), true, DIST_NORMAL, 1}},
+     .out_ndim = 2, .out_shape = {7, 9}, .nodes = 1, .build = build_linear, .ref = ref_linear,
+     .fwd_atol = 1e-5, .fwd_rtol = 1e-5, .eps = 1e-1, .atol = 1e-4, .rtol = 1e-4},
     /* ---- add, mul ---- */
     {.op = RT_OP_LINEAR, .name = "frozen:x(3,4),w(2,4)nograd,b(2)nograd", .nin = 3,
      .in = {{"x", X2(3, 4), true, DIST_NORMAL, 1}, {"w", X2(2, 4), false, DIST_NORMAL, 1},

@@ -82,13 +82,30 @@ void rt_fwd_linear(rt_graph *g, rt_node *n) {
                 in, beta, y, out);
 }
 
+/* The input gradient of a linear layer with at most NARROW inputs (the 2-D
+ * flow of the RLE head): OpenBLAS's SkylakeX small-matrix sgemm allocates a
+ * buffer on every call for a product this narrow, which would break the
+ * zero-allocation step, and a loop is as fast at this width. */
+#define NARROW 4
+static void narrow_dx(const float *dy, const float *w, int b, int in, int out, float *dx) {
+    for (int i = 0; i < b; i++) {
+        const float *g = dy + (int64_t)i * out;
+        float acc[NARROW] = {0};
+        for (int j = 0; j < out; j++)
+            for (int k = 0; k < in; k++) acc[k] += g[j] * w[(int64_t)j * in + k];
+        for (int k = 0; k < in; k++) dx[(int64_t)i * in + k] += acc[k];
+    }
+}
+
 void rt_bwd_linear(rt_graph *g, rt_node *n) {
     (void)g;
     rt_tensor *x = n->in[0], *w = n->in[1], *bias = n->nin > 2 ? n->in[2] : NULL;
     const float *dy = n->out->grad;
     int b = x->shape[0], in = x->shape[1], out = w->shape[0];
     if (b == 0 || out == 0) return;
-    if (in > 0 && x->grad) /* dx (b,in) += dy (b,out) @ W (out,in) */
+    if (in > 0 && in <= NARROW && x->grad) /* dx (b,in) += dy (b,out) @ W (out,in), in a loop */
+        narrow_dx(dy, w->data, b, in, out, x->grad);
+    else if (in > 0 && x->grad)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f, dy, out, w->data,
                     in, 1.0f, x->grad, in);
     if (in > 0 && w->grad) /* dW (out,in) += dy^T (out,b) @ x (b,in) */
