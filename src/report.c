@@ -42,6 +42,7 @@ enum { S_LOSS, S_LR, S_SPS, S_COMPUTE, S_COMM, S_WAIT, S_EVAL_LOSS, S_EVAL_ACC, 
 typedef struct runlog {
     series s[S_COUNT];
     cJSON *done;   /* the last done event, or NULL */
+    cJSON *eval;   /* the last eval event, or NULL */
     int starts;    /* start events (1 + restarts) */
 } runlog;
 
@@ -82,6 +83,8 @@ static void take_line(cJSON *o, void *ctx) {
     } else if (cJSON_IsString(ev) && strcmp(ev->valuestring, "eval") == 0) {
         push(&r->s[S_EVAL_LOSS], step, num(o, "test_loss"));
         push(&r->s[S_EVAL_ACC], step, num(o, "test_acc"));
+        cJSON_Delete(r->eval);
+        r->eval = cJSON_Duplicate(o, true);
     } else if (cJSON_IsString(ev) && strcmp(ev->valuestring, "done") == 0) {
         cJSON_Delete(r->done);
         r->done = cJSON_Duplicate(o, true);
@@ -100,6 +103,7 @@ static int load_run(const char *run_dir, runlog *r) {
 static void free_run(runlog *r) {
     for (int i = 0; i < S_COUNT; i++) series_free(&r->s[i]);
     cJSON_Delete(r->done);
+    cJSON_Delete(r->eval);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -184,10 +188,15 @@ int rt_report(const char *run_dir, FILE *out) {
     } else {
         fprintf(out, "ranks            no per-rank metrics (train with --per-rank-metrics to see stragglers)\n");
     }
-    const series *ea = &r.s[S_EVAL_ACC];
-    if (ea->n)
-        fprintf(out, "last eval        step %.0f: test_loss %.4f test_acc %.4f\n", ea->step[ea->n - 1],
-                r.s[S_EVAL_LOSS].v[ea->n - 1], ea->v[ea->n - 1]);
+    if (r.eval) { /* the task's own metrics, whichever they are */
+        fprintf(out, "last eval        step %.0f:", num(r.eval, "step"));
+        const cJSON *it;
+        cJSON_ArrayForEach(it, r.eval) {
+            if (cJSON_IsNumber(it) && strcmp(it->string, "step") != 0 && strcmp(it->string, "epoch") != 0)
+                fprintf(out, " %s %.4f", it->string, it->valuedouble);
+        }
+        fputc('\n', out);
+    }
     if (r.done) {
         char *d = cJSON_PrintUnformatted(r.done);
         fprintf(out, "final            %s\n", d);
