@@ -131,6 +131,10 @@ data/fashion-mnist.h5: | $(BIN)
 	@mkdir -p data
 	$(BIN) prep fashion-mnist --out $@
 
+data/fashion-keypoints.h5: | $(BIN)
+	@mkdir -p data
+	$(BIN) prep fashion-keypoints --out $@
+
 MPIRUN := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun
 
 demo: deps
@@ -148,7 +152,7 @@ check: deps
 # `make SANITIZE=... test` runs only the sanitized pass.
 test: deps
 ifeq ($(SANITIZE),)
-	$(MAKE) $(BIN) unit-tests fuzz data/fashion-mnist.h5
+	$(MAKE) $(BIN) unit-tests fuzz data/fashion-mnist.h5 data/fashion-keypoints.h5
 	tests/run_all.sh $(OBJDIR)
 	$(MAKE) SANITIZE=address,undefined test-sanitized
 else

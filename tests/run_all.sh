@@ -92,6 +92,11 @@ if [ "$MODE" != sanitize ]; then
     done
     suite "seed models at np=2" tests/test_models.sh "$BIN" "$DATA" "$OBJDIR"
     suite "DiT against torch" tests/test_dit.sh "$BIN" "$DATA" "$OBJDIR"
+    for head in regress simcc rle; do
+        suite "zero allocations: fashion_kp_$head" "$OBJDIR/tests/test_alloc" data/fashion-keypoints.h5 \
+            "configs/fashion_kp_$head.json"
+    done
+    suite "keypoint heads" tests/test_kp.sh "$BIN" data/fashion-keypoints.h5 "$DATA" "$OBJDIR"
     suite "bad input at np=2" env NP=2 tests/test_bad_input.sh "$BIN"
     suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
     suite "several-GB set under a memory budget" tests/test_bigdata.sh "$BIN" "$DATA"
