@@ -4,6 +4,7 @@
 #include "ringtrain/common.h"
 #include "ringtrain/h5util.h"
 #include "ringtrain/hooks.h"
+#include "ringtrain/rundir.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -280,6 +282,64 @@ int rt_ckpt_read_config(const char *path, char **json) {
     int rc = ckpt_read_config_locked(path, json);
     rt_h5_unlock();
     return rc;
+}
+
+/* p without its last component ("." for none, ".." for ".") into out */
+static void parent_dir(const char *p, char *out, size_t len) {
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') n--; /* "runs/x/" is "runs/x" */
+    if ((n == 1 && p[0] == '.') || (n >= 2 && p[n - 1] == '.' && p[n - 2] == '/')) {
+        rt_fmt(out, len, "%.*s/..", (int)n, p);
+        return;
+    }
+    while (n > 0 && p[n - 1] != '/') n--;
+    while (n > 1 && p[n - 1] == '/') n--;
+    if (n == 0)
+        rt_fmt(out, len, ".");
+    else
+        rt_fmt(out, len, "%.*s", (int)n, p);
+}
+
+static bool is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int rt_ckpt_resolve(const char *arg, char *out, size_t len) {
+    char run[RT_PATH_MAX], sub[RT_PATH_MAX + 8], last[RT_PATH_MAX];
+    size_t n = strlen(arg);
+    while (n > 1 && arg[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && arg[b - 1] != '/') b--;
+    rt_fmt(last, sizeof last, "%.*s", (int)(n - b), arg + b); /* the last component */
+    rt_fmt(sub, sizeof sub, "%s/ckpt", arg);
+    if (is_dir(arg) && is_dir(sub)) { /* a run directory */
+        rt_fmt(run, sizeof run, "%.*s", (int)n, arg);
+    } else if (is_dir(arg)) { /* its ckpt/ directory, or no run at all */
+        rt_fmt(sub, sizeof sub, "%s/latest", arg);
+        if (access(sub, F_OK) != 0 && strcmp(last, "ckpt") != 0)
+            return rt_err(RT_EBADINPUT, "%s: a directory that is not a run directory (no ckpt/ in it)", arg);
+        parent_dir(arg, run, sizeof run);
+    } else if (strcmp(last, "latest") == 0) { /* ckpt/latest names the newest */
+        char ckdir[RT_PATH_MAX];
+        parent_dir(arg, ckdir, sizeof ckdir);
+        parent_dir(ckdir, run, sizeof run);
+    } else {
+        rt_fmt(out, len, "%s", arg);
+        return RT_OK;
+    }
+    static char list[64][RT_CKPT_PATH_MAX];
+    int nc = rt_rundir_candidates(run, list, 64);
+    for (int i = 0; i < nc; i++) {
+        char *json = NULL;
+        int rc = rt_ckpt_read_config(list[i], &json);
+        rt_free(json);
+        if (rc == RT_OK) {
+            rt_fmt(out, len, "%s", list[i]);
+            return RT_OK;
+        }
+    }
+    return rt_err(RT_EBADINPUT, "%s: no complete checkpoint in %s/ckpt", arg, run);
 }
 
 int rt_ckpt_config(const char *path, rt_config **out) {

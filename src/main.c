@@ -11,6 +11,7 @@
 #include "ringtrain/prep.h"
 #include "ringtrain/events.h"
 #include "ringtrain/report.h"
+#include "ringtrain/rundir.h"
 #include "ringtrain/sample.h"
 #include "ringtrain/train.h"
 
@@ -148,6 +149,18 @@ static int world_rank(void) {
     int r = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &r);
     return r;
+}
+
+/* This process's rank as the launcher numbers it (mpirun, srun), or -1
+ * outside one. A verb that does not use MPI runs once per job, on rank 0:
+ * the others would print the same lines again (or write the same file). */
+static int launcher_rank(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return -1;
 }
 
 /* Prints the error once: the lowest rank that saw it first-hand reports it
@@ -333,7 +346,9 @@ static int cmd_eval(int argc, char **argv) {
     int rc = parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
     if (!ckpt) return usage_error("eval", "missing CHECKPOINT.h5%s", "");
-    return rt_eval_checkpoint(ckpt, data, split, MPI_COMM_WORLD);
+    char path[RT_CKPT_PATH_MAX];
+    if ((rc = rt_ckpt_resolve(ckpt, path, sizeof path))) return rc;
+    return rt_eval_checkpoint(path, data, split, MPI_COMM_WORLD);
 }
 
 static int cmd_prep(int argc, char **argv) {
@@ -394,9 +409,10 @@ static int cmd_sample(int argc, char **argv) {
     if (!out) return usage_error("sample", "missing --out FILE.png or FILE.h5%s", "");
     if (strlen(out) >= RT_PATH_MAX - 8) return usage_error("sample", "--out: path longer than %s characters", "1015");
     req.n = n, req.seed = (uint64_t)seed, req.steps = (int)steps;
-    if ((rc = rt_sample_checkpoint(ckpt, &req, out))) return rc;
+    char path[RT_CKPT_PATH_MAX];
+    if ((rc = rt_ckpt_resolve(ckpt, path, sizeof path)) || (rc = rt_sample_checkpoint(path, &req, out))) return rc;
     rt_event *e = rt_event_new("sample");
-    rt_event_str(e, "checkpoint", ckpt);
+    rt_event_str(e, "checkpoint", path);
     rt_event_num(e, "n", (double)n);
     rt_event_str(e, "out", out);
     rt_event_emit(e, stdout, NULL);
@@ -404,18 +420,23 @@ static int cmd_sample(int argc, char **argv) {
 }
 
 /* inspect CKPT | seal CKPT: one checkpoint, no options */
-static int one_ckpt(const char *verb, const char *usage, int (*fn)(const char *, FILE *), int argc, char **argv) {
+/* resolve: a run directory or ckpt/latest stands for its newest checkpoint
+ * (not for seal, which mends one file as named) */
+static int one_ckpt(const char *verb, const char *usage, int (*fn)(const char *, FILE *), bool resolve, int argc,
+                    char **argv) {
     const char *ckpt = NULL;
     arg_spec s = {verb, usage, NULL, 0, &ckpt, 1};
     bool help;
     int rc = parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (!ckpt) return usage_error(verb, "missing CHECKPOINT.h5%s", "");
-    return fn(ckpt, stdout);
+    char path[RT_CKPT_PATH_MAX];
+    if (resolve && (rc = rt_ckpt_resolve(ckpt, path, sizeof path))) return rc;
+    return fn(resolve ? path : ckpt, stdout);
 }
 
-static int cmd_inspect(int argc, char **argv) { return one_ckpt("inspect", usage_inspect, rt_ckpt_inspect, argc, argv); }
-static int cmd_seal(int argc, char **argv) { return one_ckpt("seal", usage_seal, rt_ckpt_seal, argc, argv); }
+static int cmd_inspect(int argc, char **argv) { return one_ckpt("inspect", usage_inspect, rt_ckpt_inspect, true, argc, argv); }
+static int cmd_seal(int argc, char **argv) { return one_ckpt("seal", usage_seal, rt_ckpt_seal, false, argc, argv); }
 
 static int cmd_report(int argc, char **argv) {
     const char *dir = NULL;
@@ -575,22 +596,25 @@ static int run_mpi_verb(const verb *v, int argc, char **argv) {
 
 int main(int argc, char **argv) {
     rt_blas_pick_kernels(argv); /* may run the program again from here */
+    bool quiet_rank = launcher_rank() > 0; /* a verb without MPI runs on rank 0 only */
     if (argc < 2 || is_help(argv[1])) {
+        if (quiet_rank) return argc < 2 ? RT_EBADINPUT : RT_OK;
         print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? RT_EBADINPUT : RT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        print_version();
+        if (!quiet_rank) print_version();
         return RT_OK;
     }
     for (int i = 0; i < NVERBS; i++) {
         if (strcmp(argv[1], verbs[i].name) != 0) continue;
         if (verbs[i].mpi) return run_mpi_verb(&verbs[i], argc, argv);
+        if (quiet_rank) return RT_OK;
         int rc = verbs[i].run(argc - 2, argv + 2);
         report(rc, false);
         return rc;
     }
     int rc = unknown_verb(argv[1]);
-    report(rc, false);
+    if (!quiet_rank) report(rc, false);
     return rc;
 }

@@ -3,8 +3,9 @@
 # "ringtrain: error: <file or key>: <what>", naming the expected file or key,
 # exit with 2, not crash, and leave existing files untouched.
 # usage: tests/test_bad_input.sh [BIN]
-# With NP=2 (or more) every `train` case runs under `mpirun -q -np NP` and must
-# end within 10 s: one error line from one rank, exit 2 from the job.
+# With NP=2 (or more) every `train` case, an unknown verb and inspect run under
+# `mpirun -q -np NP` and must end within 10 s: one error line from one rank,
+# exit 2 from the job.
 set -u
 BIN=${1:-build/ringtrain}
 T=$(mktemp -d /tmp/rt_bad.XXXXXX)
@@ -65,7 +66,7 @@ expect_bad "input size overflow" "model.input: more than 16777216 elements per s
 expect_bad "unknown model type" "model.type: expected one of sequential|nice|rectified_flow" "${train[@]}" $FLOW --set model.type=vae
 
 # ---- flags ----
-expect_bad "unknown verb" "unknown verb \"trian\"" "$BIN" trian $CFG
+expect_bad "unknown verb" "unknown verb \"trian\"" "${LAUNCH[@]}" "$BIN" trian $CFG
 expect_bad "unknown flag" "unknown or incomplete option --frobnicate" "$BIN" train $CFG --frobnicate
 expect_bad "bad --set" "--set optim.lr: expected key.path=value" "${train[@]}" $CFG --set optim.lr
 expect_bad "bad --set path" "--set .lr=1: malformed key path" "${train[@]}" $CFG --set .lr=1
@@ -107,6 +108,7 @@ if "$BIN" train $CFG --run-dir "$T/good_run" --quiet --set "data.train=$G" --set
     ck="$T/good_run/ckpt/step_00000002.h5"
     head -c 20000 "$ck" >"$T/truncated.h5"
     expect_bad "eval truncated checkpoint" "truncated.h5" "$BIN" eval "$T/truncated.h5"
+    expect_bad "inspect truncated checkpoint" "truncated.h5" "${LAUNCH[@]}" "$BIN" inspect "$T/truncated.h5"
     expect_bad "sample a classifier" "step_00000002.h5: model.type: sampling needs a nice or rectified_flow model" "$BIN" sample "$ck" --out "$T/g.png"
     expect_bad "resume from another model" "/params/conv1.weight" "${train[@]}" configs/fashion_cnn.json --run-dir "$T/cnn_run" --resume "$ck"
     cp "$ck" "$T/flipped.h5"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checkpoints that reproduce runs: bit-exact resume (np = 1, 2, 3; mid-epoch
 # and at an epoch boundary), resume at another world size, a crash in the
-# middle of a write, a corrupted file, a real SIGUSR1, compatibility errors.
+# middle of a write, a corrupted file, a real SIGUSR1, compatibility errors,
+# and a run directory or ckpt/latest given where a checkpoint is.
 # Uses the first 3000 rows of the real Fashion-MNIST (11 steps per epoch).
 # usage: tests/test_ckpt.sh [BIN] [DATA.h5]
 set -u
@@ -161,5 +162,32 @@ check "inspect" $? "$(grep -c . "$T/inspect.out") lines: step, shapes, counts, n
 mpi 2 interop --set train.steps=40
 /usr/bin/python3 tests/reference/interop.py "$BIN" "$T/interop/ckpt/step_00000040.h5" "$SUB"
 check "pytorch interop" $? "state_dict from the one-line rule reproduces ringtrain eval"
+
+# ---- 9. a run directory or ckpt/latest where a checkpoint is ----
+mpi 1 resolve --set train.checkpoint_every=10 --set train.keep_checkpoints=3
+R="$T/resolve"
+newest="$R/ckpt/step_00000030.h5"
+for arg in "$R" "$R/" "$R/ckpt" "$R/ckpt/latest"; do
+    "$BIN" inspect "$arg" >"$T/res.out" 2>&1 && head -n1 "$T/res.out" | grep -qF "$newest"
+    check "inspect ${arg#"$T"/}: the newest checkpoint" $? "$(head -n1 "$T/res.out")"
+done
+"$BIN" eval "$R/ckpt/latest" --data "$SUB" >"$T/res.out" 2>&1 && grep -qF "\"checkpoint\":\"$newest\"" "$T/res.out"
+check "eval ckpt/latest: the newest checkpoint" $? "$(cut -c1-160 "$T/res.out")"
+(cd "$R/ckpt" && "$OLDPWD/$BIN" inspect latest) >"$T/res.out" 2>&1 && head -n1 "$T/res.out" | grep -q "step_00000030.h5"
+check "inspect latest from inside ckpt/" $? "$(head -n1 "$T/res.out")"
+# a newest checkpoint cut short: the next complete one
+truncate -s 4096 "$newest"
+"$BIN" inspect "$R" >"$T/res.out" 2>&1 && head -n1 "$T/res.out" | grep -qF "$R/ckpt/step_00000020.h5"
+check "a truncated newest checkpoint: the next complete one" $? "$(head -n1 "$T/res.out")"
+mkdir -p "$T/plain"
+expect_bad "a directory that is not a run" "$T/plain: a directory that is not a run directory" "$BIN" inspect "$T/plain"
+mkdir -p "$T/empty/ckpt"
+expect_bad "a run without checkpoints" "$T/empty: no complete checkpoint in $T/empty/ckpt" "$BIN" eval "$T/empty"
+# sample takes them too (a rectified flow, 4 steps)
+timeout 300 "$BIN" train configs/fashion_rectflow.json --run-dir "$T/flow" --quiet --set "data.train=$SUB" \
+    --set "data.test=$SUB" --set train.steps=4 >/dev/null 2>&1
+"$BIN" sample "$T/flow/ckpt/latest" --n 4 --steps 2 --out "$T/s.h5" >"$T/res.out" 2>&1 &&
+    grep -qF "\"checkpoint\":\"$T/flow/ckpt/step_00000004.h5\"" "$T/res.out"
+check "sample ckpt/latest" $? "$(cut -c1-160 "$T/res.out")"
 
 finish

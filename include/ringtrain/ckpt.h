@@ -60,6 +60,12 @@ int rt_ckpt_inspect(const char *path, FILE *out);
 /* Reads an unsealed or edited checkpoint as inspect does (every attribute,
  * every dataset's checksum) and, if it loads, writes its seal (h5util.h). */
 int rt_ckpt_seal(const char *path, FILE *out);
+/* What a verb that takes a checkpoint was given, as a file: a run directory,
+ * its ckpt/ directory, or a ckpt/latest file stand for the newest complete
+ * checkpoint of that run (the one latest names, else the newest step_*.h5
+ * whose seal and stored config read); any other path is itself. RT_EBADINPUT
+ * naming arg when a run has no complete checkpoint. */
+int rt_ckpt_resolve(const char *arg, char *out, size_t len);
 /* The resolved config JSON stored in a checkpoint; caller rt_free()s it. */
 int rt_ckpt_read_config(const char *path, char **json);
 /* The checkpoint's config, parsed and validated (errors name "<path>:config");
