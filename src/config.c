@@ -83,6 +83,28 @@ static int check_unknown(const cJSON *obj, const char *prefix, const char *origi
     return RT_OK;
 }
 
+/* A key given twice in one object, at any depth: cJSON keeps both and a
+ * lookup takes the first, so the second would be silently ignored. where is
+ * the path of node ("" for the top level); set names the --set it came from. */
+static int check_duplicates(const cJSON *node, const char *where, const char *origin, const char *set) {
+    char path[512];
+    int i = 0;
+    for (const cJSON *it = node->child; it; it = it->next, i++) {
+        if (cJSON_IsObject(node)) {
+            for (const cJSON *prev = node->child; prev != it; prev = prev->next)
+                if (strcmp(prev->string, it->string) == 0)
+                    return rt_err(RT_EBADINPUT, "%s: %s%s%s: given twice%s%s", origin, where, *where ? "." : "",
+                                  it->string, set ? " in --set " : "", set ? set : "");
+            snprintf(path, sizeof path, "%s%s%s", where, *where ? "." : "", it->string);
+        } else {
+            snprintf(path, sizeof path, "%s[%d]", where, i);
+        }
+        int rc = check_duplicates(it, path, origin, set);
+        if (rc) return rc;
+    }
+    return RT_OK;
+}
+
 /* ---- --set overrides ---- */
 
 static int apply_set(cJSON *root, const char *set, const char *origin) {
@@ -99,6 +121,11 @@ static int apply_set(cJSON *root, const char *set, const char *origin) {
     const char *val = eq + 1;
     cJSON *v = cJSON_Parse(val);
     if (!v) v = cJSON_CreateString(val); /* bare words are strings: --set optim.type=sgd */
+    int rc = check_duplicates(v, key, origin, key);
+    if (rc) {
+        cJSON_Delete(v);
+        return rc;
+    }
     cJSON *parent = NULL;
     char leaf[64];
     cJSON *old = rt_keys_lookup(root, key, true, &parent, leaf, sizeof leaf);
@@ -149,7 +176,7 @@ int rt_config_parse(const char *json, const char *origin, const char *const *set
     snprintf(c->path, sizeof c->path, "%s", origin);
     name_from_path(origin, c->name, sizeof c->name);
     c->resolved = root;
-    int rc = RT_OK;
+    int rc = check_duplicates(root, "", origin, NULL);
     for (int i = 0; i < nset && !rc; i++) rc = apply_set(root, sets[i], origin);
     if (!rc) rc = check_unknown(root, "", origin);
     rt_key_scope scope = {.origin = origin, .where = "", .insert_defaults = true};

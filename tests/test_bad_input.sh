@@ -29,6 +29,16 @@ train=("${LAUNCH[@]}" "$BIN" train --run-dir "$T/run" --quiet --set "data.train=
 printf '{"model": {"type": "sequential",,}}\n' >"$T/malformed.json"
 expect_bad "malformed JSON" "malformed.json: line 1: malformed JSON" "$BIN" train "$T/malformed.json"
 expect_bad "missing config" "nope.json: cannot open config" "$BIN" train "$T/nope.json"
+# a key given twice, which cJSON keeps and a lookup would take the first of
+sed 's/"lr": 1e-3,/"lr": 5, "lr": 1e-3,/' $CFG >"$T/dup_lr.json"
+grep -q '"lr": 5, "lr"' "$T/dup_lr.json" || echo "FAIL: the duplicate-key config was not made"
+expect_bad "a key given twice" "dup_lr.json: optim.lr: given twice" "${train[@]}" "$T/dup_lr.json"
+sed 's/"out": 1024}/"out": 1024, "out": 8}/' $CFG >"$T/dup_layer.json"
+expect_bad "a layer key given twice" "dup_layer.json: model.layers[0].out: given twice" "${train[@]}" "$T/dup_layer.json"
+printf '{"model": {}, "model": {}}\n' >"$T/dup_top.json"
+expect_bad "a section given twice" "dup_top.json: model: given twice" "$BIN" train "$T/dup_top.json"
+expect_bad "a key given twice in --set" "optim.betas: given twice in --set optim" "${train[@]}" $CFG \
+    --set 'optim={"type": "adamw", "betas": [0.9, 0.99], "betas": [0.9, 0.999]}'
 expect_bad "unknown key" "optim.lrr: unknown key" "${train[@]}" $CFG --set optim.lrr=0.1
 expect_bad "unknown section" "trainer: unknown key" "${train[@]}" $CFG --set trainer.steps=3
 expect_bad "wrong type" "optim.lr: expected a number, got a string" "${train[@]}" $CFG --set optim.lr='"fast"'
