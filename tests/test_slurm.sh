@@ -4,7 +4,8 @@
 # daemon by PID at the end. Cases: a whole job; a preempted job (USR1 to the
 # batch shell) that checkpoints, exits 3, requeues, resumes and ends bitwise
 # equal to the whole job; a missing config and an allocation too small for the
-# config, which must fail without a requeue loop.
+# config, which must fail without a requeue loop; and a job given train's own
+# --run-dir and --set, preempted, that requeues, resumes and completes.
 # usage: tests/test_slurm.sh
 set -u
 export RT_SLURM_DIR=$(mktemp -d /tmp/rt_slurm.XXXXXX)
@@ -51,16 +52,23 @@ done_line=$(grep '"event":"done"' "$OUT/whole.out" | tail -n1)
 [ "$st" = COMPLETED ] && [ "$(field "$j1" ExitCode)" = "0:0" ] && [[ "$done_line" == *'"step":300'*'"world_size":2'* ]]
 check "whole job" $? "job $j1 $st exit $(field "$j1" ExitCode); $(echo "$done_line" | cut -c1-80)"
 
+# preempt JOB RUN_DIR: USR1 to the batch shell once step 25 is logged, then
+# release the requeued job. Slurm holds a requeued batch job for about two
+# minutes; it is released as soon as the first attempt's step daemon is gone
+# (its PMIx socket must be free).
+preempt() {
+    local job=$1 dir=$2
+    for _ in $(seq 300); do [ -s "$dir/metrics.jsonl" ] && grep -q '"step":25,' "$dir/metrics.jsonl" && break; sleep 0.2; done
+    scancel --signal=USR1 --batch "$job"
+    for _ in $(seq 300); do [ "$(field "$job" Restarts)" = 1 ] && [ "$(state "$job")" = PENDING ] && break; sleep 0.2; done
+    for _ in $(seq 300); do pgrep -f "slurmstepd: \[$job\." >/dev/null || break; sleep 0.2; done
+    scontrol update JobId="$job" StartTime=now
+    wait_state "$job" 180 COMPLETED FAILED CANCELLED
+}
+
 # ---- 2. preemption: USR1 to the batch shell, checkpoint, exit 3, requeue, resume ----
 j2=$(submit preempt slurm/train.sbatch configs/fashion_mlp.json "${STEPS[@]}")
-for _ in $(seq 300); do [ -s "$RUNS/preempt/metrics.jsonl" ] && grep -q '"step":25,' "$RUNS/preempt/metrics.jsonl" && break; sleep 0.2; done
-scancel --signal=USR1 --batch "$j2"
-# Slurm holds a requeued batch job for about two minutes; release it as soon as
-# the first attempt's step daemon is gone (its PMIx socket must be free)
-for _ in $(seq 300); do [ "$(field "$j2" Restarts)" = 1 ] && [ "$(state "$j2")" = PENDING ] && break; sleep 0.2; done
-for _ in $(seq 300); do pgrep -f "slurmstepd: \[$j2\." >/dev/null || break; sleep 0.2; done
-scontrol update JobId="$j2" StartTime=now
-wait_state "$j2" 180 COMPLETED FAILED CANCELLED
+preempt "$j2" "$RUNS/preempt"
 st=$(state "$j2")
 stopped=$(grep -o '"event":"stopped","step":[0-9]*' "$OUT/preempt.out" | head -n1)
 /usr/bin/python3 - "$RUNS/whole" "$RUNS/preempt" <<'PY'
@@ -99,5 +107,28 @@ err=$(grep "ringtrain: error" "$OUT/small.out" | head -n1)
 [ "$(state "$j4")" = FAILED ] && [ "$(field "$j4" Restarts)" = 0 ] && [ "$(field "$j4" ExitCode)" = "2:0" ] &&
     [[ "$err" == *"train.global_batch: 1 rows cannot feed 2 ranks"* ]]
 check "allocation too small for the config" $? "job $j4 $(state "$j4") exit $(field "$j4" ExitCode), restarts $(field "$j4" Restarts): $err"
+
+# ---- 4. train's own arguments through the script: --run-dir, --set, a preempted job ----
+# (the script looked for the done event in its default directory, and failed
+# finished jobs; --run-dir must also win over RINGTRAIN_RUN_DIR)
+j5=$(submit own slurm/train.sbatch configs/fashion_mlp.json "${STEPS[@]}" --run-dir "$RUNS/own-dir")
+preempt "$j5" "$RUNS/own-dir"
+/usr/bin/python3 - "$RUNS/whole" "$RUNS/own-dir" <<'PY'
+import sys, json, h5py, numpy as np
+a, b = sys.argv[1], sys.argv[2]
+def params(d):
+    with h5py.File(f"{d}/ckpt/step_00000300.h5") as f:
+        return {k: f["params"][k][()] for k in f["params"]}
+same = all(np.array_equal(x, params(b)[k]) for k, x in params(a).items())
+ev = [json.loads(l)["event"] for l in open(f"{b}/metrics.jsonl") if '"event"' in l]
+print(f"bitwise equal to the whole job: {same}; events {ev}")
+sys.exit(0 if same and ev.count("start") == 2 and ev[-1] == "done" else 1)
+PY
+rc=$?
+[ "$(state "$j5")" = COMPLETED ] && [ "$(field "$j5" ExitCode)" = "0:0" ] && [ "$(field "$j5" Restarts)" = 1 ] &&
+    [ ! -e "$RUNS/own" ] && ! grep -q "ringtrain.sbatch: error" "$OUT/own.out"
+ok=$((rc | $?))
+check "--run-dir through the script, preempted and requeued" $ok "job $j5 $(state "$j5") exit $(field "$j5" ExitCode) after $(field "$j5" Restarts) requeue; $(grep 'run dir' "$OUT/own.out" | head -n1 | grep -o 'run dir .*')"
+[ $ok -eq 0 ] || { echo "    the job's output, last lines:"; tail -n 25 "$OUT/own.out" | sed 's/^/    /'; }
 
 finish
