@@ -36,6 +36,8 @@ void rt_event_num(rt_event *e, const char *key, double v) {
         cJSON_AddNumberToObject(e->obj, key, v);
 }
 
+void rt_event_json(rt_event *e, const char *key, cJSON *v) { cJSON_AddItemToObject(e->obj, key, v); }
+
 void rt_event_bool(rt_event *e, const char *key, bool v) {
     cJSON *it = cJSON_GetObjectItemCaseSensitive(e->obj, key);
     if (it)

@@ -34,13 +34,15 @@
 
 static const char *const usage_train =
     "usage: ringtrain train CONFIG.json [--set key.path=value ...] [--run-dir DIR]\n"
-    "                      [--resume auto|PATH] [--per-rank-metrics] [--quiet]\n"
+    "                      [--resume auto|PATH] [--allow-config-change] [--per-rank-metrics] [--quiet]\n"
     "\n"
     "  --set key.path=value  override one config leaf (repeatable); the value is JSON,\n"
     "                        or a bare string: --set optim.type=sgd\n"
     "  --run-dir DIR         where config.json, metrics.jsonl and ckpt/ go\n"
     "                        (default runs/<config name>)\n"
     "  --resume auto|PATH    continue a run from ckpt/latest or from a checkpoint\n"
+    "  --allow-config-change resume even where the config differs from the checkpoint's in\n"
+    "                        keys that change the trajectory (recorded in the start event)\n"
     "  --per-rank-metrics    every rank writes DIR/metrics.rank<R>.jsonl (step time split)\n"
     "  --quiet               no progress lines; the final JSON line is still printed\n"
     "\n"
@@ -314,6 +316,7 @@ static int cmd_train(int argc, char **argv) {
         {.name = "--resume", .kind = ARG_STR, .out = &opts.resume},
         {.name = "--quiet", .kind = ARG_FLAG, .out = &opts.quiet},
         {.name = "--per-rank-metrics", .kind = ARG_FLAG, .out = &opts.per_rank_metrics},
+        {.name = "--allow-config-change", .kind = ARG_FLAG, .out = &opts.allow_config_change},
     };
     arg_spec s = {"train", usage_train, o, NOPTS(o), &config, 1};
     bool help;

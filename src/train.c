@@ -4,6 +4,7 @@
  * directory (rundir.c) and what the run writes as it goes (runlog.c). */
 #include "ringtrain/train.h"
 
+#include "ringtrain/cfgdiff.h"
 #include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/dist.h"
@@ -54,6 +55,9 @@ struct rt_trainer {
     char job_id[64];        /* SLURM_JOB_ID, "" outside Slurm */
     int64_t requeue_count;  /* SLURM_RESTART_COUNT */
     const char *launcher;   /* "srun", "mpirun" or "none" */
+    bool allow_changes;     /* --allow-config-change */
+    rt_cfg_change changes[RT_CFG_MAX_CHANGES]; /* from the resumed checkpoint's config */
+    int nchanges;
 };
 
 /* ---- signals: SIGUSR1 / SIGTERM ask for a checkpoint and exit 3 ---- */
@@ -100,6 +104,42 @@ static int load_state(rt_trainer *t, const char *path) {
     return RT_OK;
 }
 
+/* The config against the one the checkpoint at path was trained with: a
+ * change that can alter the trajectory refuses the resume, naming every such
+ * key, unless --allow-config-change; the others are listed in the start event. */
+static int check_config(rt_trainer *t, const char *path) {
+    rt_config *stored = NULL;
+    int rc = rt_ckpt_config(path, &stored);
+    if (rc) return rc;
+    int n = rt_config_diff(stored, t->cfg, t->changes, RT_CFG_MAX_CHANGES);
+    rt_config_free(stored);
+    t->nchanges = n < RT_CFG_MAX_CHANGES ? n : RT_CFG_MAX_CHANGES;
+    bool refused = n > RT_CFG_MAX_CHANGES, longer = false;
+    for (int i = 0; i < t->nchanges; i++) {
+        refused |= !t->changes[i].allowed;
+        longer |= strcmp(t->changes[i].key, "train.steps") == 0 || strcmp(t->changes[i].key, "train.epochs") == 0;
+    }
+    char text[1024];
+    if (refused && !t->allow_changes) {
+        rt_cfg_changes_text(t->changes, t->nchanges, false, text, sizeof text);
+        return rt_err(RT_EBADINPUT,
+                      "%s: the config differs from the one it was trained with: %s%s (a resumed run is bitwise "
+                      "identical only with the same config; --allow-config-change accepts it)",
+                      path, text, n > RT_CFG_MAX_CHANGES ? ", ..." : "");
+    }
+    if (t->rank == 0 && !t->quiet && t->nchanges) {
+        char forced[1024];
+        rt_cfg_changes_text(t->changes, t->nchanges, true, text, sizeof text);
+        rt_cfg_changes_text(t->changes, t->nchanges, false, forced, sizeof forced);
+        printf("resume: config changes: %s%s%s%s", text, text[0] && forced[0] ? "; " : "",
+               forced[0] ? "by --allow-config-change: " : "", forced);
+        if (longer && t->cfg->optim.schedule.type == RT_SCHED_COSINE)
+            printf(" (the cosine schedule spans the new total: the lr curve differs from the stored run's)");
+        printf("\n");
+    }
+    return RT_OK;
+}
+
 /* --resume auto: rank 0 picks the newest checkpoint that loads (warning about
  * any that do not), or none for a fresh start; --resume PATH: that file.
  * Every rank then loads the same file. */
@@ -130,6 +170,7 @@ static int resume(rt_trainer *t, const char *how) {
         return RT_OK;
     }
     rc = rt_dist_agree(load_state(t, chosen), t->comm);
+    if (!rc) rc = rt_dist_agree(check_config(t, chosen), t->comm);
     if (!rc && t->rank == 0 && !t->quiet) {
         printf("resume: %s (step %lld, written by %lld rank%s)\n", chosen, (long long)t->step,
                (long long)t->resumed_from_world, t->resumed_from_world == 1 ? "" : "s");
@@ -167,6 +208,7 @@ int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, 
     t->cfg = cfg;
     t->comm = comm;
     t->quiet = opts->quiet;
+    t->allow_changes = opts->allow_config_change;
     t->hooks = rt_hooks_get();
     MPI_Comm_rank(comm, &t->rank);
     MPI_Comm_size(comm, &t->world);
@@ -364,6 +406,7 @@ static void log_start(rt_trainer *t) {
         .cores = rt_dp_cores(t->dp), .overlap = overlap,
         .overlap_setting = c->dist.overlap == RT_AUTO ? "auto" : overlap ? "true" : "false",
         .ring = t->world > 1 && t->hooks->no_sync != RT_SYNC_NEVER, .log_every = c->train.log_every,
+        .changes = t->changes, .nchanges = t->nchanges,
     };
     rt_runlog_start(t->log, &s);
 }

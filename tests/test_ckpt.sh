@@ -190,4 +190,32 @@ timeout 300 "$BIN" train configs/fashion_rectflow.json --run-dir "$T/flow" --qui
     grep -qF "\"checkpoint\":\"$T/flow/ckpt/step_00000004.h5\"" "$T/res.out"
 check "sample ckpt/latest" $? "$(cut -c1-160 "$T/res.out")"
 
+# ---- 10. a resume whose config differs from the checkpoint's ----
+mpi 1 cfg --set train.steps=20
+cont=("$BIN" train $CFG --run-dir "$T/cfg" --quiet --set "data.train=$SUB" --set "data.test=$SUB"
+      --set data.shuffle=true --resume auto)
+expect_bad "resume with another lr" "step_00000020.h5: the config differs from the one it was trained with: optim.lr 0.001 -> 0.5" \
+    "${cont[@]}" --set train.steps=30 --set optim.lr=0.5
+cp "$SUB" "$T/fm3000_copy.h5"
+expect_bad "resume on another data file" "data.train \"$SUB\" -> \"$T/fm3000_copy.h5\"" \
+    "${cont[@]}" --set train.steps=30 --set "data.train=$T/fm3000_copy.h5"
+# allowed: logging, a longer run, the same file by another path
+"${cont[@]}" --set train.steps=30 --set train.log_every=5 --set "data.test=$T/../$(basename "$T")/fm3000.h5" \
+    >"$T/cfg.out" 2>&1
+rc=$?
+/usr/bin/python3 - "$T/cfg/metrics.jsonl" <<'PY' >"$T/cfg.chk"
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if '"event":"start"' in l][-1]
+ch = {c["key"]: c["allowed"] for c in s.get("config_changes", [])}
+print(f"start event config_changes {ch}")
+sys.exit(0 if ch == {"train.log_every": True, "train.steps": True, "data.test": True} else 1)
+PY
+py=$?
+[ $rc -eq 0 ] && [ $py -eq 0 ]
+check "allowed changes resume and are listed" $? "exit $rc; $(cat "$T/cfg.chk")"
+"${cont[@]}" --set train.steps=40 --set optim.lr=0.5 --allow-config-change >"$T/cfg2.out" 2>&1
+rc=$?
+grep '"event":"start"' "$T/cfg/metrics.jsonl" | tail -n1 | grep -q '{"key":"optim.lr","old":"0.001","new":"0.5","allowed":false}'
+check "--allow-config-change resumes and records the change" $(( rc | $? )) "exit $rc; $(grep '"event":"start"' "$T/cfg/metrics.jsonl" | tail -n1 | grep -o '"config_changes".*' | cut -c1-200)"
+
 finish

@@ -10,6 +10,8 @@
 
 #include "ringtrain/model.h"
 
+struct cJSON;
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +27,8 @@ void rt_event_free(rt_event *e);
 void rt_event_num(rt_event *e, const char *key, double v);
 void rt_event_bool(rt_event *e, const char *key, bool v);
 void rt_event_str(rt_event *e, const char *key, const char *v);
+/* Adds a field holding v (a cJSON tree the event then owns). */
+void rt_event_json(rt_event *e, const char *key, struct cJSON *v);
 /* The metrics as fields of their names (eval events, the done line); for a
  * split other than "test" (NULL: "test"), a name's "test_" becomes "<split>_". */
 void rt_event_metrics(rt_event *e, const char *split, const rt_metric *m, int n);

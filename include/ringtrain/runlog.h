@@ -28,6 +28,8 @@ typedef struct rt_run_start {
     const char *overlap_setting; /* dist.overlap as configured: "auto", "true" or "false" */
     bool ring;                  /* the ring runs (several ranks, not the compute-only benchmark) */
     int64_t log_every;
+    const struct rt_cfg_change *changes; /* config changes a resume brought (nchanges) */
+    int nchanges;
 } rt_run_start;
 
 /* One log window: its last step and the time split of that step. */

@@ -15,6 +15,7 @@ typedef struct rt_train_opts {
     const char *resume;   /* NULL, "auto" or a checkpoint path */
     bool quiet;           /* no progress lines (tests) */
     bool per_rank_metrics; /* every rank writes metrics.rank<R>.jsonl */
+    bool allow_config_change; /* resume with a config that differs from the checkpoint's */
 } rt_train_opts;
 
 typedef struct rt_trainer rt_trainer;
