@@ -34,8 +34,9 @@ check "live bar" $? "$n redraws of one line (epoch, step/total, loss, samples/s,
 rc=$?
 [ $rc -eq 0 ] && [ -s "$T/run/metrics.rank0.jsonl" ] && [ -s "$T/run/metrics.rank1.jsonl" ] &&
     grep -q "^throughput  *median [0-9]* samples/s" "$T/report" && grep -q "slowest rank [01]: .* over the median" "$T/report" &&
-    grep -q '^final .*"event":"done","step":60' "$T/report" && grep -q "compute .* waiting" "$T/report"
-check "report" $? "$(tr '\n' '|' <"$T/report" | cut -c1-220)"
+    grep -q '^final .*"event":"done","step":60' "$T/report" && grep -q "compute .* waiting" "$T/report" &&
+    [ "$(tail -c 1 "$T/report" | od -An -c | tr -d ' ')" = '\n' ]
+check "report (its last line ends with a newline)" $? "$(tr '\n' '|' <"$T/report" | cut -c1-220)"
 grep -q '"t_compute_s"' "$T/run/metrics.jsonl" && grep -q '"t_comm_s"' "$T/run/metrics.jsonl" && grep -q '"t_wait_s"' "$T/run/metrics.jsonl"
 check "time split in metrics.jsonl" $? "compute, comm and wait per logged step"
 
