@@ -65,23 +65,9 @@ PY
 check "losses at np=1,2,3" $? "$(cat "$T/np.out") $(cat "$T/np.err" 2>/dev/null)"
 
 # ---- bit-exact resume at np = 2 ----
-run2() { timeout 600 mpirun -np 2 "$BIN" train "$CFG" --quiet "${D[@]}" --set train.steps=12 "$@"; }
-run2 --run-dir "$T/whole" >/dev/null 2>&1
-RINGTRAIN_STOP_AT_STEP=5 run2 --run-dir "$T/cut" >/dev/null 2>&1
-rc_stop=$?
-run2 --run-dir "$T/cut" --resume auto >/dev/null 2>&1
-rc_res=$?
-$PY - "$T/whole/ckpt/step_00000012.h5" "$T/cut/ckpt/step_00000012.h5" <<'PY' >"$T/resume.out"
-import sys, h5py
-a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
-keys = []
-a.visititems(lambda k, v: keys.append(k) if isinstance(v, h5py.Dataset) else None)
-same = all(a[k][()].tobytes() == b[k][()].tobytes() for k in keys)
-print(f"{len(keys)} datasets bitwise equal: {same}")
-sys.exit(0 if same and keys else 1)
-PY
-[ $rc_stop -eq 3 ] && [ $rc_res -eq 0 ] && grep -q 'equal: True' "$T/resume.out"
-check "bit-exact resume np=2" $? "stop exit $rc_stop, resume exit $rc_res; $(cat "$T/resume.out")"
+mkdir -p "$T/resume"
+resume_bitexact "bit-exact resume np=2" "$T/resume" 12 \
+    timeout 600 mpirun -np 2 "$BIN" train "$CFG" --quiet "${D[@]}" --set train.steps=12
 
 # ---- bad input ----
 train=("$BIN" train "$CFG" --run-dir "$T/bad" --quiet "${D[@]}" --set train.steps=1)

@@ -54,27 +54,13 @@ sys.exit(0 if len(L[0]) == len(L[1]) == 12 and worst <= 1e-5 else 1)
 PY
     check "$head: losses at np=1 and np=3" $? "$(cat "$T/np.out") $(cat "$T/$head-np.err" 2>/dev/null)"
 
-    run2() { timeout 600 mpirun -np 2 "$BIN" train "$CFG" --quiet "${D[@]}" "${H[@]}" "$@"; }
-    run2 --run-dir "$T/$head-whole" >/dev/null 2>&1
-    RINGTRAIN_STOP_AT_STEP=5 run2 --run-dir "$T/$head-cut" >/dev/null 2>&1
-    rc_stop=$?
-    run2 --run-dir "$T/$head-cut" --resume auto >/dev/null 2>&1
-    rc_res=$?
-    $PY - "$T/$head-whole/ckpt/step_00000012.h5" "$T/$head-cut/ckpt/step_00000012.h5" <<'PY' >"$T/resume.out"
-import sys, h5py
-a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
-keys = []
-a.visititems(lambda k, v: keys.append(k) if isinstance(v, h5py.Dataset) else None)
-same = all(a[k][()].tobytes() == b[k][()].tobytes() for k in keys)
-print(f"{len(keys)} datasets bitwise equal: {same}")
-sys.exit(0 if same and keys else 1)
-PY
-    [ $rc_stop -eq 3 ] && [ $rc_res -eq 0 ] && grep -q 'equal: True' "$T/resume.out"
-    check "$head: bit-exact resume np=2" $? "stop exit $rc_stop, resume exit $rc_res; $(cat "$T/resume.out")"
+    mkdir -p "$T/$head"
+    resume_bitexact "$head: bit-exact resume np=2" "$T/$head" 12 \
+        timeout 600 mpirun -np 2 "$BIN" train "$CFG" --quiet "${D[@]}" "${H[@]}"
 
     # eval of the final checkpoint gives the done line's test metrics
-    mpirun -np 2 "$BIN" eval "$T/$head-whole/ckpt/step_00000012.h5" >"$T/eval.out" 2>"$T/eval.err"
-    $PY - "$T/eval.out" "$T/$head-whole/metrics.jsonl" <<'PY' >"$T/evalcmp.out"
+    mpirun -np 2 "$BIN" eval "$T/$head/whole/ckpt/step_00000012.h5" >"$T/eval.out" 2>"$T/eval.err"
+    $PY - "$T/eval.out" "$T/$head/whole/metrics.jsonl" <<'PY' >"$T/evalcmp.out"
 import json, sys
 ev = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 done = [json.loads(l) for l in open(sys.argv[2]) if '"event": "done"' in l or '"event":"done"' in l][-1]
@@ -88,7 +74,7 @@ PY
 done
 
 # report names the task's own metrics
-"$BIN" report "$T/regression-whole" >"$T/report.out" 2>&1
+"$BIN" report "$T/regression/whole" >"$T/report.out" 2>&1
 grep -qE '^last eval +step 12: test_loss [0-9.]+ kp_err_px [0-9.]+ pck_2px [0-9.]+ pck_4px [0-9.]+$' "$T/report.out"
 check "report's last eval line has the keypoint metrics" $? "$(grep 'last eval' "$T/report.out")"
 
