@@ -1,6 +1,7 @@
 /* cfgdiff.c - the changes between two resolved configs, leaf by leaf. */
 #include "ringtrain/cfgdiff.h"
 
+#include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 
 #include <cJSON.h>
@@ -111,4 +112,35 @@ cJSON *rt_cfg_changes_json(const rt_cfg_change *c, int n) {
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
+}
+
+int rt_config_check_resume(const rt_config *now, const char *path, bool allow, bool say, rt_cfg_change *out,
+                           int *nout) {
+    rt_config *stored = NULL;
+    int rc = rt_ckpt_config(path, &stored);
+    if (rc) return rc;
+    int n = rt_config_diff(stored, now, out, RT_CFG_MAX_CHANGES);
+    rt_config_free(stored);
+    *nout = n < RT_CFG_MAX_CHANGES ? n : RT_CFG_MAX_CHANGES;
+    bool refused = n > RT_CFG_MAX_CHANGES, longer = false;
+    for (int i = 0; i < *nout; i++) {
+        refused |= !out[i].allowed;
+        longer |= strcmp(out[i].key, "train.steps") == 0 || strcmp(out[i].key, "train.epochs") == 0;
+    }
+    char text[1024], forced[1024];
+    rt_cfg_changes_text(out, *nout, true, text, sizeof text);
+    rt_cfg_changes_text(out, *nout, false, forced, sizeof forced);
+    if (refused && !allow)
+        return rt_err(RT_EBADINPUT,
+                      "%s: the config differs from the one it was trained with: %s%s (a resumed run is bitwise "
+                      "identical only with the same config; --allow-config-change accepts it)",
+                      path, forced, n > RT_CFG_MAX_CHANGES ? ", ..." : "");
+    if (say && *nout) {
+        printf("resume: config changes: %s%s%s%s%s\n", text, text[0] && forced[0] ? "; " : "",
+               forced[0] ? "by --allow-config-change: " : "", forced,
+               longer && now->optim.schedule.type == RT_SCHED_COSINE
+                   ? " (the cosine schedule spans the new total: the lr curve differs from the stored run's)"
+                   : "");
+    }
+    return RT_OK;
 }

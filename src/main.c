@@ -1,5 +1,6 @@
 /* main.c - the ringtrain command line: one binary, one verb per job, from a
  * table of verbs; every verb's flags are read by one shared helper. */
+#include "cli/internal.h"
 #include "ringtrain/bench.h"
 #include "ringtrain/blas.h"
 #include "ringtrain/ckpt.h"
@@ -10,6 +11,7 @@
 #include "ringtrain/eval.h"
 #include "ringtrain/prep.h"
 #include "ringtrain/events.h"
+#include "ringtrain/launch.h"
 #include "ringtrain/report.h"
 #include "ringtrain/rundir.h"
 #include "ringtrain/sample.h"
@@ -27,7 +29,7 @@
 #define RT_GIT_COMMIT "unknown"
 #endif
 
-#define MAX_SETS 256
+#define MAX_SETS ARG_MAX_SETS
 #define MAX_SIZES 64
 
 /* ---- usage texts (the verbs' list is made from the table below) ---- */
@@ -153,16 +155,12 @@ static int world_rank(void) {
     return r;
 }
 
-/* This process's rank as the launcher numbers it (mpirun, srun), or -1
- * outside one. A verb that does not use MPI runs once per job, on rank 0:
- * the others would print the same lines again (or write the same file). */
+/* A verb that does not use MPI runs once per job, on launcher rank 0: the
+ * others would print the same lines again (or write the same file). */
 static int launcher_rank(void) {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v) return atoi(v);
-    }
-    return -1;
+    rt_launch l;
+    rt_launch_read(&l);
+    return l.rank;
 }
 
 /* Prints the error once: the lowest rank that saw it first-hand reports it
@@ -177,126 +175,9 @@ static void report(int rc, bool mpi_up) {
     }
 }
 
-/* ---- the shared argument helper ---- */
-
-typedef enum { ARG_FLAG, ARG_STR, ARG_LIST, ARG_INT, ARG_NUM, ARG_CHOICE } arg_kind;
-
-/* One flag of a verb: where its value goes and what it accepts. */
-typedef struct arg_opt {
-    const char *name;     /* "--set" */
-    const char *alias;    /* "-o", or NULL */
-    arg_kind kind;
-    void *out;            /* bool, const char *, const char *[MAX_SETS], long long, double, const char * */
-    int *count;           /* ARG_LIST: values so far */
-    long long lo, hi;     /* ARG_INT, ARG_NUM: the range */
-    const char *what;     /* ARG_INT, ARG_NUM: "a count in [1, 1048576]"; ARG_CHOICE: "test or train" */
-    const char *const *choices; /* ARG_CHOICE: NULL-terminated */
-} arg_opt;
-
-/* What a verb's command line holds besides its flags. */
-typedef struct arg_spec {
-    const char *verb, *usage;
-    const arg_opt *opts;
-    int nopts;
-    const char **pos;     /* (maxpos) positional arguments, in order */
-    int maxpos;
-} arg_spec;
-
-enum { ARGS_OK, ARGS_HELP, ARGS_BAD };
-
-static int usage_error(const char *verb, const char *fmt, const char *arg) {
-    char what[512];
-    snprintf(what, sizeof what, fmt, arg);
-    return rt_err(RT_EBADINPUT, "%s: %s (see ringtrain %s --help)", verb, what, verb);
-}
-
-static bool is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
-
-/* The flag a names (alone, or as "--name=value": *inline_val then points
- * past the '='), or NULL. */
-static const arg_opt *find_opt(const arg_spec *s, const char *a, const char **inline_val) {
-    *inline_val = NULL;
-    for (int i = 0; i < s->nopts; i++) {
-        const arg_opt *o = &s->opts[i];
-        size_t n = strlen(o->name);
-        if (strcmp(a, o->name) == 0 || (o->alias && strcmp(a, o->alias) == 0)) return o;
-        if (o->kind != ARG_FLAG && strncmp(a, o->name, n) == 0 && a[n] == '=') {
-            *inline_val = a + n + 1;
-            return o;
-        }
-    }
-    return NULL;
-}
-
-static int set_value(const arg_spec *s, const arg_opt *o, const char *v) {
-    switch (o->kind) {
-    case ARG_FLAG: *(bool *)o->out = true; return RT_OK;
-    case ARG_STR: *(const char **)o->out = v; return RT_OK;
-    case ARG_LIST:
-        if (*o->count == MAX_SETS) return usage_error(s->verb, "too many --set (max %s)", "256");
-        ((const char **)o->out)[(*o->count)++] = v;
-        return RT_OK;
-    case ARG_INT: {
-        char *end, msg[160];
-        errno = 0;
-        long long x = strtoll(v, &end, 10);
-        if (!errno && end != v && !*end && x >= o->lo && x <= o->hi) {
-            *(long long *)o->out = x;
-            return RT_OK;
-        }
-        snprintf(msg, sizeof msg, "%s: expected %s, got %%s", o->name, o->what);
-        return usage_error(s->verb, msg, v);
-    }
-    case ARG_NUM: {
-        char *end, msg[160];
-        errno = 0;
-        double x = strtod(v, &end);
-        if (!errno && end != v && !*end && x >= (double)o->lo && x <= (double)o->hi) {
-            *(double *)o->out = x;
-            return RT_OK;
-        }
-        snprintf(msg, sizeof msg, "%s: expected %s, got %%s", o->name, o->what);
-        return usage_error(s->verb, msg, v);
-    }
-    case ARG_CHOICE:
-        for (int i = 0; o->choices[i]; i++)
-            if (strcmp(v, o->choices[i]) == 0) {
-                *(const char **)o->out = v;
-                return RT_OK;
-            }
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s must be %s, got %%s", o->name, o->what);
-        return usage_error(s->verb, msg, v);
-    }
-    return RT_ERUNTIME;
-}
-
-/* Reads argv by s: ARGS_OK, ARGS_HELP (--help given: the caller prints the
- * usage), or ARGS_BAD with the error recorded. */
-static int parse_args(const arg_spec *s, int argc, char **argv) {
-    int npos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (is_help(a)) return ARGS_HELP;
-        const arg_opt *o = a[0] == '-' ? find_opt(s, a, &v) : NULL;
-        if (!o && a[0] == '-') return usage_error(s->verb, "unknown or incomplete option %s", a), ARGS_BAD;
-        if (!o) {
-            if (npos == s->maxpos) return usage_error(s->verb, "unexpected argument %s", a), ARGS_BAD;
-            s->pos[npos++] = a;
-            continue;
-        }
-        if (o->kind != ARG_FLAG && !v) {
-            if (i + 1 == argc) return usage_error(s->verb, "unknown or incomplete option %s", a), ARGS_BAD;
-            v = argv[++i];
-        }
-        if (set_value(s, o, v)) return ARGS_BAD;
-    }
-    return ARGS_OK;
-}
-
-/* parse_args for a verb run on every rank: rank 0 alone prints its usage. */
+/* arg_parse for a verb run on every rank: rank 0 alone prints its usage. */
 static int parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, bool *help) {
-    int r = parse_args(s, argc, argv);
+    int r = arg_parse(s, argc, argv);
     *help = r == ARGS_HELP;
     if (*help && (!mpi || world_rank() == 0)) fputs(s->usage, stdout);
     return r == ARGS_BAD ? RT_EBADINPUT : RT_OK;
@@ -322,7 +203,7 @@ static int cmd_train(int argc, char **argv) {
     bool help;
     int rc = parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
-    if (!config) return usage_error("train", "missing CONFIG.json%s", "");
+    if (!config) return arg_usage_error("train", "missing CONFIG.json%s", "");
     rt_config *cfg = NULL;
     /* every rank reads the file: one that cannot must not leave the others waiting */
     if ((rc = rt_dist_agree(rt_config_load(config, sets, nset, &cfg), MPI_COMM_WORLD))) {
@@ -348,7 +229,7 @@ static int cmd_eval(int argc, char **argv) {
     bool help;
     int rc = parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
-    if (!ckpt) return usage_error("eval", "missing CHECKPOINT.h5%s", "");
+    if (!ckpt) return arg_usage_error("eval", "missing CHECKPOINT.h5%s", "");
     char path[RT_CKPT_PATH_MAX];
     if ((rc = rt_ckpt_resolve(ckpt, path, sizeof path))) return rc;
     return rt_eval_checkpoint(path, data, split, MPI_COMM_WORLD);
@@ -370,9 +251,9 @@ static int cmd_prep(int argc, char **argv) {
     if (rc || help) return rc;
     bool kp = what && strcmp(what, "fashion-keypoints") == 0;
     if (!what || (!kp && strcmp(what, "fashion-mnist") != 0))
-        return usage_error("prep", "unknown dataset \"%s\" (supported: fashion-mnist, fashion-keypoints)",
+        return arg_usage_error("prep", "unknown dataset \"%s\" (supported: fashion-mnist, fashion-keypoints)",
                            what ? what : "");
-    if (!out) return usage_error("prep", "missing --out FILE.h5%s", "");
+    if (!out) return arg_usage_error("prep", "missing --out FILE.h5%s", "");
     rc = kp ? rt_prep_fashion_keypoints(src, out, (int)size, (uint64_t)seed) : rt_prep_fashion_mnist(src, out);
     if (!rc) printf("wrote %s\n", out);
     return rc;
@@ -384,7 +265,7 @@ static int parse_class(const char *v, int *klass) {
     long k = strtol(v, &end, 10);
     if (strcmp(v, "all") == 0) *klass = RT_CLASS_ALL;
     else if (end != v && !*end && k >= 0 && k < (1 << 20)) *klass = (int)k;
-    else return usage_error("sample", "--class: expected a class number or all, got %s", v);
+    else return arg_usage_error("sample", "--class: expected a class number or all, got %s", v);
     return RT_OK;
 }
 
@@ -408,9 +289,9 @@ static int cmd_sample(int argc, char **argv) {
     int rc = parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (klass && (rc = parse_class(klass, &req.klass))) return rc;
-    if (!ckpt) return usage_error("sample", "missing CHECKPOINT.h5%s", "");
-    if (!out) return usage_error("sample", "missing --out FILE.png or FILE.h5%s", "");
-    if (strlen(out) >= RT_PATH_MAX - 8) return usage_error("sample", "--out: path longer than %s characters", "1015");
+    if (!ckpt) return arg_usage_error("sample", "missing CHECKPOINT.h5%s", "");
+    if (!out) return arg_usage_error("sample", "missing --out FILE.png or FILE.h5%s", "");
+    if (strlen(out) >= RT_PATH_MAX - 8) return arg_usage_error("sample", "--out: path longer than %s characters", "1015");
     req.n = n, req.seed = (uint64_t)seed, req.steps = (int)steps;
     char path[RT_CKPT_PATH_MAX];
     if ((rc = rt_ckpt_resolve(ckpt, path, sizeof path)) || (rc = rt_sample_checkpoint(path, &req, out))) return rc;
@@ -432,7 +313,7 @@ static int one_ckpt(const char *verb, const char *usage, int (*fn)(const char *,
     bool help;
     int rc = parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
-    if (!ckpt) return usage_error(verb, "missing CHECKPOINT.h5%s", "");
+    if (!ckpt) return arg_usage_error(verb, "missing CHECKPOINT.h5%s", "");
     char path[RT_CKPT_PATH_MAX];
     if (resolve && (rc = rt_ckpt_resolve(ckpt, path, sizeof path))) return rc;
     return fn(resolve ? path : ckpt, stdout);
@@ -447,7 +328,7 @@ static int cmd_report(int argc, char **argv) {
     bool help;
     int rc = parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
-    if (!dir) return usage_error("report", "missing RUN_DIR%s", "");
+    if (!dir) return arg_usage_error("report", "missing RUN_DIR%s", "");
     return rt_report(dir, stdout);
 }
 
@@ -458,8 +339,8 @@ static int cmd_plot(int argc, char **argv) {
     bool help;
     int rc = parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
-    if (!dir) return usage_error("plot", "missing RUN_DIR%s", "");
-    if (!out) return usage_error("plot", "missing -o FILE.png%s", "");
+    if (!dir) return arg_usage_error("plot", "missing RUN_DIR%s", "");
+    if (!out) return arg_usage_error("plot", "missing -o FILE.png%s", "");
     if (!(rc = rt_plot(dir, out))) printf("wrote %s\n", out);
     return rc;
 }
@@ -483,10 +364,10 @@ static int parse_sizes(const char *list, size_t *sizes) {
     int n = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == MAX_SIZES) return usage_error("bench", "--sizes: at most 64 sizes%s", ""), -1;
-        if (!(sizes[n++] = parse_size(tok))) return usage_error("bench", "--sizes: bad size \"%s\"", tok), -1;
+        if (n == MAX_SIZES) return arg_usage_error("bench", "--sizes: at most 64 sizes%s", ""), -1;
+        if (!(sizes[n++] = parse_size(tok))) return arg_usage_error("bench", "--sizes: bad size \"%s\"", tok), -1;
     }
-    if (!n) return usage_error("bench", "--sizes: empty list%s", ""), -1;
+    if (!n) return arg_usage_error("bench", "--sizes: empty list%s", ""), -1;
     return n;
 }
 
@@ -507,7 +388,7 @@ static int cmd_bench(int argc, char **argv) {
     int nsizes = list ? parse_sizes(list, sizes) : 8;
     if (nsizes < 0) return RT_EBADINPUT;
     if (!what || strcmp(what, "allreduce") != 0)
-        return usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce)", what ? what : "");
+        return arg_usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce)", what ? what : "");
     return rt_bench_allreduce(MPI_COMM_WORLD, sizes, nsizes, (size_t)kb << 10, json);
 }
 
@@ -600,7 +481,7 @@ static int run_mpi_verb(const verb *v, int argc, char **argv) {
 int main(int argc, char **argv) {
     rt_blas_pick_kernels(argv); /* may run the program again from here */
     bool quiet_rank = launcher_rank() > 0; /* a verb without MPI runs on rank 0 only */
-    if (argc < 2 || is_help(argv[1])) {
+    if (argc < 2 || arg_is_help(argv[1])) {
         if (quiet_rank) return argc < 2 ? RT_EBADINPUT : RT_OK;
         print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? RT_EBADINPUT : RT_OK;

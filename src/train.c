@@ -12,6 +12,7 @@
 #include "ringtrain/eval.h"
 #include "ringtrain/feed.h"
 #include "ringtrain/hooks.h"
+#include "ringtrain/launch.h"
 #include "ringtrain/model.h"
 #include "ringtrain/optim.h"
 #include "ringtrain/rundir.h"
@@ -52,9 +53,7 @@ struct rt_trainer {
     double t_wait;          /* of which it waited: for data and for other ranks */
     double t_data;          /* of which waiting for the loader's data */
     int64_t resumed_from_world; /* world size that wrote the resumed checkpoint */
-    char job_id[64];        /* SLURM_JOB_ID, "" outside Slurm */
-    int64_t requeue_count;  /* SLURM_RESTART_COUNT */
-    const char *launcher;   /* "srun", "mpirun" or "none" */
+    rt_launch launch;       /* launcher, Slurm job and requeue count */
     bool allow_changes;     /* --allow-config-change */
     rt_cfg_change changes[RT_CFG_MAX_CHANGES]; /* from the resumed checkpoint's config */
     int nchanges;
@@ -78,16 +77,6 @@ static void install_signal_handlers(void) {
 
 /* ---- setup ---- */
 
-/* The scheduler and launcher, recorded in metrics.jsonl and checkpoints. */
-static void read_launcher(rt_trainer *t) {
-    const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
-    rt_fmt(t->job_id, sizeof t->job_id, "%s", job ? job : "");
-    t->requeue_count = restarts ? atoll(restarts) : 0;
-    t->launcher = getenv("SLURM_STEP_ID")                                   ? "srun"
-                  : (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK")) ? "mpirun"
-                                                                            : "none";
-}
-
 static const char *optim_name(const rt_optim *o) { return rt_optim_type(o) == RT_OPTIM_ADAMW ? "adamw" : "sgd"; }
 
 static int load_state(rt_trainer *t, const char *path) {
@@ -104,40 +93,9 @@ static int load_state(rt_trainer *t, const char *path) {
     return RT_OK;
 }
 
-/* The config against the one the checkpoint at path was trained with: a
- * change that can alter the trajectory refuses the resume, naming every such
- * key, unless --allow-config-change; the others are listed in the start event. */
 static int check_config(rt_trainer *t, const char *path) {
-    rt_config *stored = NULL;
-    int rc = rt_ckpt_config(path, &stored);
-    if (rc) return rc;
-    int n = rt_config_diff(stored, t->cfg, t->changes, RT_CFG_MAX_CHANGES);
-    rt_config_free(stored);
-    t->nchanges = n < RT_CFG_MAX_CHANGES ? n : RT_CFG_MAX_CHANGES;
-    bool refused = n > RT_CFG_MAX_CHANGES, longer = false;
-    for (int i = 0; i < t->nchanges; i++) {
-        refused |= !t->changes[i].allowed;
-        longer |= strcmp(t->changes[i].key, "train.steps") == 0 || strcmp(t->changes[i].key, "train.epochs") == 0;
-    }
-    char text[1024];
-    if (refused && !t->allow_changes) {
-        rt_cfg_changes_text(t->changes, t->nchanges, false, text, sizeof text);
-        return rt_err(RT_EBADINPUT,
-                      "%s: the config differs from the one it was trained with: %s%s (a resumed run is bitwise "
-                      "identical only with the same config; --allow-config-change accepts it)",
-                      path, text, n > RT_CFG_MAX_CHANGES ? ", ..." : "");
-    }
-    if (t->rank == 0 && !t->quiet && t->nchanges) {
-        char forced[1024];
-        rt_cfg_changes_text(t->changes, t->nchanges, true, text, sizeof text);
-        rt_cfg_changes_text(t->changes, t->nchanges, false, forced, sizeof forced);
-        printf("resume: config changes: %s%s%s%s", text, text[0] && forced[0] ? "; " : "",
-               forced[0] ? "by --allow-config-change: " : "", forced);
-        if (longer && t->cfg->optim.schedule.type == RT_SCHED_COSINE)
-            printf(" (the cosine schedule spans the new total: the lr curve differs from the stored run's)");
-        printf("\n");
-    }
-    return RT_OK;
+    return rt_config_check_resume(t->cfg, path, t->allow_changes, t->rank == 0 && !t->quiet, t->changes,
+                                  &t->nchanges);
 }
 
 /* --resume auto: rank 0 picks the newest checkpoint that loads (warning about
@@ -218,7 +176,7 @@ int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, 
     else
         rt_fmt(t->run_dir, sizeof t->run_dir, "runs/%s", cfg->name);
     rt_dist_set_timeout(cfg->dist.timeout_s);
-    read_launcher(t);
+    rt_launch_read(&t->launch);
     t->log = rt_runlog_create(t->rank, opts->quiet);
     int rc = rt_dist_agree(rt_feed_complete_config(cfg), comm); /* every rank reads the file */
     if (rc) {
@@ -383,8 +341,8 @@ static int save_checkpoint(rt_trainer *t, char *path, size_t len) {
             .optim_t = rt_optim_t(t->optim),
             .optim_type = optim_name(t->optim),
             .config_json = json,
-            .job_id = t->job_id,
-            .requeue_count = t->requeue_count,
+            .job_id = t->launch.job_id,
+            .requeue_count = t->launch.requeue_count,
             .skipped_steps = t->skipped,
         };
         rc = rt_ckpt_save(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta);
@@ -401,9 +359,9 @@ static void log_start(rt_trainer *t) {
     bool overlap = rt_dp_overlap(t->dp);
     rt_run_start s = {
         .name = c->name, .step = t->step, .total_steps = t->total_steps, .steps_per_epoch = t->steps_per_epoch,
-        .batch = t->B, .params = t->params->total, .world = t->world, .launcher = t->launcher,
-        .job_id = t->job_id, .requeue_count = t->requeue_count, .resumed_from_world = t->resumed_from_world,
-        .cores = rt_dp_cores(t->dp), .overlap = overlap,
+        .batch = t->B, .params = t->params->total, .world = t->world, .launcher = t->launch.launcher,
+        .job_id = t->launch.job_id, .requeue_count = t->launch.requeue_count,
+        .resumed_from_world = t->resumed_from_world, .cores = rt_dp_cores(t->dp), .overlap = overlap,
         .overlap_setting = c->dist.overlap == RT_AUTO ? "auto" : overlap ? "true" : "false",
         .ring = t->world > 1 && t->hooks->no_sync != RT_SYNC_NEVER, .log_every = c->train.log_every,
         .changes = t->changes, .nchanges = t->nchanges,

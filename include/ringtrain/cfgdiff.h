@@ -33,6 +33,13 @@ int rt_config_diff(const rt_config *stored, const rt_config *now, rt_cfg_change 
 /* "optim.lr 0.003 -> 0.5, train.seed 0 -> 1" of the changes with allowed ==
  * which, into buf. */
 void rt_cfg_changes_text(const rt_cfg_change *c, int n, bool which, char *buf, size_t len);
+/* The resume check: now against the config stored in the checkpoint at path
+ * (parsed by this build, so defaults added since compare equal). A change
+ * not allowed is RT_EBADINPUT "<path>: the config differs ...: key old -> new,
+ * ...", unless allow. The changes go to out (*n of them, at most
+ * RT_CFG_MAX_CHANGES); with say, one line on stdout lists them. */
+int rt_config_check_resume(const rt_config *now, const char *path, bool allow, bool say, rt_cfg_change *out,
+                           int *n);
 /* The changes as a JSON array of {"key", "old", "new", "allowed"}. */
 struct cJSON *rt_cfg_changes_json(const rt_cfg_change *c, int n);
 
