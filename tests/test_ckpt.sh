@@ -194,8 +194,11 @@ check "sample ckpt/latest" $? "$(cut -c1-160 "$T/res.out")"
 mpi 1 cfg --set train.steps=20
 cont=("$BIN" train $CFG --run-dir "$T/cfg" --quiet --set "data.train=$SUB" --set "data.test=$SUB"
       --set data.shuffle=true --resume auto)
+before=$(cd "$T/cfg" && md5sum config.json metrics.jsonl ckpt/*)
 expect_bad "resume with another lr" "step_00000020.h5: the config differs from the one it was trained with: optim.lr 0.001 -> 0.5" \
     "${cont[@]}" --set train.steps=30 --set optim.lr=0.5
+[ "$(cd "$T/cfg" && md5sum config.json metrics.jsonl ckpt/*)" = "$before" ]
+check "a refused resume leaves the run as it was" $? "config.json, metrics.jsonl and ckpt/ unchanged"
 cp "$SUB" "$T/fm3000_copy.h5"
 expect_bad "resume on another data file" "data.train \"$SUB\" -> \"$T/fm3000_copy.h5\"" \
     "${cont[@]}" --set train.steps=30 --set "data.train=$T/fm3000_copy.h5"
