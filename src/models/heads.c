@@ -268,9 +268,9 @@ static const kp_head_def simcc = {"simcc", N(simcc_keys), 4, simcc_declare, simc
 static const kp_head_def rle = {"rle", N(rle_keys), 2 + FLOWS * 2 * 3 * 2, rle_declare, rle_reset, rle_loss};
 #undef N
 
-const kp_head_def *const rt_kp_heads[] = {NULL, &regression, &simcc, &rle};
+const kp_head_def *const rt_kp_heads[KP_NHEADS] = {NULL, &regression, &simcc, &rle};
 const int rt_kp_nheads = (int)(sizeof rt_kp_heads / sizeof rt_kp_heads[0]);
-const rt_key_table rt_kp_head_keys[] = {
+const rt_key_table rt_kp_head_keys[KP_NHEADS - 1] = {
     {"regression", &regression.keys, &regression.nkeys},
     {"simcc", &simcc.keys, &simcc.nkeys},
     {"rle", &rle.keys, &rle.nkeys},

@@ -41,9 +41,10 @@ rt_tensor *kp_rle_log_prob(rt_graph *g, void *state, rt_tensor *e);
 
 /* The heads, in the order of KP_HEAD_CHOICES (index 0 is "none": no head). */
 #define KP_HEAD_CHOICES "none|regression|simcc|rle"
-extern const kp_head_def *const rt_kp_heads[];
+#define KP_NHEADS 4 /* rows of rt_kp_heads, "none" included */
+extern const kp_head_def *const rt_kp_heads[KP_NHEADS];
 extern const int rt_kp_nheads;
 /* Their key tables, for the family's parts. */
-extern const rt_key_table rt_kp_head_keys[];
+extern const rt_key_table rt_kp_head_keys[KP_NHEADS - 1];
 
 #endif

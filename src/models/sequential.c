@@ -78,7 +78,7 @@ static int seq_check(cJSON *model, rt_config *c, const char *origin) {
     if (rc) return rc;
     a->feat = 1;
     for (int d = 0; d < s.ndim; d++) a->feat *= s.s[d];
-    if ((rc = rt_family_read_part(model, rt_kp_head_keys, rt_kp_nheads - 1, a->head - 1, "head", &a->kp, origin)))
+    if ((rc = rt_family_read_part(model, rt_kp_head_keys, KP_NHEADS - 1, a->head - 1, "head", &a->kp, origin)))
         return rc;
     if (!a->head && !rt_layer_is(&a->layers[n - 1], "linear"))
         return rt_err(RT_EBADINPUT, "%s: model.layers[%d]: the last layer must be linear (logits)", origin, n - 1);
@@ -219,7 +219,7 @@ const rt_family rt_family_sequential = {
     .keys = seq_keys,
     .nkeys = (int)(sizeof seq_keys / sizeof seq_keys[0]),
     .parts = rt_kp_head_keys,
-    .nparts = 3,
+    .nparts = KP_NHEADS - 1,
     .arch_size = sizeof(seq_arch),
     .size_keys = seq_size_keys,
     .check = seq_check,
