@@ -33,6 +33,8 @@ OBJDIR   := $(BUILD)/obj$(if $(FLAVOUR),-$(FLAVOUR))
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
 LIB      := $(BUILD)/libringtrain.a
+SONAME   := libringtrain.so.0
+SO       := $(BUILD)/$(SONAME)
 BIN      := $(BUILD)/ringtrain
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(OBJDIR)/tests/%)
@@ -44,11 +46,12 @@ DEB_BUILD := libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools \
 DEB_DATA  := dataset-fashion-mnist
 DEB_REF   := python3-torch python3-h5py python3-numpy
 DEB_SLURM := slurmctld slurmd slurm-client munge iproute2
-DEB_CHECK := clang-14 libclang-rt-14-dev valgrind gnuplot-nox
+DEB_CHECK := clang-14 libclang-rt-14-dev valgrind gnuplot-nox abigail-tools doxygen
 DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF) $(DEB_SLURM) $(DEB_CHECK)
 
-.PHONY: all deps demo check test test-sanitized bench install clean help unit-tests fuzz fuzz-run FORCE
-all: $(BIN) $(LIB)
+.PHONY: all deps demo check test test-sanitized bench install clean help unit-tests fuzz fuzz-run \
+        abi-check abi-update docs examples FORCE
+all: $(BIN) $(LIB) $(SO)
 
 help:
 	@echo "make            build build/ringtrain"
@@ -57,7 +60,10 @@ help:
 	@echo "make check      the fast tier while developing (under 2 minutes)"
 	@echo "make test       unit, gradcheck, end-to-end, bad-input and PyTorch parity tests"
 	@echo "make bench      throughput against PyTorch (not part of test)"
-	@echo "make install PREFIX=DIR"
+	@echo "make install PREFIX=DIR   binary, libringtrain.a and .so, headers, ringtrain.pc"
+	@echo "make docs       the C API reference (Doxygen) in build/docs/html"
+	@echo "make abi-check  libringtrain.so against the committed ABI baseline (tests/abi/)"
+	@echo "make abi-update refresh that baseline, on purpose"
 	@echo "switches: DEBUG=1, SANITIZE=address,undefined"
 
 # The loops through src/ops/vmath.h's exp and tanh vectorise only where GCC
@@ -70,9 +76,23 @@ $(OBJDIR)/%.o: %.c Makefile
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# The library's objects are position independent, so one set builds both the
+# archive and the shared library. They are compiled hidden: only what a header
+# marks RT_API (include/ringtrain/api.h) is exported from libringtrain.so.
+$(LIB_OBJ): CFLAGS += -fPIC -fvisibility=hidden -fno-semantic-interposition
+
 $(OBJDIR)/libringtrain.a: $(LIB_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
+
+$(OBJDIR)/$(SONAME): $(LIB_OBJ) src/ringtrain.map
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/ringtrain.map \
+	  -Wl,-z,defs -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(SO): $(OBJDIR)/$(SONAME) FORCE
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
+	@ln -sf $(SONAME) $(BUILD)/libringtrain.so
 
 $(OBJDIR)/ringtrain: $(OBJDIR)/src/main.o $(OBJDIR)/libringtrain.a
 	@echo "  LD      $@"
@@ -144,7 +164,7 @@ demo: deps
 # `make check`: the fast tier for development: layout, op gradchecks, model
 # invariants, the ring at np = 2, bad input at np = 1 and one short run.
 check: deps
-	$(MAKE) $(BIN) unit-tests data/fashion-mnist.h5
+	$(MAKE) $(BIN) $(SO) unit-tests data/fashion-mnist.h5
 	tests/run_all.sh $(OBJDIR) check
 
 # `make test`: every suite on the plain build (with valgrind and the fuzzers),
@@ -152,7 +172,7 @@ check: deps
 # `make SANITIZE=... test` runs only the sanitized pass.
 test: deps
 ifeq ($(SANITIZE),)
-	$(MAKE) $(BIN) unit-tests fuzz data/fashion-mnist.h5 data/fashion-keypoints.h5
+	$(MAKE) $(BIN) $(SO) unit-tests fuzz data/fashion-mnist.h5 data/fashion-keypoints.h5
 	tests/run_all.sh $(OBJDIR)
 	$(MAKE) SANITIZE=address,undefined test-sanitized
 else
@@ -167,12 +187,28 @@ bench: deps
 	$(MAKE) $(BIN) $(BENCH_BIN) $(OBJDIR)/tests/test_alloc data/fashion-mnist.h5
 	OBJDIR=$(OBJDIR) tests/bench/run.sh
 
-install: $(BIN) $(LIB)
+# ---- the C API: ABI baseline and reference ----
+ABI_BASE := tests/abi/libringtrain.abi
+ABIDW    := abidw --exported-interfaces-only --no-corpus-path --no-comp-dir-path --no-show-locs --headers-dir include/ringtrain
+
+abi-check: $(SO)
+	tests/abi/check.sh $(ABI_BASE) $(SO)
+
+abi-update: $(SO)
+	$(ABIDW) --out-file $(ABI_BASE) $(SO)
+	@echo "wrote $(ABI_BASE): commit it with the change that made it"
+
+docs:
+	docs/api.sh $(BUILD)/docs
+
+install: $(BIN) $(LIB) $(SO)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include/ringtrain $(DESTDIR)$(PREFIX)/share/ringtrain/configs \
 	  $(DESTDIR)$(PREFIX)/share/ringtrain/slurm $(DESTDIR)$(PREFIX)/share/ringtrain/jobs
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libringtrain.so
 	install -m 644 include/ringtrain/*.h $(DESTDIR)$(PREFIX)/include/ringtrain/
 	install -m 644 configs/*.json $(DESTDIR)$(PREFIX)/share/ringtrain/configs/
 	install -m 755 slurm/*.sh slurm/*.sbatch $(DESTDIR)$(PREFIX)/share/ringtrain/slurm/

@@ -91,7 +91,7 @@ int rt_config_diff(const rt_config *stored, const rt_config *now, rt_cfg_change 
     return d.n;
 }
 
-void rt_cfg_changes_text(const rt_cfg_change *c, int n, bool which, char *buf, size_t len) {
+void rt_config_changes_text(const rt_cfg_change *c, int n, bool which, char *buf, size_t len) {
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < n && used < len; i++) {
@@ -101,7 +101,7 @@ void rt_cfg_changes_text(const rt_cfg_change *c, int n, bool which, char *buf, s
     }
 }
 
-cJSON *rt_cfg_changes_json(const rt_cfg_change *c, int n) {
+cJSON *rt_config_changes_json(const rt_cfg_change *c, int n) {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -113,6 +113,9 @@ cJSON *rt_cfg_changes_json(const rt_cfg_change *c, int n) {
     }
     return arr;
 }
+
+RT_DEFINE_ALIAS(rt_cfg_changes_text, rt_config_changes_text);
+RT_DEFINE_ALIAS(rt_cfg_changes_json, rt_config_changes_json);
 
 int rt_config_check_resume(const rt_config *now, const char *path, bool allow, bool say, rt_cfg_change *out,
                            int *nout) {
@@ -128,8 +131,8 @@ int rt_config_check_resume(const rt_config *now, const char *path, bool allow, b
         longer |= strcmp(out[i].key, "train.steps") == 0 || strcmp(out[i].key, "train.epochs") == 0;
     }
     char text[1024], forced[1024];
-    rt_cfg_changes_text(out, *nout, true, text, sizeof text);
-    rt_cfg_changes_text(out, *nout, false, forced, sizeof forced);
+    rt_config_changes_text(out, *nout, true, text, sizeof text);
+    rt_config_changes_text(out, *nout, false, forced, sizeof forced);
     if (refused && !allow)
         return rt_err(RT_EBADINPUT,
                       "%s: the config differs from the one it was trained with: %s%s (a resumed run is bitwise "

@@ -65,7 +65,7 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
         rt_event_bool(e, "overlap", s->overlap);
         rt_event_str(e, "blas_kernels", kernels);
         rt_event_num(e, "blas_threads", threads);
-        if (s->nchanges) rt_event_json(e, "config_changes", rt_cfg_changes_json(s->changes, s->nchanges));
+        if (s->nchanges) rt_event_json(e, "config_changes", rt_config_changes_json(s->changes, s->nchanges));
         rt_event_emit(e, l->metrics, NULL);
     }
     l->progress = rt_progress_create(stdout, l->rank == 0 && !l->quiet, s->step, s->total_steps,

@@ -1,16 +1,19 @@
-/* bench.h - `ringtrain bench allreduce`: the ring against MPI_Allreduce,
+/** @file bench.h
+ * `ringtrain bench allreduce`: the ring against MPI_Allreduce,
  * measured side by side in the same run, as bus bandwidth. */
 #ifndef RINGTRAIN_BENCH_H
 #define RINGTRAIN_BENCH_H
+
+#include "ringtrain/api.h"
 
 #include <mpi.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Times the ring and MPI_Allreduce on buffers of each size (bytes) and prints,
+/** Times the ring and MPI_Allreduce on buffers of each size (bytes) and prints,
  * on rank 0, a table (or JSON lines) of busbw = 2(N-1)/N * bytes / time and the
  * ratio. Collective over comm. Returns RT_OK or the ring's error. */
-int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
-                       bool json);
+RT_API int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
+                              bool json);
 
 #endif

@@ -1,4 +1,5 @@
-/* ckpt.h - single-file HDF5 checkpoints in DESIGN.md's layout.
+/** @file ckpt.h
+ * Single-file HDF5 checkpoints in DESIGN.md's layout.
  *
  *   /params/<name>          float32, PyTorch names and shapes
  *   /optim/m/<name>, /optim/v/<name>   optimizer state (v only for AdamW)
@@ -11,65 +12,66 @@
 #ifndef RINGTRAIN_CKPT_H
 #define RINGTRAIN_CKPT_H
 
+#include "ringtrain/api.h"
 #include "ringtrain/config.h"
 #include "ringtrain/nn.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
-/* 2: string attributes are fixed-length (1 stored them variable-length) */
+/** 2: string attributes are fixed-length (1 stored them variable-length) */
 #define RT_CKPT_FORMAT_VERSION 2
 
 typedef struct rt_ckpt_meta {
-    int64_t step;            /* optimizer steps completed = the data cursor */
-    int64_t epoch;           /* epoch of the next step */
+    int64_t step;            /**< optimizer steps completed = the data cursor */
+    int64_t epoch;           /**< epoch of the next step */
     int64_t world_size;
-    int64_t seed;            /* train.seed: with (seed, epoch) it fixes every row order */
-    int64_t optim_t;         /* optimizer step counter */
-    const char *optim_type;  /* "adamw" or "sgd" */
-    const char *config_json; /* resolved config */
-    const char *job_id;      /* scheduler job id, "" outside one */
-    int64_t requeue_count;   /* scheduler restarts of this job */
-    int64_t skipped_steps;   /* updates skipped for non-finite values so far */
+    int64_t seed;            /**< train.seed: with (seed, epoch) it fixes every row order */
+    int64_t optim_t;         /**< optimizer step counter */
+    const char *optim_type;  /**< "adamw" or "sgd" */
+    const char *config_json; /**< resolved config */
+    const char *job_id;      /**< scheduler job id, "" outside one */
+    int64_t requeue_count;   /**< scheduler restarts of this job */
+    int64_t skipped_steps;   /**< updates skipped for non-finite values so far */
 } rt_ckpt_meta;
 
-/* What rt_ckpt_load found besides the tensors. */
+/** What rt_ckpt_load found besides the tensors. */
 typedef struct rt_ckpt_info {
     int64_t step, epoch, world_size, seed, optim_t, format_version;
     int64_t skipped_steps;
     char optim_type[16];
 } rt_ckpt_info;
 
-/* Writes params (and m, v when non-NULL) atomically to path. */
-int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
-                 const rt_ckpt_meta *meta);
-/* Loads /params into p. Every parameter of p must be present with the same
+/** Writes params (and m, v when non-NULL) atomically to path. */
+RT_API int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
+                        const rt_ckpt_meta *meta);
+/** Loads /params into p. Every parameter of p must be present with the same
  * shape and the file must hold no other; the first difference is an
  * RT_EBADINPUT error naming the parameter and both shapes. */
-int rt_ckpt_load_params(const char *path, rt_params *p);
-/* Loads everything a resume needs: parameters (as rt_ckpt_load_params), the
+RT_API int rt_ckpt_load_params(const char *path, rt_params *p);
+/** Loads everything a resume needs: parameters (as rt_ckpt_load_params), the
  * optimizer state into m and v (v NULL for SGD) and the attributes. The first
  * difference (format version, optimizer type, a missing group or parameter, a
  * shape, a checksum) is an RT_EBADINPUT error naming it. */
-int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char *optim_type,
-                 rt_ckpt_info *info);
-/* Prints a readable summary of any checkpoint to out: step, epoch, world
+RT_API int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char *optim_type,
+                        rt_ckpt_info *info);
+/** Prints a readable summary of any checkpoint to out: step, epoch, world
  * size, versions, a digest of the stored config, and every parameter with its
  * shape, element count and L2 norm (checksums are verified while reading). */
-int rt_ckpt_inspect(const char *path, FILE *out);
-/* Reads an unsealed or edited checkpoint as inspect does (every attribute,
+RT_API int rt_ckpt_inspect(const char *path, FILE *out);
+/** Reads an unsealed or edited checkpoint as inspect does (every attribute,
  * every dataset's checksum) and, if it loads, writes its seal (h5util.h). */
-int rt_ckpt_seal(const char *path, FILE *out);
-/* What a verb that takes a checkpoint was given, as a file: a run directory,
+RT_API int rt_ckpt_seal(const char *path, FILE *out);
+/** What a verb that takes a checkpoint was given, as a file: a run directory,
  * its ckpt/ directory, or a ckpt/latest file stand for the newest complete
  * checkpoint of that run (the one latest names, else the newest step_*.h5
  * whose seal and stored config read); any other path is itself. RT_EBADINPUT
  * naming arg when a run has no complete checkpoint. */
-int rt_ckpt_resolve(const char *arg, char *out, size_t len);
-/* The resolved config JSON stored in a checkpoint; caller rt_free()s it. */
-int rt_ckpt_read_config(const char *path, char **json);
-/* The checkpoint's config, parsed and validated (errors name "<path>:config");
+RT_API int rt_ckpt_resolve(const char *arg, char *out, size_t len);
+/** The resolved config JSON stored in a checkpoint; caller rt_free()s it. */
+RT_API int rt_ckpt_read_config(const char *path, char **json);
+/** The checkpoint's config, parsed and validated (errors name "<path>:config");
  * the caller frees it with rt_config_free. */
-int rt_ckpt_config(const char *path, rt_config **out);
+RT_API int rt_ckpt_config(const char *path, rt_config **out);
 
 #endif

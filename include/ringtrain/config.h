@@ -1,4 +1,5 @@
-/* config.h - strict JSON run configs (cJSON).
+/** @file config.h
+ * Strict JSON run configs (cJSON).
  *
  * A config is read from a file, patched by `--set key.path=value` overrides,
  * completed with defaults and validated against rows of known keys (keys.h):
@@ -11,20 +12,21 @@
 #ifndef RINGTRAIN_CONFIG_H
 #define RINGTRAIN_CONFIG_H
 
+#include "ringtrain/api.h"
 #include "ringtrain/common.h"
 #include "ringtrain/tensor.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The model section: model.type names a family of src/models (model.h), which
+/** The model section: model.type names a family of src/models (model.h), which
  * reads and checks its own keys and keeps them in `arch`. */
 struct rt_family;
 typedef struct rt_model_cfg {
-    const struct rt_family *family; /* model.type's row of the family table */
+    const struct rt_family *family; /**< model.type's row of the family table */
     int input_ndim;
-    int input[RT_MAX_DIMS];         /* per-sample input shape */
-    void *arch;                     /* the family's parsed keys, owned (rt_model_cfg_free) */
+    int input[RT_MAX_DIMS];         /**< per-sample input shape */
+    void *arch;                     /**< the family's parsed keys, owned (rt_model_cfg_free) */
 } rt_model_cfg;
 
 typedef enum rt_optim_kind { RT_OPTIM_ADAMW, RT_OPTIM_SGD } rt_optim_kind;
@@ -39,69 +41,70 @@ enum { RT_NONFINITE_ABORT, RT_NONFINITE_SKIP };
 enum { RT_OFF, RT_ON, RT_AUTO }; /* a switch that may be left to the machine */
 
 typedef struct rt_config {
-    char path[RT_PATH_MAX];  /* file the config came from */
-    char name[RT_NAME_MAX];  /* file name without directory and .json */
+    char path[RT_PATH_MAX];  /**< file the config came from */
+    char name[RT_NAME_MAX];  /**< file name without directory and .json */
     rt_model_cfg model;
     struct {
         char train[RT_PATH_MAX];
         char test[RT_PATH_MAX];
         bool shuffle;
-        double mean, std;         /* inputs become (x - mean) / std after scaling */
-        double memory_budget_mb;  /* bound on the data path's resident memory per rank; 0: none */
+        double mean, std;         /**< inputs become (x - mean) / std after scaling */
+        double memory_budget_mb;  /**< bound on the data path's resident memory per rank; 0: none */
     } data;
     struct {
         rt_optim_kind type;
         double lr, beta1, beta2, eps, weight_decay;
-        double momentum;          /* sgd */
-        bool nesterov;            /* sgd */
-        double clip_grad_norm;    /* 0 = off */
-        int64_t accum_steps;      /* micro-batches per step */
+        double momentum;          /**< sgd */
+        bool nesterov;            /**< sgd */
+        double clip_grad_norm;    /**< 0 = off */
+        int64_t accum_steps;      /**< micro-batches per step */
         struct {
             rt_sched_kind type;
-            int64_t warmup_steps; /* linear warmup from 0, before any schedule */
-            double min_lr;        /* cosine floor */
-            int64_t step_size;    /* step decay period */
-            double gamma;         /* step decay factor */
-            double tau;           /* inverse time: lr0 / (1 + t / tau) */
+            int64_t warmup_steps; /**< linear warmup from 0, before any schedule */
+            double min_lr;        /**< cosine floor */
+            int64_t step_size;    /**< step decay period */
+            double gamma;         /**< step decay factor */
+            double tau;           /**< inverse time: lr0 / (1 + t / tau) */
         } schedule;
     } optim;
     struct {
         int64_t global_batch;
         int64_t epochs;
-        int64_t steps;            /* 0 = epochs * steps per epoch */
+        int64_t steps;            /**< 0 = epochs * steps per epoch */
         uint64_t seed;
         int64_t log_every;
-        int64_t eval_every;       /* 0 = at the end of each epoch */
+        int64_t eval_every;       /**< 0 = at the end of each epoch */
         int64_t eval_batch;
-        int64_t checkpoint_every; /* 0 = only at the end */
+        int64_t checkpoint_every; /**< 0 = only at the end */
         int64_t keep_checkpoints;
-        int nonfinite;            /* RT_NONFINITE_ABORT or _SKIP */
+        int nonfinite;            /**< RT_NONFINITE_ABORT or _SKIP */
     } train;
     struct {
-        char from[RT_PATH_MAX];   /* "" = none */
+        char from[RT_PATH_MAX];   /**< "" = none */
     } init;
     struct {
         double bucket_mb;
         int64_t segment_kb;
-        int overlap;              /* RT_OFF, RT_ON or RT_AUTO: on with 2+ cores per rank */
+        int overlap;              /**< RT_OFF, RT_ON or RT_AUTO: on with 2+ cores per rank */
         bool shard_optimizer;
         int64_t check_every;
         double timeout_s;
     } dist;
-    void *resolved; /* cJSON tree with defaults filled in, owned */
+    void *resolved; /**< cJSON tree with defaults filled in, owned */
 } rt_config;
 
-/* Loads `path`, applies `nset` overrides of the form "key.path=value" and
+/** Loads `path`, applies `nset` overrides of the form "key.path=value" and
  * validates. Returns RT_OK, or RT_EBADINPUT with rt_errmsg() naming the file
  * and key. On success the caller owns *out and frees it with rt_config_free. */
-int rt_config_load(const char *path, const char *const *sets, int nset, rt_config **out);
-/* Same, from JSON text; `origin` names it in errors. */
-int rt_config_parse(const char *json, const char *origin, const char *const *sets, int nset,
-                    rt_config **out);
-void rt_config_free(rt_config *c);
-/* The resolved config as pretty JSON; the caller frees it with rt_free. */
-char *rt_config_to_json(const rt_config *c);
-/* Calls fn(path) for every leaf key the parser accepts (for the docs test). */
-void rt_config_each_key(void (*fn)(const char *key, void *ctx), void *ctx);
+RT_API int rt_config_load(const char *path, const char *const *sets, int nset, rt_config **out);
+/** Same, from JSON text; `origin` names it in errors. */
+RT_API int rt_config_parse(const char *json, const char *origin, const char *const *sets, int nset,
+                           rt_config **out);
+/** Frees a config from rt_config_load or rt_config_parse (NULL: no-op). */
+RT_API void rt_config_free(rt_config *c);
+/** The resolved config as pretty JSON; the caller frees it with rt_free. */
+RT_API char *rt_config_to_json(const rt_config *c);
+/** Calls fn(path) for every leaf key the parser accepts (for the docs test). */
+RT_API void rt_config_each_key(void (*fn)(const char *key, void *ctx), void *ctx);
 
 #endif

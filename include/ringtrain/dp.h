@@ -1,4 +1,5 @@
-/* dp.h - the data-parallel part of a training step, behind one interface:
+/** @file dp.h
+ * The data-parallel part of a training step, behind one interface:
  * the gradients summed across ranks by the ring in buckets (gradsync.h),
  * alongside backward or after it; the step's small sums; the optimizer's
  * update (each rank's share of it when dist.shard_optimizer is on, then the
@@ -12,6 +13,7 @@
 #ifndef RINGTRAIN_DP_H
 #define RINGTRAIN_DP_H
 
+#include "ringtrain/api.h"
 #include "ringtrain/autograd.h"
 #include "ringtrain/config.h"
 #include "ringtrain/nn.h"
@@ -22,49 +24,52 @@
 
 typedef struct rt_dp rt_dp;
 
-/* What every rank learns at the end of a step, summed over ranks. */
+/** What every rank learns at the end of a step, summed over ranks. */
 typedef struct rt_step_sums {
-    double loss;       /* the global mean loss: each rank adds its sum over B */
-    double stop;       /* ranks that got SIGUSR1 or SIGTERM */
-    double failed;     /* ranks whose data read failed */
-    double grad_sumsq; /* sharded: the squared gradient norm, from each rank's share */
+    double loss;       /**< the global mean loss: each rank adds its sum over B */
+    double stop;       /**< ranks that got SIGUSR1 or SIGTERM */
+    double failed;     /**< ranks whose data read failed */
+    double grad_sumsq; /**< sharded: the squared gradient norm, from each rank's share */
 } rt_step_sums;
 
-/* Seconds of a phase: the ring's own work, and the time this rank blocked. */
+/** Seconds of a phase: the ring's own work, and the time this rank blocked. */
 typedef struct rt_dp_times {
     double comm, wait;
 } rt_dp_times;
 
-/* Sets up the ring and the buckets over p for this config on comm, installs
+/** Sets up the ring and the buckets over p for this config on comm, installs
  * the bucket hook on g, and decides whether buckets travel on a communication
  * thread (dist.overlap; "auto": when the rank has 2+ cores of its own).
  * Collective over comm. Aborts only on allocation failure. */
-rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm);
-/* Stops the communication thread and frees the ring and buckets (NULL: no-op). */
-void rt_dp_destroy(rt_dp *d);
-/* Cores this rank calls its own, and whether the communication thread runs. */
-int rt_dp_cores(const rt_dp *d);
-bool rt_dp_overlap(const rt_dp *d);
+RT_API rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm);
+/** Stops the communication thread and frees the ring and buckets (NULL: no-op). */
+RT_API void rt_dp_destroy(rt_dp *d);
+/** @{ */
+/** Cores this rank calls its own, and whether the communication thread runs. */
+RT_API int rt_dp_cores(const rt_dp *d);
+RT_API bool rt_dp_overlap(const rt_dp *d);
+/** @} */
 
-/* Starts a step: zeroes the gradients unless the last update already did. */
-void rt_dp_begin_step(rt_dp *d);
-/* Before a micro-batch's backward: sync true on the step's last micro-batch
+/** Starts a step: zeroes the gradients unless the last update already did. */
+RT_API void rt_dp_begin_step(rt_dp *d);
+/** Before a micro-batch's backward: sync true on the step's last micro-batch
  * when its gradients are to be summed (false also for the benchmark's
  * compute-only step), so buckets leave as backward completes them. */
-void rt_dp_arm(rt_dp *d, bool sync);
-/* After the last backward: waits for the buckets and sums *s across ranks
+RT_API void rt_dp_arm(rt_dp *d, bool sync);
+/** After the last backward: waits for the buckets and sums *s across ranks
  * (every rank gets the same bits), and gives the global gradient norm. A step
  * that was not synced sums nothing and gives this rank's own norm. */
-int rt_dp_exchange(rt_dp *d, rt_step_sums *s, double *grad_norm, rt_dp_times *t);
-/* Sums *s across ranks without the gradients: the compute-only benchmark's
+RT_API int rt_dp_exchange(rt_dp *d, rt_step_sums *s, double *grad_norm, rt_dp_times *t);
+/** Sums *s across ranks without the gradients: the compute-only benchmark's
  * ranks meet at a log window's end. */
-int rt_dp_meet(rt_dp *d, rt_step_sums *s);
-/* The optimizer step at lr (gradients clipped to clip by grad_norm when
+RT_API int rt_dp_meet(rt_dp *d, rt_step_sums *s);
+/** The optimizer step at lr (gradients clipped to clip by grad_norm when
  * clip > 0), leaving the gradients zero for the next step; sharded, on this
  * rank's owned ranges, then every rank gets every parameter. */
-int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip, rt_dp_times *t);
-/* Before a checkpoint: the whole optimizer state on every rank (sharded, each
+RT_API int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip,
+                        rt_dp_times *t);
+/** Before a checkpoint: the whole optimizer state on every rank (sharded, each
  * rank's moments are current on its owned ranges only). */
-int rt_dp_gather_state(rt_dp *d, rt_optim *o);
+RT_API int rt_dp_gather_state(rt_dp *d, rt_optim *o);
 
 #endif

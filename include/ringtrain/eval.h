@@ -1,9 +1,11 @@
-/* eval.h - evaluation: a model's loss and metrics over a whole split, each
+/** @file eval.h
+ * Evaluation: a model's loss and metrics over a whole split, each
  * rank taking a contiguous slice of its rows and the sums added in rank
  * order, so that no row is counted twice or skipped; and the `eval` verb. */
 #ifndef RINGTRAIN_EVAL_H
 #define RINGTRAIN_EVAL_H
 
+#include "ringtrain/api.h"
 #include "ringtrain/data.h"
 #include "ringtrain/model.h"
 
@@ -11,20 +13,21 @@
 
 typedef struct rt_evaluator rt_evaluator;
 
-/* Buffers for evaluating m in batches of eval_batch rows; the random draws
+/** Buffers for evaluating m in batches of eval_batch rows; the random draws
  * of evaluation (dequantisation, flow noise) come from seed and the row, the
  * same at every evaluation. */
-rt_evaluator *rt_evaluator_create(rt_model *m, int64_t eval_batch, uint64_t seed);
-/* Frees the buffers (NULL: no-op); the model is the caller's. */
-void rt_evaluator_destroy(rt_evaluator *e);
-/* Evaluates every row of d on comm, on g's arena (gradients off meanwhile):
+RT_API rt_evaluator *rt_evaluator_create(rt_model *m, int64_t eval_batch, uint64_t seed);
+/** Frees the buffers (NULL: no-op); the model is the caller's. */
+RT_API void rt_evaluator_destroy(rt_evaluator *e);
+/** Evaluates every row of d on comm, on g's arena (gradients off meanwhile):
  * *st gets the sums over all ranks. Collective; a read failure on any rank is
  * an error on every rank. */
-int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Comm comm, rt_batch_stats *st);
+RT_API int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Comm comm,
+                            rt_batch_stats *st);
 
-/* The `eval` verb: loads a checkpoint's model and evaluates it on `data`
+/** The `eval` verb: loads a checkpoint's model and evaluates it on `data`
  * (NULL: the test file of its config), split `split`; rank 0 prints one JSON
  * line with the task's metrics under the split's prefix ("test_acc"). */
-int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm);
+RT_API int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm);
 
 #endif

@@ -1,4 +1,5 @@
-/* gradsync.h - gradient buckets synchronised by the ring, alongside backward or after it.
+/** @file gradsync.h
+ * Gradient buckets synchronised by the ring, alongside backward or after it.
  *
  * Parameters are grouped into buckets of about dist.bucket_mb in reverse
  * declaration order (the order backward finishes them); each bucket is one
@@ -21,6 +22,7 @@
 #ifndef RINGTRAIN_GRADSYNC_H
 #define RINGTRAIN_GRADSYNC_H
 
+#include "ringtrain/api.h"
 #include "ringtrain/nn.h"
 #include "ringtrain/ring.h"
 
@@ -28,45 +30,47 @@
 
 typedef struct rt_gradsync rt_gradsync;
 
-/* Buckets over p's gradient arena, reduced with `ring` (which the gradsync
+/** Buckets over p's gradient arena, reduced with `ring` (which the gradsync
  * then owns between begin and finish). Starts the thread when overlap. */
-rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap,
-                                bool shard);
-void rt_gradsync_destroy(rt_gradsync *s);
-/* Arms one synchronisation: the next param_ready calls count towards it. */
-void rt_gradsync_begin(rt_gradsync *s);
-/* Autograd hook: parameter `index` has its final gradient for this step. */
-void rt_gradsync_param_ready(void *s, int index);
-/* Waits until every bucket is reduced (reducing them here when overlap is
+RT_API rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap,
+                                       bool shard);
+/** Frees the buckets and their ring (NULL: no-op). */
+RT_API void rt_gradsync_destroy(rt_gradsync *s);
+/** Arms one synchronisation: the next param_ready calls count towards it. */
+RT_API void rt_gradsync_begin(rt_gradsync *s);
+/** Autograd hook: parameter `index` has its final gradient for this step. */
+RT_API void rt_gradsync_param_ready(void *s, int index);
+/** Waits until every bucket is reduced (reducing them here when overlap is
  * off). Returns RT_OK or the ring's error. *t_comm gets the seconds the ring
  * ran, *t_wait the seconds this call blocked. */
-int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait);
-int rt_gradsync_num_buckets(const rt_gradsync *s);
-/* The range [*lo, *hi) of the arena whose gradient sum this rank holds in
+RT_API int rt_gradsync_finish(rt_gradsync *s, double *t_comm, double *t_wait);
+/** Buckets the parameters were split into. */
+RT_API int rt_gradsync_num_buckets(const rt_gradsync *s);
+/** The range [*lo, *hi) of the arena whose gradient sum this rank holds in
  * bucket i after finish: all of the bucket unless sharded. */
-void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi);
-/* Sharded, after finish: the sum of the squared gradients over this rank's
+RT_API void rt_gradsync_owned(const rt_gradsync *s, int i, size_t *lo, size_t *hi);
+/** Sharded, after finish: the sum of the squared gradients over this rank's
  * owned ranges, which the reduce-scatters took as they added (bucket by bucket
  * in index order). */
-double rt_gradsync_owned_sumsq(const rt_gradsync *s);
-/* Zeroes grad (the arena's gradients) outside this rank's owned ranges:
+RT_API double rt_gradsync_owned_sumsq(const rt_gradsync *s);
+/** Zeroes grad (the arena's gradients) outside this rank's owned ranges:
  * nothing unless sharded. */
-void rt_gradsync_zero_unowned(const rt_gradsync *s, float *grad);
-/* Sharded: the optimizer has updated this rank's owned range of bucket i
+RT_API void rt_gradsync_zero_unowned(const rt_gradsync *s, float *grad);
+/** Sharded: the optimizer has updated this rank's owned range of bucket i
  * (reported in index order, after finish), so its all-gather may start; with
  * overlap it runs on the communication thread while the caller goes on. Not
  * sharded: nothing to do. */
-void rt_gradsync_updated(rt_gradsync *s, int i);
-/* Sharded: waits until every bucket reported updated has been all-gathered
+RT_API void rt_gradsync_updated(rt_gradsync *s, int i);
+/** Sharded: waits until every bucket reported updated has been all-gathered
  * (gathering them here when overlap is off), so every rank holds the whole
  * updated parameters. *t_comm gets the seconds the gathers ran, *t_wait the
  * seconds this call blocked. Returns RT_OK or the ring's error. */
-int rt_gradsync_gather_finish(rt_gradsync *s, double *t_comm, double *t_wait);
-/* Sharded: every rank's owned ranges of buf (an arena-shaped array) to every
+RT_API int rt_gradsync_gather_finish(rt_gradsync *s, double *t_comm, double *t_wait);
+/** Sharded: every rank's owned ranges of buf (an arena-shaped array) to every
  * rank, adding the seconds taken to *t_comm. Not sharded: nothing to do. Call
  * only while the communication thread is idle: after rt_gradsync_finish when
  * no bucket was reported updated, or after rt_gradsync_gather_finish, and
  * before the next begin. Returns RT_OK or the ring's error. */
-int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm);
+RT_API int rt_gradsync_gather(rt_gradsync *s, float *buf, double *t_comm);
 
 #endif

@@ -1,4 +1,5 @@
-/* hooks.h - the testing and benchmark switches, read once from the
+/** @file hooks.h
+ * The testing and benchmark switches, read once from the
  * environment into one const struct. They exist so that tests can make rare
  * events happen on demand (a preemption at a given step, a crash half-way
  * through a checkpoint, a perturbed replica) and benchmarks can time the step
@@ -6,28 +7,30 @@
 #ifndef RINGTRAIN_HOOKS_H
 #define RINGTRAIN_HOOKS_H
 
+#include "ringtrain/api.h"
+
 #include <stdint.h>
 
 typedef enum rt_no_sync {
-    RT_SYNC_ALWAYS,    /* the normal run */
-    RT_SYNC_NEVER,     /* RINGTRAIN_BENCH_NO_SYNC=1: the compute-only step */
+    RT_SYNC_ALWAYS,    /**< the normal run */
+    RT_SYNC_NEVER,     /**< RINGTRAIN_BENCH_NO_SYNC=1: the compute-only step */
     RT_SYNC_ALTERNATE  /* =alternate: odd log windows skip the ring */
 } rt_no_sync;
 
 typedef struct rt_hooks {
-    int64_t stop_at_step;   /* RINGTRAIN_STOP_AT_STEP: the last rank acts as if sent SIGUSR1 in
+    int64_t stop_at_step;   /**< RINGTRAIN_STOP_AT_STEP: the last rank acts as if sent SIGUSR1 in
                                this step (-1: off) */
-    int64_t ckpt_crash_step; /* RINGTRAIN_FAULT_CKPT_CRASH: SIGKILL half-way through writing
+    int64_t ckpt_crash_step; /**< RINGTRAIN_FAULT_CKPT_CRASH: SIGKILL half-way through writing
                                 this step's checkpoint (-1: off) */
-    int corrupt_rank;       /* RINGTRAIN_FAULT_CORRUPT=R:N: rank R perturbs a parameter */
-    int64_t corrupt_step;   /* after step N (-1: off) */
-    const char *trace_rows; /* RINGTRAIN_TRACE_ROWS: each rank logs the rows it reads to
+    int corrupt_rank;       /**< RINGTRAIN_FAULT_CORRUPT=R:N: rank R perturbs a parameter */
+    int64_t corrupt_step;   /**< after step N (-1: off) */
+    const char *trace_rows; /**< RINGTRAIN_TRACE_ROWS: each rank logs the rows it reads to
                                PREFIX.rank<R> (NULL: off) */
-    rt_no_sync no_sync;     /* RINGTRAIN_BENCH_NO_SYNC */
+    rt_no_sync no_sync;     /**< RINGTRAIN_BENCH_NO_SYNC */
 } rt_hooks;
 
-/* The switches, parsed from the environment on the first call (the same
+/** The switches, parsed from the environment on the first call (the same
  * struct afterwards). A malformed value leaves its switch off. */
-const rt_hooks *rt_hooks_get(void);
+RT_API const rt_hooks *rt_hooks_get(void);
 
 #endif

@@ -1,4 +1,5 @@
-/* optim.h - AdamW and SGD over one flat parameter array, LR schedules and
+/** @file optim.h
+ * AdamW and SGD over one flat parameter array, LR schedules and
  * global-norm clipping. Semantics follow torch.optim (1.13) exactly:
  *   AdamW: p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *          p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
@@ -8,6 +9,7 @@
 #ifndef RINGTRAIN_OPTIM_H
 #define RINGTRAIN_OPTIM_H
 
+#include "ringtrain/api.h"
 #include "ringtrain/config.h"
 
 #include <stddef.h>
@@ -15,33 +17,41 @@
 
 typedef struct rt_optim rt_optim;
 
-/* An optimizer for n parameters with the config's type and hyperparameters;
+/** An optimizer for n parameters with the config's type and hyperparameters;
  * its state (moments, step count) starts at zero. */
-rt_optim *rt_optim_create(const rt_config *cfg, size_t n);
-void rt_optim_destroy(rt_optim *o);
-/* One update of param (n) from grad (n) at learning rate lr. */
-void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr);
-/* The same update in pieces, for a sharded optimizer: rt_optim_begin counts
+RT_API rt_optim *rt_optim_create(const rt_config *cfg, size_t n);
+/** Frees the optimizer and its state (NULL: no-op). */
+RT_API void rt_optim_destroy(rt_optim *o);
+/** One update of param (n) from grad (n) at learning rate lr. */
+RT_API void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr);
+/** @{ */
+/** The same update in pieces, for a sharded optimizer: rt_optim_begin counts
  * the step once, then rt_optim_apply updates elements [lo, hi) of param (and
  * of the state); any split of [0, n) gives the bits of one rt_optim_step. */
-void rt_optim_begin(rt_optim *o);
-void rt_optim_apply(rt_optim *o, float *param, const float *grad, double lr, size_t lo, size_t hi);
-/* rt_optim_apply, leaving grad[lo, hi) zero for the next step to accumulate
+RT_API void rt_optim_begin(rt_optim *o);
+RT_API void rt_optim_apply(rt_optim *o, float *param, const float *grad, double lr, size_t lo,
+                           size_t hi);
+/** @} */
+/** rt_optim_apply, leaving grad[lo, hi) zero for the next step to accumulate
  * into: the update's own pass over grad clears it, instead of a memset's. */
-void rt_optim_apply_zero(rt_optim *o, float *param, float *grad, double lr, size_t lo, size_t hi);
-/* State for checkpoints: AdamW m and v, or SGD momentum in m (v NULL). */
-float *rt_optim_m(rt_optim *o);
-float *rt_optim_v(rt_optim *o);
-int64_t rt_optim_t(const rt_optim *o);
-void rt_optim_set_t(rt_optim *o, int64_t t);
-rt_optim_kind rt_optim_type(const rt_optim *o);
+RT_API void rt_optim_apply_zero(rt_optim *o, float *param, float *grad, double lr, size_t lo,
+                                size_t hi);
+/** @{ */
+/** State for checkpoints: AdamW m and v, or SGD momentum in m (v NULL); the
+ * step counter t, set on resume; and the optimizer's kind. */
+RT_API float *rt_optim_m(rt_optim *o);
+RT_API float *rt_optim_v(rt_optim *o);
+RT_API int64_t rt_optim_t(const rt_optim *o);
+RT_API void rt_optim_set_t(rt_optim *o, int64_t t);
+RT_API rt_optim_kind rt_optim_type(const rt_optim *o);
+/** @} */
 
-/* Learning rate for 0-based step `step` of `total` under the config's schedule. */
-double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total);
-/* L2 norm of g (n): the sum of g[i]^2 in eight fixed lanes, in double. */
-double rt_grad_norm(const float *g, size_t n);
-/* torch.nn.utils.clip_grad_norm_: scales g when norm > max_norm. Returns the
+/** Learning rate for 0-based step `step` of `total` under the config's schedule. */
+RT_API double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total);
+/** L2 norm of g (n): the sum of g[i]^2 in eight fixed lanes, in double. */
+RT_API double rt_grad_norm(const float *g, size_t n);
+/** torch.nn.utils.clip_grad_norm_: scales g when norm > max_norm. Returns the
  * coefficient applied (1 when none). */
-float rt_clip_grad(float *g, size_t n, double norm, double max_norm);
+RT_API float rt_clip_grad(float *g, size_t n, double norm, double max_norm);
 
 #endif

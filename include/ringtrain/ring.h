@@ -1,4 +1,5 @@
-/* ring.h - hand-written ring all-reduce (sum of float32) on MPI point-to-point.
+/** @file ring.h
+ * Hand-written ring all-reduce (sum of float32) on MPI point-to-point.
  *
  * A reduce-scatter followed by an all-gather (baidu-allreduce), pipelined: each
  * rank's chunk travels in segments, so reducing one segment overlaps the
@@ -9,27 +10,32 @@
 #ifndef RINGTRAIN_RING_H
 #define RINGTRAIN_RING_H
 
+#include "ringtrain/api.h"
+
 #include <mpi.h>
 #include <stddef.h>
 
 typedef struct rt_ring rt_ring;
 
-/* A ring over comm for buffers of up to max_count floats. segment_bytes sets
+/** A ring over comm for buffers of up to max_count floats. segment_bytes sets
  * the pipelining grain; timeout_s bounds every wait for a neighbour. Messages
  * use tags [tag, tag + 1024) on comm: no other traffic may use those while the
  * ring runs. Scratch memory is allocated here, once. The handle belongs to one
  * thread at a time. */
-rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment_bytes,
-                        double timeout_s);
-void rt_ring_destroy(rt_ring *r);
-/* In place: buf[i] becomes the sum of buf[i] over all ranks, identical bits on
+RT_API rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment_bytes,
+                               double timeout_s);
+/** Frees the ring and its scratch (NULL: no-op); collective only in that no
+ * rank may still be inside a ring call on it. */
+RT_API void rt_ring_destroy(rt_ring *r);
+/** In place: buf[i] becomes the sum of buf[i] over all ranks, identical bits on
  * every rank. count may be 0 and need not divide by the world size; it must
  * be the same on every rank and <= max_count. Returns RT_OK, or RT_ECOMM
  * with rt_errmsg() naming the failed call, or the silent neighbour and the
  * segment it owes once timeout_s has passed. */
-int rt_ring_allreduce(rt_ring *r, float *buf, size_t count);
+RT_API int rt_ring_allreduce(rt_ring *r, float *buf, size_t count);
 
-/* The two halves of the all-reduce, for a sharded optimizer. After
+/** @{ */
+/** The two halves of the all-reduce, for a sharded optimizer. After
  * rt_ring_reduce_scatter, the rank's owned range of buf (rt_ring_owned) holds
  * the sum over all ranks, the same bits rt_ring_allreduce gives there; the
  * rest of buf is partly reduced scratch. With sumsq non-NULL it also gets the
@@ -37,17 +43,20 @@ int rt_ring_allreduce(rt_ring *r, float *buf, size_t count);
  * (the same bits for the same count, world size and segment size).
  * rt_ring_allgather copies every rank's owned range of buf to all the others.
  * Same count rules and errors. */
-int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq);
-int rt_ring_allgather(rt_ring *r, float *buf, size_t count);
-/* This rank's owned range [*lo, *hi) of a count-float buffer: one chunk of
+RT_API int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq);
+RT_API int rt_ring_allgather(rt_ring *r, float *buf, size_t count);
+/** @} */
+/** This rank's owned range [*lo, *hi) of a count-float buffer: one chunk of
  * about count / N (chunk rank + 1 of the schedule above). */
-void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi);
-/* In place: v (n doubles, n small) becomes the sum over all ranks, added in
+RT_API void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi);
+/** In place: v (n doubles, n small) becomes the sum over all ranks, added in
  * rank order in double, identical bits on every rank. scratch holds n * N
  * doubles; 2 * n * N floats must fit the ring's max_count. */
-int rt_ring_sum_f64(rt_ring *r, double *v, int n, double *scratch);
-/* Size and rank of the ring's communicator. */
-int rt_ring_size(const rt_ring *r);
-int rt_ring_rank(const rt_ring *r);
+RT_API int rt_ring_sum_f64(rt_ring *r, double *v, int n, double *scratch);
+/** @{ */
+/** Size and rank of the ring's communicator. */
+RT_API int rt_ring_size(const rt_ring *r);
+RT_API int rt_ring_rank(const rt_ring *r);
+/** @} */
 
 #endif
