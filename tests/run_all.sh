@@ -77,6 +77,7 @@ if [ "$MODE" = check ]; then
     suite "ring vs MPI_Allreduce at np=2" env RUNS=2 tests/test_ring.sh "$OBJDIR"
     suite "bad input" tests/test_bad_input.sh "$BIN"
     suite "one short run" tests/test_smoke.sh "$BIN" "$DATA"
+    suite "library exports and ABI" tests/test_api.sh build
     finish_all
 fi
 suite "ring vs MPI_Allreduce" tests/test_ring.sh "$OBJDIR"
@@ -96,6 +97,8 @@ if [ "$MODE" != sanitize ]; then
         suite "zero allocations: fashion_kp_$head" "$OBJDIR/tests/test_alloc" data/fashion-keypoints.h5 \
             "configs/fashion_kp_$head.json"
     done
+    suite "library exports and ABI" tests/test_api.sh build
+    suite "examples against the installed library" tests/test_examples.sh "$BIN" "$DATA"
     suite "keypoint heads" tests/test_kp.sh "$BIN" data/fashion-keypoints.h5 "$DATA" "$OBJDIR"
     suite "bad input at np=2" env NP=2 tests/test_bad_input.sh "$BIN"
     suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
