@@ -31,8 +31,8 @@ export PKG_CONFIG_PATH=$T/prefix/lib/pkgconfig
 for link in shared static; do
     make -s -C examples LINK=$link OUT="$T/ex/$link" >"$T/build_$link.log" 2>&1
     rc=$?
-    needed=$(readelf -d "$T/ex/$link/custom_mlp" "$T/ex/$link/infer" 2>/dev/null | grep -c 'NEEDED.*libringtrain.so.0')
-    want=$([ $link = shared ] && echo 2 || echo 0)
+    needed=$(readelf -d "$T/ex/$link"/{custom_mlp,infer,tiny_mlp} 2>/dev/null | grep -c 'NEEDED.*libringtrain.so.0')
+    want=$([ $link = shared ] && echo 3 || echo 0)
     [ $rc -eq 0 ] && [ "$needed" -eq "$want" ]
     check "examples build, $link" $? "exit $rc; binaries that need libringtrain.so.0: $needed (want $want)"
     [ $rc -eq 0 ] || sed 's/^/    /' "$T/build_$link.log" | tail -5
@@ -75,6 +75,13 @@ first=$(awk 'NR == 1 {print $4}' "$T/shared-module.losses")
 last=$(awk 'END {print $4}' "$T/shared-module.losses")
 $PY -c "import sys; sys.exit(0 if float('$last') < 0.6 * float('$first') else 1)" 2>/dev/null
 check "it learns" $? "loss $first at step 1, $last at step 60 (want < 0.6x)"
+
+# ---- the smallest one: a regression without MPI or data ----
+for link in shared static; do
+    out=$("$T/ex/$link/tiny_mlp" 2>&1)
+    rc=$?
+    check "tiny_mlp, $link" $rc "exit $rc: $(tail -n1 <<<"$out")"
+done
 
 # ---- inference on a checkpoint, against ringtrain eval ----
 infer_vs_eval() { # NAME CKPT: infer's accuracy and loss equal eval's to 6 digits

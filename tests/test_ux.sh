@@ -122,10 +122,12 @@ check "README reference" $? "$(tail -n1 "$T/docs")"
 make -s install PREFIX="$T/prefix" >"$T/install.log" 2>&1
 rc1=$?
 export PKG_CONFIG_PATH="$T/prefix/lib/pkgconfig"
-cc -std=c11 -Wall -Wextra -Werror tests/example/tiny_mlp.c $(pkg-config --cflags --libs ringtrain) -o "$T/tiny_mlp" >"$T/cc.log" 2>&1
+cc -std=c11 -Wall -Wextra -Werror examples/tiny_mlp.c $(pkg-config --cflags --libs ringtrain) -lm \
+    -Wl,-rpath,"$T/prefix/lib" -o "$T/tiny_mlp" >"$T/cc.log" 2>&1
 rc2=$?
-out=$("$T/tiny_mlp" 2>&1 | tail -n1)
+out=$("$T/tiny_mlp" 2>&1)
 rc3=$?
+out=$(tail -n1 <<<"$out")
 [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ -x "$T/prefix/bin/ringtrain" ] &&
     [ -f "$T/prefix/share/ringtrain/slurm/train.sbatch" ] && [ -f "$T/prefix/share/ringtrain/jobs/fashion_mlp.sh" ] &&
     [ -f "$T/prefix/share/ringtrain/configs/fashion_mlp.json" ]

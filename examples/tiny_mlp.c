@@ -1,7 +1,7 @@
 /* tiny_mlp.c - a model defined in C against the installed libringtrain:
  * a two-layer MLP learns y = sin(3x) on synthetic points with AdamW, on the
  * same autograd core, modules and optimizer the trainer uses.
- * Build: cc tiny_mlp.c $(pkg-config --cflags --libs ringtrain) -o tiny_mlp
+ * Build: make -C examples (or cc tiny_mlp.c $(pkg-config --cflags --libs ringtrain) -lm)
  * Prints the loss every 50 steps and exits 0 when it fell by 10x or more. */
 #include <ringtrain/config.h>
 #include <ringtrain/nn.h>
