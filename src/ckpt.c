@@ -6,6 +6,8 @@
 #include "ringtrain/hooks.h"
 #include "ringtrain/rundir.h"
 
+#include <cJSON.h>
+
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -83,7 +85,7 @@ static int write_group(hid_t file, const char *gname, const rt_params *p, const 
 }
 
 static int ckpt_save_locked(const char *path, const rt_params *p, const float *m, const float *v,
-                 const rt_ckpt_meta *meta) {
+                            const rt_ckpt_meta *meta, const rt_prov *prov) {
     rt_h5_init();
     char tmp[2048];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -104,7 +106,8 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     if (!rc && v) rc = write_group(f, "optim/v", p, v);
     if (!rc) rc = rt_h5_attr_write_int(f, "step", meta->step);
     if (!rc) rc = rt_h5_attr_write_int(f, "epoch", meta->epoch);
-    if (!rc) rc = rt_h5_attr_write_int(f, "format_version", RT_CKPT_FORMAT_VERSION);
+    /* without provenance the file is what format 2 was */
+    if (!rc) rc = rt_h5_attr_write_int(f, "format_version", prov ? RT_CKPT_FORMAT_VERSION : 2);
     if (!rc) rc = rt_h5_attr_write_int(f, "world_size", meta->world_size);
     if (!rc) rc = rt_h5_attr_write_int(f, "seed", meta->seed);
     if (!rc) rc = rt_h5_attr_write_int(f, "optim_t", meta->optim_t);
@@ -115,6 +118,7 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     if (!rc) rc = rt_h5_attr_write_str(f, "job_id", meta->job_id ? meta->job_id : "");
     if (!rc) rc = rt_h5_attr_write_int(f, "requeue_count", meta->requeue_count);
     if (!rc) rc = rt_h5_attr_write_int(f, "skipped_steps", meta->skipped_steps);
+    if (!rc) rc = rt_prov_write(prov, f, meta->step);
     if (H5Fclose(f) < 0) {
         if (!rc) rc = rt_err(RT_ERUNTIME, "%s: close failed (disk full?)", tmp);
         H5Fclose(f); /* release what the failed close left open */
@@ -234,8 +238,8 @@ static int ckpt_load_locked(const char *path, rt_params *p, float *m, float *v,
                       &info->seed, &info->optim_t};
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && !rc; i++)
         if ((rc = rt_h5_attr_int(f, attrs[i], dst[i]))) rc = rt_err_prefix(rc, path);
-    if (!rc && info->format_version != RT_CKPT_FORMAT_VERSION)
-        rc = rt_err(RT_EBADINPUT, "%s: format_version: %lld is not one this build reads (%d)", path,
+    if (!rc && (info->format_version < 2 || info->format_version > RT_CKPT_FORMAT_VERSION))
+        rc = rt_err(RT_EBADINPUT, "%s: format_version: %lld is not one this build reads (2 to %d)", path,
                     (long long)info->format_version, RT_CKPT_FORMAT_VERSION);
     if (!rc && H5Aexists(f, "skipped_steps") > 0 && (rc = rt_h5_attr_int(f, "skipped_steps", &info->skipped_steps)))
         rc = rt_err_prefix(rc, path);
@@ -262,12 +266,17 @@ static int ckpt_read_config_locked(const char *path, char **json) {
     return rc ? rt_err_prefix(rc, path) : RT_OK;
 }
 
-int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
-                 const rt_ckpt_meta *meta) {
+int rt_ckpt_save_prov(const char *path, const rt_params *p, const float *m, const float *v,
+                      const rt_ckpt_meta *meta, const rt_prov *prov) {
     rt_h5_lock();
-    int rc = ckpt_save_locked(path, p, m, v, meta);
+    int rc = ckpt_save_locked(path, p, m, v, meta, prov);
     rt_h5_unlock();
     return rc;
+}
+
+int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
+                 const rt_ckpt_meta *meta) {
+    return rt_ckpt_save_prov(path, p, m, v, meta, NULL);
 }
 
 int rt_ckpt_load_params(const char *path, rt_params *p) {
@@ -463,7 +472,15 @@ int rt_ckpt_inspect(const char *path, FILE *out) {
     rt_h5_lock();
     int rc = ckpt_inspect_locked(path, out, RT_SEAL_REQUIRED);
     rt_h5_unlock();
-    return rc;
+    cJSON *prov;
+    if (rc) return rc;
+    if (rt_prov_read(path, &prov) == RT_OK) {
+        rt_prov_print(prov, out);
+        cJSON_Delete(prov);
+    } else {
+        fprintf(out, "provenance      none (written before format 3, or by rt_ckpt_save)\n");
+    }
+    return RT_OK;
 }
 
 int rt_ckpt_seal(const char *path, FILE *out) {

@@ -57,6 +57,7 @@ struct rt_trainer {
     bool allow_changes;     /* --allow-config-change */
     rt_cfg_change changes[RT_CFG_MAX_CHANGES]; /* from the resumed checkpoint's config */
     int nchanges;
+    rt_prov *prov;          /* rank 0: where the run came from, stored in each checkpoint */
 };
 
 /* ---- signals: SIGUSR1 / SIGTERM ask for a checkpoint and exit 3 ---- */
@@ -129,6 +130,7 @@ static int resume(rt_trainer *t, const char *how) {
     }
     rc = rt_dist_agree(load_state(t, chosen), t->comm);
     if (!rc) rc = rt_dist_agree(check_config(t, chosen), t->comm);
+    if (!rc) rt_prov_resumed(t->prov, chosen, t->step, t->resumed_from_world);
     if (!rc && t->rank == 0 && !t->quiet) {
         printf("resume: %s (step %lld, written by %lld rank%s)\n", chosen, (long long)t->step,
                (long long)t->resumed_from_world, t->resumed_from_world == 1 ? "" : "s");
@@ -141,8 +143,8 @@ static int resume(rt_trainer *t, const char *how) {
  * in an agreement that every rank reaches, whatever failed where. */
 static int start_run(rt_trainer *t, const rt_train_opts *o) {
     const rt_config *c = t->cfg;
-    int rc = RT_OK;
-    if (o->resume) rc = resume(t, o->resume);
+    int rc = t->rank == 0 ? rt_prov_create(c, t->world, t->launch.launcher, &t->prov) : RT_OK;
+    if (!(rc = rt_dist_agree(rc, t->comm)) && o->resume) rc = resume(t, o->resume);
     if (!rc && c->init.from[0] && t->resumed_from_world == 0) { /* warm start, unless resumed */
         rc = rt_ckpt_load_params(c->init.from, t->params);
         rc = rt_dist_agree(rc ? rt_err_prefix(rc, "init.from") : RT_OK, t->comm);
@@ -171,10 +173,7 @@ int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, 
     MPI_Comm_rank(comm, &t->rank);
     MPI_Comm_size(comm, &t->world);
     t->B = cfg->train.global_batch;
-    if (opts->run_dir)
-        rt_fmt(t->run_dir, sizeof t->run_dir, "%s", opts->run_dir);
-    else
-        rt_fmt(t->run_dir, sizeof t->run_dir, "runs/%s", cfg->name);
+    rt_fmt(t->run_dir, sizeof t->run_dir, opts->run_dir ? "%s" : "runs/%s", opts->run_dir ? opts->run_dir : cfg->name);
     rt_dist_set_timeout(cfg->dist.timeout_s);
     rt_launch_read(&t->launch);
     t->log = rt_runlog_create(t->rank, opts->quiet);
@@ -216,6 +215,7 @@ void rt_trainer_destroy(rt_trainer *t) {
     rt_model_destroy(t->model);
     rt_optim_destroy(t->optim);
     rt_graph_destroy(t->graph);
+    rt_prov_destroy(t->prov);
     rt_free(t);
 }
 
@@ -345,7 +345,7 @@ static int save_checkpoint(rt_trainer *t, char *path, size_t len) {
             .requeue_count = t->launch.requeue_count,
             .skipped_steps = t->skipped,
         };
-        rc = rt_ckpt_save(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta);
+        rc = rt_ckpt_save_prov(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta, t->prov);
         rt_free(json);
         if (!rc) rc = rt_rundir_commit_checkpoint(t->run_dir, t->step, t->cfg->train.keep_checkpoints);
     }

@@ -3,6 +3,7 @@
  *
  *   /params/<name>          float32, PyTorch names and shapes
  *   /optim/m/<name>, /optim/v/<name>   optimizer state (v only for AdamW)
+ *   /provenance             where the run came from (provenance.h)
  *   attributes: step, epoch, format_version, world_size, seed, config, ...
  *
  * Every dataset carries HDF5's Fletcher32 checksum, so a flipped byte is a
@@ -15,12 +16,15 @@
 #include "ringtrain/api.h"
 #include "ringtrain/config.h"
 #include "ringtrain/nn.h"
+#include "ringtrain/provenance.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
-/** 2: string attributes are fixed-length (1 stored them variable-length) */
-#define RT_CKPT_FORMAT_VERSION 2
+/** 3: a /provenance group (provenance.h); 2: string attributes are
+ * fixed-length (1 stored them variable-length). This build reads 2 and 3,
+ * and writes 2 for a checkpoint saved without provenance. */
+#define RT_CKPT_FORMAT_VERSION 3
 
 typedef struct rt_ckpt_meta {
     int64_t step;            /**< optimizer steps completed = the data cursor */
@@ -45,6 +49,10 @@ typedef struct rt_ckpt_info {
 /** Writes params (and m, v when non-NULL) atomically to path. */
 RT_API int rt_ckpt_save(const char *path, const rt_params *p, const float *m, const float *v,
                         const rt_ckpt_meta *meta);
+/** rt_ckpt_save with the run's provenance in /provenance (format 3); prov
+ * NULL is rt_ckpt_save. */
+RT_API int rt_ckpt_save_prov(const char *path, const rt_params *p, const float *m, const float *v,
+                             const rt_ckpt_meta *meta, const rt_prov *prov);
 /** Loads /params into p. Every parameter of p must be present with the same
  * shape and the file must hold no other; the first difference is an
  * RT_EBADINPUT error naming the parameter and both shapes. */
