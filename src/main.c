@@ -10,9 +10,11 @@
 #include "ringtrain/dist.h"
 #include "ringtrain/eval.h"
 #include "ringtrain/prep.h"
+#include "ringtrain/provenance.h"
 #include "ringtrain/events.h"
 #include "ringtrain/launch.h"
 #include "ringtrain/report.h"
+#include "ringtrain/reproduce.h"
 #include "ringtrain/rundir.h"
 #include "ringtrain/sample.h"
 #include "ringtrain/train.h"
@@ -59,6 +61,30 @@ static const char *const usage_eval =
     "\n"
     "example:\n"
     "  ringtrain eval runs/fashion_mlp/ckpt/step_00000234.h5\n";
+
+static const char *const usage_reproduce =
+    "usage: ringtrain reproduce CHECKPOINT.h5 [--np N] [--run-dir DIR] [--set key.path=value ...]\n"
+    "\n"
+    "Re-runs the run that wrote CHECKPOINT from its stored config and provenance: from\n"
+    "step 0, each part of its resume chain at the world size that ran it, under mpirun,\n"
+    "up to the checkpoint's step. Then compares every tensor with CHECKPOINT and prints\n"
+    "a verdict: bitwise identical, or the tensors that differ, by how much, and what in\n"
+    "the provenance and config changed. Exit 0 identical, 1 differs, 2 bad input.\n"
+    "  --np N           every part at N ranks (another N differs in the last bits)\n"
+    "  --run-dir DIR    where the reproduction runs (default runs/reproduce-<time>)\n"
+    "  --set k=v        change the config, to see what it changes\n"
+    "\n"
+    "example:\n"
+    "  ringtrain reproduce runs/fashion_mlp/ckpt/latest\n";
+
+static const char *const usage_diff =
+    "usage: ringtrain diff CHECKPOINT_A.h5 CHECKPOINT_B.h5\n"
+    "\n"
+    "Compares two checkpoints as reproduce does, without training: every tensor, the\n"
+    "steps, the stored configs and the provenance. Exit 0 identical, 1 differs.\n"
+    "\n"
+    "example:\n"
+    "  ringtrain diff runs/a/ckpt/step_00000100.h5 runs/a/ckpt/step_00000300.h5\n";
 
 static const char *const usage_sample =
     "usage: ringtrain sample CHECKPOINT.h5 --out FILE.png|FILE.h5 [--n N] [--seed S] [--steps K]\n"
@@ -322,6 +348,37 @@ static int one_ckpt(const char *verb, const char *usage, int (*fn)(const char *,
 static int cmd_inspect(int argc, char **argv) { return one_ckpt("inspect", usage_inspect, rt_ckpt_inspect, true, argc, argv); }
 static int cmd_seal(int argc, char **argv) { return one_ckpt("seal", usage_seal, rt_ckpt_seal, false, argc, argv); }
 
+static int cmd_reproduce(int argc, char **argv) {
+    const char *ckpt = NULL, *run_dir = NULL, *sets[MAX_SETS];
+    long long np = 0;
+    int nset = 0;
+    const arg_opt o[] = {
+        {.name = "--np", .kind = ARG_INT, .out = &np, .lo = 1, .hi = 4096, .what = "a rank count in [1, 4096]"},
+        {.name = "--run-dir", .kind = ARG_STR, .out = &run_dir},
+        {.name = "--set", .kind = ARG_LIST, .out = sets, .count = &nset},
+    };
+    arg_spec s = {"reproduce", usage_reproduce, o, NOPTS(o), &ckpt, 1};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, false, &help);
+    if (rc || help) return rc;
+    if (!ckpt) return arg_usage_error("reproduce", "missing CHECKPOINT.h5%s", "");
+    char path[RT_CKPT_PATH_MAX];
+    if ((rc = rt_ckpt_resolve(ckpt, path, sizeof path))) return rc;
+    return rt_reproduce(path, (int)np, run_dir, sets, nset);
+}
+
+static int cmd_diff(int argc, char **argv) {
+    const char *pos[2] = {NULL, NULL};
+    arg_spec s = {"diff", usage_diff, NULL, 0, pos, 2};
+    bool help;
+    int rc = parse_or_help(&s, argc, argv, false, &help);
+    if (rc || help) return rc;
+    if (!pos[1]) return arg_usage_error("diff", "missing %s", pos[0] ? "CHECKPOINT_B.h5" : "CHECKPOINT_A.h5");
+    char a[RT_CKPT_PATH_MAX], b[RT_CKPT_PATH_MAX];
+    if ((rc = rt_ckpt_resolve(pos[0], a, sizeof a)) || (rc = rt_ckpt_resolve(pos[1], b, sizeof b))) return rc;
+    return rt_ckpt_diff(a, b);
+}
+
 static int cmd_report(int argc, char **argv) {
     const char *dir = NULL;
     arg_spec s = {"report", usage_report, NULL, 0, &dir, 1};
@@ -408,6 +465,9 @@ static const verb verbs[] = {
     {"sample", "sample CKPT.h5", "draw samples of a NICE or rectified-flow model into a PNG grid", false, cmd_sample},
     {"prep", "prep DATASET", "fashion-mnist or the fashion-keypoints task, in ringtrain's HDF5 layout", false, cmd_prep},
     {"inspect", "inspect CKPT.h5", "print a readable summary of a checkpoint", false, cmd_inspect},
+    {"reproduce", "reproduce CKPT.h5", "re-run a checkpoint's run and say whether it is bitwise identical", false,
+     cmd_reproduce},
+    {"diff", "diff CKPT_A CKPT_B", "compare two checkpoints: tensors, steps, config and provenance", false, cmd_diff},
     {"seal", "seal CKPT.h5", "re-seal a checkpoint edited on purpose (e.g. with h5py)", false, cmd_seal},
     {"report", "report RUN_DIR", "throughput, time split, stragglers and final metrics of a run", false, cmd_report},
     {"plot", "plot RUN_DIR -o P", "draw loss, accuracy, learning rate and samples/s into a PNG", false, cmd_plot},
@@ -480,6 +540,7 @@ static int run_mpi_verb(const verb *v, int argc, char **argv) {
 
 int main(int argc, char **argv) {
     rt_blas_pick_kernels(argv); /* may run the program again from here */
+    rt_prov_set_command(argc, argv);
     bool quiet_rank = launcher_rank() > 0; /* a verb without MPI runs on rank 0 only */
     if (argc < 2 || arg_is_help(argv[1])) {
         if (quiet_rank) return argc < 2 ? RT_EBADINPUT : RT_OK;
