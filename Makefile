@@ -189,7 +189,8 @@ bench: deps
 
 # ---- the C API: ABI baseline and reference ----
 ABI_BASE := tests/abi/libringtrain.abi
-ABIDW    := abidw --exported-interfaces-only --no-corpus-path --no-comp-dir-path --no-show-locs --headers-dir include/ringtrain
+ABIDW    := abidw --exported-interfaces-only --no-corpus-path --no-comp-dir-path --short-locs \
+            --headers-dir include/ringtrain
 
 abi-check: $(SO)
 	tests/abi/check.sh $(ABI_BASE) $(SO)

@@ -94,7 +94,8 @@ cp -r Makefile src include "$T/src/"
 throwaway() { # throwaway NAME: builds $T/src's library, prints check.sh's verdict, returns its exit
     make -s -C "$T/src" OPT="-O0 -g" build/libringtrain.so.0 >"$T/$1.build" 2>&1 ||
         { sed 's/^/    /' "$T/$1.build" | tail -5; return 2; }
-    tests/abi/check.sh tests/abi/libringtrain.abi "$T/src/build/libringtrain.so.0" >"$T/$1.abi" 2>&1
+    tests/abi/check.sh tests/abi/libringtrain.abi "$T/src/build/libringtrain.so.0" "$T/src/include/ringtrain" \
+        >"$T/$1.abi" 2>&1
 }
 throwaway same; rc=$?
 check "abidiff: an unchanged -O0 build" $([ $rc -eq 0 ] && echo 0 || echo 1) "exit $rc: $(tail -n1 "$T/same.abi")"
@@ -124,6 +125,25 @@ throwaway added; rc=$?
 check "abidiff: an added function passes, reported" \
     $([ $rc -eq 0 ] && grep -q "rt_abi_probe" "$T/added.abi" && grep -q "adds 1" "$T/added.abi" && echo 0 || echo 1) \
     "exit $rc: $(tail -n1 "$T/added.abi")"
+cp include/ringtrain/common.h "$T/src/include/ringtrain/common.h" && cp src/common.c "$T/src/src/common.c"
+
+$PY - "$T/src/include/ringtrain/ckpt.h" <<'PY'
+import sys
+p = sys.argv[1]; t = open(p).read()
+t = t.replace("int64_t skipped_steps;\n    char optim_type[16];", "int64_t skipped_steps, probe;\n    char optim_type[16];", 1)
+open(p, "w").write(t)
+PY
+throwaway public; rc=$?
+check "abidiff: a field added to a public struct fails" \
+    $([ $rc -eq 1 ] && grep -q "rt_ckpt_info" "$T/public.abi" && echo 0 || echo 1) \
+    "rt_ckpt_info + probe: exit $rc: $(tail -n2 "$T/public.abi" | head -n1)"
+cp include/ringtrain/ckpt.h "$T/src/include/ringtrain/ckpt.h"
+
+sed -i 's/^struct rt_trainer {$/struct rt_trainer {\n    int probe;/' "$T/src/src/train.c"
+throwaway private; rc=$?
+check "abidiff: a field added to an opaque handle passes" $([ $rc -eq 0 ] && echo 0 || echo 1) \
+    "struct rt_trainer (declared only in train.h) + probe: exit $rc: $(tail -n1 "$T/private.abi")"
+cp src/train.c "$T/src/src/train.c"
 
 # ---- the reference ----
 out=$(docs/api.sh "$T/docs" 2>&1)
