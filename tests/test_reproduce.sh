@@ -7,7 +7,8 @@
 #     of its mid-run checkpoints, and of a chain (stopped at 150 at np = 2,
 #     resumed at np = 3 to 300): bitwise identical, exit 0;
 #   - one thing changed at a time, the verdict names it and exits 1: --np 1
-#     (and says the bits were expected to differ), a config override, other
+#     for the np = 2 run (and says the bits were expected to differ), and for
+#     a short run at np = 1 of a copy of the data: a config override, other
 #     OpenBLAS kernels (where the CPU allows one), a data file with one row
 #     edited;
 #   - diff of two checkpoints of one run names the steps, every tensor
@@ -123,8 +124,8 @@ names() { # names NAME OUTFILE FIELD CMD...: exit 1 and FIELD among the changed 
     check "$name" $? "exit $rc, $(field "$out" '"%d of %d tensors differ, max rel %.2g" % (v["differing"], v["tensors"], v["max_rel_diff"])'); changed: $fields"
     [ $rc -eq 1 ] || tail -n5 "$out" | sed 's/^/    /'
 }
-names "names the world size (--np 2 for a run at np=1)" "$T/r_np.out" world_size \
-    "$BIN" reproduce "$S" --np 2 --run-dir "$T/r_np"
+names "names the world size (--np 1 for the 300-step run at np=2)" "$T/r_np.out" world_size \
+    "$BIN" reproduce "$A" --np 1 --run-dir "$T/r_np"
 expected=$(field "$T/r_np.out" 'v.get("expected", "")')
 [[ "$expected" == *"expected to differ"* ]]
 check "says the last bits were expected to differ" $? "$expected"
