@@ -30,6 +30,7 @@ typedef struct tensor_walk {
     hid_t a, b;
     const char *group, *path_a, *path_b;
     int ntensors, ndiff, rc;
+    bool extra; /* walking b's group for the tensors a lacks */
     double max_rel;
     cJSON *first; /* [{"name", "max_rel_diff"}], at most MAX_FIRST */
 } tensor_walk;
@@ -61,12 +62,18 @@ static void note_difference(tensor_walk *w, const char *name, double rel) {
     cJSON_AddItemToArray(w->first, e);
 }
 
-static herr_t compare_one(hid_t g, const char *leaf, const H5L_info_t *info, void *ctx) {
+/* One tensor of w->group: compared with b's, or, on the walk over b's group
+ * (w->extra), counted as differing when a lacks it. */
+static herr_t visit_tensor(hid_t g, const char *leaf, const H5L_info_t *info, void *ctx) {
     (void)g;
     (void)info;
     tensor_walk *w = ctx;
     char name[RT_NAME_MAX + 64];
     rt_fmt(name, sizeof name, "%s/%s", w->group, leaf);
+    if (w->extra) {
+        if (H5Lexists(w->a, name, H5P_DEFAULT) <= 0) w->ntensors++, note_difference(w, name, INFINITY);
+        return 0;
+    }
     hsize_t na = 0, nb = 0;
     float *a = read_floats(w->a, name, &na), *b = read_floats(w->b, name, &nb);
     w->ntensors++;
@@ -88,27 +95,15 @@ static herr_t compare_one(hid_t g, const char *leaf, const H5L_info_t *info, voi
     return w->rc ? -1 : 0;
 }
 
-/* Tensors of b's group that a lacks count as differing too. */
-static herr_t count_extra(hid_t g, const char *leaf, const H5L_info_t *info, void *ctx) {
-    (void)g;
-    (void)info;
-    tensor_walk *w = ctx;
-    char name[RT_NAME_MAX + 64];
-    rt_fmt(name, sizeof name, "%s/%s", w->group, leaf);
-    if (H5Lexists(w->a, name, H5P_DEFAULT) <= 0) {
-        w->ntensors++;
-        note_difference(w, name, INFINITY);
-    }
-    return 0;
-}
-
 static void walk_group(tensor_walk *w, const char *group) {
     w->group = group;
     /* H5Lexists of optim/m is false, not an error, when optim is missing too */
     hid_t ga = H5Lexists(w->a, group, H5P_DEFAULT) > 0 ? H5Gopen2(w->a, group, H5P_DEFAULT) : -1;
     hid_t gb = H5Lexists(w->b, group, H5P_DEFAULT) > 0 ? H5Gopen2(w->b, group, H5P_DEFAULT) : -1;
-    if (ga >= 0) H5Literate(ga, H5_INDEX_NAME, H5_ITER_INC, NULL, compare_one, w);
-    if (gb >= 0 && !w->rc) H5Literate(gb, H5_INDEX_NAME, H5_ITER_INC, NULL, count_extra, w);
+    w->extra = false;
+    if (ga >= 0) H5Literate(ga, H5_INDEX_NAME, H5_ITER_INC, NULL, visit_tensor, w);
+    w->extra = true;
+    if (gb >= 0 && !w->rc) H5Literate(gb, H5_INDEX_NAME, H5_ITER_INC, NULL, visit_tensor, w);
     if (ga >= 0) H5Gclose(ga);
     if (gb >= 0) H5Gclose(gb);
 }
