@@ -67,6 +67,14 @@ link=$(readlink "$BUILD/libringtrain.so")
 [ "$soname" = libringtrain.so.0 ] && [ "$link" = libringtrain.so.0 ]
 check "soname" $? "SONAME $soname, $BUILD/libringtrain.so -> $link"
 
+missing=""
+for h in include/ringtrain/*.h; do
+    b=$(basename "$h")
+    [ "$b" = ringtrain.h ] || grep -q "#include \"ringtrain/$b\"" include/ringtrain/ringtrain.h || missing="$missing $b"
+done
+[ -z "$missing" ]
+check "the umbrella header" $? "ringtrain/ringtrain.h includes every public header${missing:+; not:$missing}"
+
 # ---- a second public name ----
 addr() { nm -D --defined-only "$SO" | awk -v n="$1@@RINGTRAIN_0" '$3 == n {print $1}'; }
 a_old=$(addr rt_cfg_changes_text) a_new=$(addr rt_config_changes_text)
