@@ -409,10 +409,17 @@ static int run_segment(const char *dir, const segment *seg, bool resume, const c
     return RT_OK;
 }
 
-/* DIR as a fresh run directory holding the checkpoint's stored config. */
-static int prepare_dir(const char *ckpt, const char *dir) {
-    char *json = NULL;
+/* DIR as a fresh run directory holding the checkpoint's stored config,
+ * once the --set overrides are known to apply to it. */
+static int prepare_dir(const char *ckpt, const char *dir, const char *const *sets, int nset) {
+    char *json = NULL, latest[RT_PATH_MAX + 16];
+    rt_config *c = NULL;
     int rc = rt_ckpt_read_config(ckpt, &json);
+    if (!rc) rc = rt_config_parse(json, ckpt, sets, nset, &c);
+    rt_config_free(c);
+    rt_fmt(latest, sizeof latest, "%s/ckpt/latest", dir);
+    if (!rc && access(latest, F_OK) == 0)
+        rc = rt_err(RT_EBADINPUT, "--run-dir: %s already holds a run; a reproduction needs a new directory", dir);
     if (!rc) rc = rt_rundir_prepare(dir, json, false);
     rt_free(json);
     return rc;
@@ -436,7 +443,7 @@ int rt_reproduce(const char *ckpt, int np, const char *run_dir, const char *cons
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
         rt_fmt(dir, sizeof dir, "runs/reproduce-%s", stamp);
     }
-    if (!rc) rc = prepare_dir(ckpt, dir);
+    if (!rc) rc = prepare_dir(ckpt, dir, sets, nset);
     segment seg[64];
     int n = rc ? 0 : plan(prov, step, np, seg, 64);
     cJSON_Delete(prov);

@@ -183,7 +183,9 @@ PY
 expect_bad "no provenance (format 2)" "no /provenance (format version 2" "$BIN" reproduce "$T/old.h5"
 rm -f "$T/copy.h5"
 expect_bad "a data file that is gone" "data.train: $T/copy.h5" "$BIN" reproduce "$S" --run-dir "$T/r_gone"
-[ ! -e "$T/r_gone" ]
-check "nothing made for a refused reproduction" $? "$T/r_gone $([ -e "$T/r_gone" ] && echo exists || echo absent)"
+expect_bad "a --set key the config lacks" "optim.lrr" "$BIN" reproduce "$A" --set optim.lrr=1 --run-dir "$T/r_key"
+expect_bad "a run directory already used" "already holds a run" "$BIN" reproduce "$A" --run-dir "$T/r_a"
+[ ! -e "$T/r_gone" ] && [ ! -e "$T/r_key" ]
+check "nothing made for a refused reproduction" $? "$T/r_gone and $T/r_key: $([ -e "$T/r_gone" ] || [ -e "$T/r_key" ] && echo one exists || echo absent)"
 
 finish
