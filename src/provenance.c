@@ -89,29 +89,31 @@ static uint64_t digest_end(digest *d) {
 }
 
 /* Feeds dataset `name` of group g to d in blocks of rows, as stored (native
- * form of its file type). Returns its rows, or -1 on a read failure. */
-static int64_t digest_dataset(hid_t g, const char *name, digest *d) {
+ * form of its file type), and gives its rows. Returns 0, or -1 when a block
+ * could not be read (a corrupt chunk, say). */
+static int digest_dataset(hid_t g, const char *name, digest *d, int64_t *nrows) {
     hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
     if (ds < 0) return -1;
     hid_t fs = H5Dget_space(ds), ft = H5Dget_type(ds);
     hid_t mt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
     hsize_t dims[8] = {0};
     int nd = H5Sget_simple_extent_ndims(fs);
-    int64_t rows = -1;
+    int ok = -1;
     if (nd >= 1 && nd <= 8 && H5Sget_simple_extent_dims(fs, dims, NULL) == nd) {
         size_t row_bytes = H5Tget_size(mt);
         for (int i = 1; i < nd; i++) row_bytes = rt_mul_size(row_bytes, dims[i]);
         hsize_t block = row_bytes ? (hsize_t)(((size_t)4 << 20) / row_bytes + 1) : 1;
         uint8_t *buf = rt_malloc(rt_mul_size((size_t)block, row_bytes ? row_bytes : 1));
-        rows = (int64_t)dims[0];
-        for (hsize_t r = 0; r < dims[0] && rows >= 0; r += block) {
+        *nrows = (int64_t)dims[0];
+        ok = 0;
+        for (hsize_t r = 0; r < dims[0] && ok == 0; r += block) {
             hsize_t start[8] = {r}, count[8];
             memcpy(count, dims, sizeof count);
             count[0] = dims[0] - r < block ? dims[0] - r : block;
             hid_t ms = H5Screate_simple(nd, count, NULL);
             if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
                 H5Dread(ds, mt, ms, fs, H5P_DEFAULT, buf) < 0)
-                rows = -1;
+                ok = -1;
             else
                 digest_feed(d, buf, (size_t)count[0] * row_bytes);
             H5Sclose(ms);
@@ -122,28 +124,32 @@ static int64_t digest_dataset(hid_t g, const char *name, digest *d) {
     H5Tclose(ft);
     H5Sclose(fs);
     H5Dclose(ds);
-    return rows;
+    return ok;
 }
 
-/* {"rows", "digest"} of one split group: its x (the rows), then y and kp. */
+/* {"rows", "digest"} of one split group: its x (the rows), then y and kp.
+ * An array that cannot be read is recorded as unreadable, with a warning:
+ * whether the run can go on is for the data path to say, when (and if) it
+ * reads that part. */
 static int split_identity(hid_t f, const char *path, const char *split, cJSON *splits) {
     if (H5Lexists(f, split, H5P_DEFAULT) <= 0) return RT_OK;
     hid_t g = H5Gopen2(f, split, H5P_DEFAULT);
     if (g < 0) return rt_err(RT_EBADINPUT, "%s: /%s: cannot open the group", path, split);
     digest d = {.h = 0xcbf29ce484222325ULL};
     static const char *const arrays[] = {"x", "y", "kp"};
-    int64_t rows = -1;
-    int rc = RT_OK;
-    for (int i = 0; i < 3 && !rc; i++) {
+    int64_t rows = -1, n = -1;
+    char hex[64] = "";
+    for (int i = 0; i < 3 && !hex[0]; i++) {
         if (H5Lexists(g, arrays[i], H5P_DEFAULT) <= 0) continue;
-        int64_t n = digest_dataset(g, arrays[i], &d);
-        if (n < 0) rc = rt_err(RT_EBADINPUT, "%s: /%s/%s: read failed while digesting", path, split, arrays[i]);
+        if (digest_dataset(g, arrays[i], &d, &n) != 0) {
+            rt_fmt(hex, sizeof hex, "unreadable: /%s/%s", split, arrays[i]);
+            fprintf(stderr, "ringtrain: warning: %s: /%s/%s: a block failed to read while taking the digest for the "
+                    "checkpoints' provenance\n", path, split, arrays[i]);
+        }
         if (i == 0) rows = n;
     }
     H5Gclose(g);
-    if (rc) return rc;
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest_end(&d));
+    if (!hex[0]) snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest_end(&d));
     cJSON *s = cJSON_AddObjectToObject(splits, split);
     cJSON_AddNumberToObject(s, "rows", (double)rows);
     cJSON_AddStringToObject(s, "digest", hex);
