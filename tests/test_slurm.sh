@@ -15,7 +15,12 @@ OUT="$RT_SLURM_DIR/jobs"
 RUNS=runs/slurm-test-$$
 cleanup() {
     slurm/local-cluster.sh stop
-    rm -rf "$RT_SLURM_DIR" "$RUNS"
+    [ -n "${RT_KEEP:-}" ] || rm -rf "$RT_SLURM_DIR" "$RUNS"
+}
+daemon_log() { # daemon_log JOB: what slurmctld and slurmd said about the job
+    echo "    slurmctld and slurmd on job $1:"
+    grep -hE "(JobId=|job_id=|job |StepId=|\[)$1([^0-9]|$)" "$RT_SLURM_DIR/slurmctld.log" "$RT_SLURM_DIR/slurmd.log" 2>/dev/null |
+        tail -n 30 | sed 's/^/    /'
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
@@ -55,13 +60,16 @@ check "whole job" $? "job $j1 $st exit $(field "$j1" ExitCode); $(echo "$done_li
 # preempt JOB RUN_DIR: USR1 to the batch shell once step 25 is logged, then
 # release the requeued job. Slurm holds a requeued batch job for about two
 # minutes; it is released as soon as the first attempt's step daemon is gone
-# (its PMIx socket must be free).
+# (its PMIx socket must be free) and the node has left COMPLETING.
 preempt() {
     local job=$1 dir=$2
     for _ in $(seq 300); do [ -s "$dir/metrics.jsonl" ] && grep -q '"step":25,' "$dir/metrics.jsonl" && break; sleep 0.2; done
     scancel --signal=USR1 --batch "$job"
     for _ in $(seq 300); do [ "$(field "$job" Restarts)" = 1 ] && [ "$(state "$job")" = PENDING ] && break; sleep 0.2; done
     for _ in $(seq 300); do pgrep -f "slurmstepd: \[$job\." >/dev/null || break; sleep 0.2; done
+    # and slurmd must have finished cleaning up the attempt (the node leaves
+    # COMPLETING): a launch before that can be refused, failing the job
+    for _ in $(seq 300); do [ "$(sinfo -h -N -o %T | head -n1)" = idle ] && break; sleep 0.2; done
     scontrol update JobId="$job" StartTime=now
     wait_state "$job" 180 COMPLETED FAILED CANCELLED
 }
@@ -92,7 +100,7 @@ rc=$?
 [ "$st" = COMPLETED ] && [ -n "$stopped" ] && [ "$(field "$j2" Restarts)" = 1 ]
 ok=$((rc | $?))
 check "preemption and requeue" $ok "job $j2 $st after $(field "$j2" Restarts) requeue ($stopped)"
-[ $ok -eq 0 ] || { echo "    the job's output, last lines:"; tail -n 25 "$OUT/preempt.out" | sed 's/^/    /'; }
+[ $ok -eq 0 ] || { echo "    the job's output, last lines:"; tail -n 25 "$OUT/preempt.out" | sed 's/^/    /'; daemon_log "$j2"; }
 
 # ---- 3. bad input: fails clearly, no requeue loop ----
 j3=$(submit missing slurm/train.sbatch configs/no_such_config.json)
@@ -129,6 +137,6 @@ rc=$?
     [ ! -e "$RUNS/own" ] && ! grep -q "ringtrain.sbatch: error" "$OUT/own.out"
 ok=$((rc | $?))
 check "--run-dir through the script, preempted and requeued" $ok "job $j5 $(state "$j5") exit $(field "$j5" ExitCode) after $(field "$j5" Restarts) requeue; $(grep 'run dir' "$OUT/own.out" | head -n1 | grep -o 'run dir .*')"
-[ $ok -eq 0 ] || { echo "    the job's output, last lines:"; tail -n 25 "$OUT/own.out" | sed 's/^/    /'; }
+[ $ok -eq 0 ] || { echo "    the job's output, last lines:"; tail -n 25 "$OUT/own.out" | sed 's/^/    /'; daemon_log "$j5"; }
 
 finish
