@@ -2,6 +2,7 @@
 #include "ringtrain/dist.h"
 
 #include "ringtrain/common.h"
+#include "ringtrain/flight.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -128,6 +129,7 @@ uint64_t rt_dist_checksum(const float *buf, size_t n) { return rt_fnv1a(buf, n *
 int rt_dist_check_replicas(const float *buf, size_t n, int64_t step, MPI_Comm comm) {
     int w = 1;
     MPI_Comm_size(comm, &w);
+    rt_flight_phase_only(RT_PHASE_CHECK);
     uint64_t mine = rt_dist_checksum(buf, n);
     uint64_t small[64], *all = w <= 64 ? small : rt_malloc((size_t)w * sizeof(uint64_t));
     int rc = RT_OK;

@@ -3,6 +3,7 @@
 
 #include "ringtrain/common.h"
 #include "ringtrain/dist.h"
+#include "ringtrain/flight.h"
 #include "ringtrain/gradsync.h"
 #include "ringtrain/hooks.h"
 #include "ringtrain/ring.h"
@@ -69,15 +70,18 @@ void rt_dp_arm(rt_dp *d, bool sync) {
 }
 
 static int ring_sums(rt_dp *d, rt_step_sums *s) {
+    rt_flight_comm(RT_COMM_SCALARS, -1, 0);
     double v[SUMS] = {s->loss, s->stop, s->failed, s->grad_sumsq};
     int rc = rt_ring_sum_f64(d->ring, v, SUMS, d->scratch);
     *s = (rt_step_sums){v[0], v[1], v[2], v[3]};
+    if (!rc) rt_flight_comm(RT_COMM_IDLE, -1, 0);
     return rc;
 }
 
 int rt_dp_exchange(rt_dp *d, rt_step_sums *s, double *grad_norm, rt_dp_times *t) {
     *t = (rt_dp_times){0};
     bool shard = d->shard && d->synced;
+    rt_flight_phase_only(RT_PHASE_EXCHANGE);
     if (d->synced) {
         int rc = rt_gradsync_finish(d->sync, &t->comm, &t->wait);
         /* sharded, each rank holds the sums of its owned ranges only: the
@@ -96,6 +100,7 @@ int rt_dp_meet(rt_dp *d, rt_step_sums *s) { return ring_sums(d, s); }
 int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip, rt_dp_times *t) {
     *t = (rt_dp_times){0};
     bool shard = d->shard && d->synced;
+    rt_flight_phase_only(RT_PHASE_OPTIMIZER);
     rt_optim_begin(o);
     int nb = shard ? rt_gradsync_num_buckets(d->sync) : 1;
     for (int i = 0; i < nb; i++) {
@@ -114,6 +119,7 @@ int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip
 }
 
 int rt_dp_gather_state(rt_dp *d, rt_optim *o) {
+    rt_flight_phase_only(RT_PHASE_CHECKPOINT);
     if (!d->shard) return RT_OK;
     double secs = 0.0;
     int rc = rt_gradsync_gather(d->sync, rt_optim_m(o), &secs);

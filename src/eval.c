@@ -6,6 +6,7 @@
 #include "ringtrain/dist.h"
 #include "ringtrain/events.h"
 #include "ringtrain/feed.h"
+#include "ringtrain/flight.h"
 #include "ringtrain/rng.h"
 
 #include <stdio.h>
@@ -51,6 +52,7 @@ void rt_evaluator_destroy(rt_evaluator *e) {
 
 int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Comm comm, rt_batch_stats *out) {
     int rank = 0, world = 1;
+    rt_flight_phase_only(RT_PHASE_EVAL);
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &world);
     int64_t n = rt_dataset_rows(d), lo, hi;

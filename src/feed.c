@@ -2,6 +2,7 @@
 #include "ringtrain/feed.h"
 
 #include "ringtrain/common.h"
+#include "ringtrain/flight.h"
 #include "ringtrain/hooks.h"
 #include "ringtrain/model.h"
 #include "ringtrain/rng.h"
@@ -177,6 +178,7 @@ static void submit(rt_feed *f, int64_t step, int64_t k) {
 }
 
 int rt_feed_next(rt_feed *f, int64_t step, int64_t k, rt_batch *b, const uint64_t **keys, double *wait) {
+    rt_flight_phase(RT_PHASE_DATA, step + 1);
     if (f->queued_step != step || f->queued_k != k) submit(f, step, k);
     double w0 = rt_now();
     int rc = rt_loader_next(f->loader, b);
@@ -187,6 +189,11 @@ int rt_feed_next(rt_feed *f, int64_t step, int64_t k, rt_batch *b, const uint64_
         submit(f, step, k + 1);
     else if (step + 1 < f->total_steps)
         submit(f, step + 1, 0);
+    rt_flight_phase_only(RT_PHASE_COMPUTE);
+    const rt_hooks *h = rt_hooks_get();
+    if (!rc && h->read_rank == f->rank && h->read_step == step + 1)
+        rc = rt_err(RT_ERUNTIME, "%s: train/x: reading step %lld's rows failed (RINGTRAIN_FAULT_READ)",
+                    f->cfg->data.train, (long long)step + 1);
     if (rc) return rc;
     uint64_t epoch = (uint64_t)(step / f->steps_per_epoch);
     for (int64_t i = 0; i < b->n; i++) f->keys[i] = rt_row_key(f->cfg->train.seed, epoch, b->rows[i]);

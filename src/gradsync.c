@@ -2,6 +2,7 @@
 #include "ringtrain/gradsync.h"
 
 #include "ringtrain/common.h"
+#include "ringtrain/flight.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -49,8 +50,10 @@ static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
     double t0 = rt_now();
     float *g = s->p->grad + s->b[i].lo;
     size_t n = s->b[i].hi - s->b[i].lo;
+    rt_flight_comm(s->shard ? RT_COMM_REDUCE_SCATTER : RT_COMM_ALLREDUCE, i, s->nb);
     int rc = s->shard ? rt_ring_reduce_scatter(s->ring, g, n, &s->sumsq[i])
                       : rt_ring_allreduce(s->ring, g, n);
+    if (!rc) rt_flight_comm(RT_COMM_IDLE, -1, 0);
     *secs += rt_now() - t0;
     return rc;
 }
@@ -59,6 +62,7 @@ static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
  * its owners to every rank. */
 static int gather_bucket(rt_gradsync *s, float *buf, int i, double *secs) {
     double t0 = rt_now();
+    rt_flight_comm(RT_COMM_ALLGATHER, i, s->nb);
     int rc = rt_ring_allgather(s->ring, buf + s->b[i].lo, s->b[i].hi - s->b[i].lo);
     *secs += rt_now() - t0;
     return rc;

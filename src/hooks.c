@@ -17,18 +17,24 @@ static int64_t step_of(const char *name) {
     return s && *s && !*end && v >= 0 ? (int64_t)v : -1;
 }
 
+/* NAME=R:N, a rank and a step; both -1 when unset or malformed. */
+static void rank_step_of(const char *name, int *rank, int64_t *step) {
+    const char *s = getenv(name);
+    int r;
+    long long n;
+    *rank = -1;
+    *step = -1;
+    if (s && sscanf(s, "%d:%lld", &r, &n) == 2 && r >= 0 && n >= 0) {
+        *rank = r;
+        *step = n;
+    }
+}
+
 static void parse(void) {
     hooks.stop_at_step = step_of("RINGTRAIN_STOP_AT_STEP");
     hooks.ckpt_crash_step = step_of("RINGTRAIN_FAULT_CKPT_CRASH");
-    hooks.corrupt_rank = -1;
-    hooks.corrupt_step = -1;
-    const char *fault = getenv("RINGTRAIN_FAULT_CORRUPT");
-    int rank;
-    long long step;
-    if (fault && sscanf(fault, "%d:%lld", &rank, &step) == 2 && rank >= 0 && step >= 0) {
-        hooks.corrupt_rank = rank;
-        hooks.corrupt_step = step;
-    }
+    rank_step_of("RINGTRAIN_FAULT_CORRUPT", &hooks.corrupt_rank, &hooks.corrupt_step);
+    rank_step_of("RINGTRAIN_FAULT_READ", &hooks.read_rank, &hooks.read_step);
     const char *trace = getenv("RINGTRAIN_TRACE_ROWS");
     hooks.trace_rows = trace && *trace ? trace : NULL;
     const char *ns = getenv("RINGTRAIN_BENCH_NO_SYNC");

@@ -9,6 +9,7 @@
 #include "ringtrain/data.h"
 #include "ringtrain/dist.h"
 #include "ringtrain/eval.h"
+#include "ringtrain/flight.h"
 #include "ringtrain/prep.h"
 #include "ringtrain/provenance.h"
 #include "ringtrain/events.h"
@@ -527,13 +528,19 @@ static int run_mpi_verb(const verb *v, int argc, char **argv) {
     rc = v->run(argc - 2, argv + 2);
     if (rc == RT_ECOMM) {
         /* a peer is gone or hung: no collective can finish, so no agreement
-         * either; say what this rank saw and take the whole job down */
-        fprintf(stderr, "ringtrain: error: rank %d: %s; aborting the job\n", world_rank(), rt_errmsg());
+         * either; say what this rank saw, and where every rank is, and take
+         * the whole job down */
+        char where[256];
+        rt_flight_where(where, sizeof where);
+        fprintf(stderr, "ringtrain: error: rank %d: %s%s%s%s; aborting the job\n", world_rank(), rt_errmsg(),
+                where[0] ? " (this rank " : "", where, where[0] ? ")" : "");
         fflush(stderr);
+        rt_flight_report(stderr, rt_errmsg());
         MPI_Abort(MPI_COMM_WORLD, RT_ECOMM);
         return RT_ECOMM;
     }
     report(rc, true);
+    rt_flight_close(); /* kept open past the verb: the abort above reads it */
     MPI_Finalize();
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "ringtrain/cfgdiff.h"
 #include "ringtrain/common.h"
 #include "ringtrain/events.h"
+#include "ringtrain/flight.h"
 #include "ringtrain/progress.h"
 #include "ringtrain/rundir.h"
 
@@ -41,6 +42,7 @@ void rt_runlog_destroy(rt_runlog *l) {
 
 int rt_runlog_open(rt_runlog *l, const char *dir, bool per_rank, bool resume, int64_t step) {
     int rc = RT_OK;
+    rt_flight_open(dir, l->rank);
     if (l->rank == 0) rc = rt_rundir_open_log(dir, "metrics.jsonl", resume, step, &l->metrics);
     if (!rc && per_rank) {
         char name[64];

@@ -125,6 +125,28 @@ err=$(grep "ringtrain: error" "$T/hung.err" | head -n1)
 left=$(pgrep -f "^$BIN train .*$T/hung " | wc -l)
 [ $rc -eq 4 ] && [ $secs -le 30 ] && [ "$left" -eq 0 ] && [[ "$err" == *"rank "*" for 3 s"*"aborting the job"* ]]
 check "hung rank (SIGSTOP)" $? "gone after ${secs}s, exit $rc, $left processes left: $err"
+# the stall report: the rank that saw the deadline names its own step and
+# collective; every rank's last phase is on stderr and in metrics.jsonl, and
+# the stopped rank is named as stopped, at the step it stopped in
+/usr/bin/python3 - "$T/hung" "$victim" "$T/hung.err" <<'PY'
+import json, re, sys
+run, victim, errf = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+err = open(errf).read()
+first = [l for l in err.splitlines() if l.startswith("ringtrain: error")][0]
+m = re.search(r"this rank at step (\d+), phase (\w[\w ]*), communication ([\w -]+)", first)
+stall = [json.loads(l) for l in open(f"{run}/metrics.jsonl") if '"event":"stall"' in l]
+rows = [json.loads(l) for l in open(f"{run}/metrics.jsonl") if l.startswith('{"step"')]
+ranks = stall[0]["ranks"] if len(stall) == 1 else []
+v = [r for r in ranks if r["pid"] == victim]
+lines = [l for l in err.splitlines() if l.startswith("ringtrain: stall: rank ")]
+vline = [l for l in lines if f"pid {victim}, stopped)" in l]
+last = rows[-1]["step"] if rows else -1
+ok = (m is not None and len(stall) == 1 and len(ranks) == 3 and len(lines) == 3 and len(v) == 1 and
+      v[0]["process"] == "stopped" and v[0]["step"] in (last, last + 1) and v[0]["phase"] and len(vline) == 1)
+print(f"{first[:160]}...; stopped rank: {vline[0] if vline else 'not named'}")
+sys.exit(0 if ok else 1)
+PY
+check "stall report names the stopped rank's phase and step" $? "$(grep -c 'ringtrain: stall' "$T/hung.err") stall lines"
 
 # ---- 3. a dead rank: kill -9, everyone gone, the last checkpoint resumes exactly ----
 run 3 full --set train.steps=40 --set train.checkpoint_every=5

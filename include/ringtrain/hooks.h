@@ -27,6 +27,8 @@ typedef struct rt_hooks {
     const char *trace_rows; /**< RINGTRAIN_TRACE_ROWS: each rank logs the rows it reads to
                                PREFIX.rank<R> (NULL: off) */
     rt_no_sync no_sync;     /**< RINGTRAIN_BENCH_NO_SYNC */
+    int read_rank;          /**< RINGTRAIN_FAULT_READ=R:N: rank R's read of a micro-batch fails */
+    int64_t read_step;      /**< in step N, counted from 1 (-1: off) */
 } rt_hooks;
 
 /** The switches, parsed from the environment on the first call (the same

@@ -5,6 +5,7 @@
  *   metrics.jsonl        one JSON object per logged step and event (rank 0)
  *   metrics.rank<R>.jsonl  each rank's time split, with --per-rank-metrics
  *   ckpt/step_<8 digits>.h5, ckpt/latest   checkpoints, and the newest complete one
+ *   flight/rank-NNNNN    each rank's last phase, for a stall report (flight.h)
  *
  * Every file that replaces another is written to a temporary name and
  * renamed into place, so nothing already on disk is lost to a failed write.
