@@ -106,6 +106,7 @@ if [ "$MODE" != sanitize ]; then
     suite "several-GB set under a memory budget" tests/test_bigdata.sh "$BIN" "$DATA"
     suite "slurm" tests/test_slurm.sh
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
+    suite "chaos soak" tests/test_chaos.sh "$BIN" "$DATA"
     suite "what users see" tests/test_ux.sh "$BIN" "$DATA" "$OBJDIR"
     suite "valgrind" tests/test_valgrind.sh "$BIN" "$DATA"
     suite "fuzzing" tests/fuzz/run.sh build/fuzz "${FUZZ_SECONDS:-60}"
