@@ -61,7 +61,8 @@ int rt_rundir_prepare(const char *dir, const char *config_json, bool resume) {
 }
 
 /* Keeps the lines of steps <= step of a log (not its done or stopped
- * events), atomically. */
+ * events), atomically. What happened to the run (a stall report, an elastic
+ * restart) is its history, and stays whatever its step. */
 static int trim_log(const char *path, int64_t step) {
     FILE *in = fopen(path, "r");
     if (!in) return RT_OK;
@@ -76,7 +77,8 @@ static int trim_log(const char *path, int64_t step) {
     while (fgets(line, sizeof line, in)) {
         const char *k = strstr(line, "\"step\":");
         long long s = k ? atoll(k + 7) : 0;
-        if (s <= step && !strstr(line, "\"event\":\"done\"") && !strstr(line, "\"event\":\"stopped\""))
+        bool history = strstr(line, "\"event\":\"stall\"") || strstr(line, "\"event\":\"elastic_restart\"");
+        if (history || (s <= step && !strstr(line, "\"event\":\"done\"") && !strstr(line, "\"event\":\"stopped\"")))
             fputs(line, out);
     }
     bool ok = !ferror(in);
