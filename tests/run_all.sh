@@ -107,6 +107,7 @@ if [ "$MODE" != sanitize ]; then
     suite "slurm" tests/test_slurm.sh
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
     suite "chaos soak" tests/test_chaos.sh "$BIN" "$DATA"
+    suite "elastic restart on emulated hosts" tests/test_elastic.sh "$BIN" "$DATA"
     suite "what users see" tests/test_ux.sh "$BIN" "$DATA" "$OBJDIR"
     suite "valgrind" tests/test_valgrind.sh "$BIN" "$DATA"
     suite "fuzzing" tests/fuzz/run.sh build/fuzz "${FUZZ_SECONDS:-60}"
