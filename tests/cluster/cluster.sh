@@ -126,7 +126,9 @@ cluster_mpirun() {
     [ "$(nhosts)" -gt 0 ] || die "mpirun: the cluster is down (cluster.sh up H first)"
     local subnet
     subnet="10.213.$(net).0/24"
-    RT_NETNS_MAP=$(cat "$STATE/map") exec ip netns exec "$(ns_of 1)" env RT_NETNS_MAP="$(cat "$STATE/map")" \
+    # host 1 gets its own hostname too, as the agent gives the others
+    exec ip netns exec "$(ns_of 1)" unshare --uts env RT_NETNS_MAP="$(cat "$STATE/map")" \
+        /bin/sh -c 'hostname "$0" && exec "$@"' "$(ns_of 1 | tr _ -)" \
         mpirun --mca plm_rsh_agent "$AGENT" --mca btl tcp,vader,self \
         --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet" -x RT_NETNS_MAP "$@"
 }
