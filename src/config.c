@@ -54,6 +54,7 @@ static const rt_key keys[] = {
     KBOOL("dist.shard_optimizer", rt_config, dist.shard_optimizer, "true"),
     KINT("dist.check_every", rt_config, dist.check_every, "100", 0, BIG),
     KNUM_POS("dist.timeout_s", rt_config, dist.timeout_s, "300", 0, 1e6),
+    KENUM("dist.ring_order", rt_config, dist.ring_order, "\"topology\"", "topology|rank"),
 };
 #undef BIG
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

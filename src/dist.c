@@ -53,6 +53,37 @@ int rt_dist_cores_per_rank(MPI_Comm comm) {
     return cores < 1 ? 1 : (int)cores;
 }
 
+int rt_dist_topology(MPI_Comm comm, bool order, rt_topology *t, MPI_Comm *ring) {
+    int rank = 0, size = 1, leader = 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    *t = (rt_topology){.hosts = 0, .local_size = 1, .max_local = 1};
+    *ring = MPI_COMM_NULL;
+    MPI_Comm local;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local) != MPI_SUCCESS)
+        return rt_err(RT_ECOMM, "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) failed");
+    MPI_Comm_rank(local, &t->local_rank);
+    MPI_Comm_size(local, &t->local_size);
+    leader = rank; /* split by rank: local rank 0 is the host's lowest rank */
+    int brc = MPI_Bcast(&leader, 1, MPI_INT, 0, local);
+    MPI_Comm_free(&local);
+    if (brc != MPI_SUCCESS) return rt_err(RT_ECOMM, "MPI: learning the topology failed (is a rank gone?)");
+    /* each rank's host leader and host size */
+    int mine[2] = {leader, t->local_size}, *all = rt_malloc(2 * (size_t)size * sizeof(int));
+    int rc = allgather(mine, 2, MPI_INT, all, comm, "learning the topology");
+    for (int q = 0; !rc && q < size; q++) {
+        bool leads = all[2 * q] == q;
+        t->hosts += leads;
+        t->host += leads && q < leader;
+        if (all[2 * q + 1] > t->max_local) t->max_local = all[2 * q + 1];
+    }
+    rt_free(all);
+    int key = order ? t->host * size + t->local_rank : rank;
+    if (!rc && MPI_Comm_split(comm, 0, key, ring) != MPI_SUCCESS)
+        rc = rt_err(RT_ECOMM, "MPI_Comm_split for the ring's order failed");
+    return rc;
+}
+
 int rt_dist_agree(int rc, MPI_Comm comm) {
     int n = 1;
     MPI_Comm_size(comm, &n);

@@ -24,6 +24,8 @@ struct rt_dp {
     bool synced;          /* this step's gradients were summed */
     bool grad_zeroed;     /* the last update left the gradients zero */
     double *scratch;      /* (SUMS * world) for rt_ring_sum_f64 */
+    rt_topology topo;
+    MPI_Comm ring_comm;   /* comm's ranks in the ring's order */
 };
 
 rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm) {
@@ -31,7 +33,10 @@ rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm
     d->p = p;
     d->g = g;
     MPI_Comm_size(comm, &d->world);
-    d->ring = rt_ring_create(comm, 101, p->total + 16 + 8 * (size_t)d->world, (size_t)c->dist.segment_kb * 1024,
+    /* the ring runs in host-major order: neighbours share a host where they can */
+    if (rt_dist_topology(comm, c->dist.ring_order == RT_RING_ORDER_TOPOLOGY, &d->topo, &d->ring_comm))
+        rt_fatal(__FILE__, __LINE__, "%s", rt_errmsg());
+    d->ring = rt_ring_create(d->ring_comm, 101, p->total + 16 + 8 * (size_t)d->world, (size_t)c->dist.segment_kb * 1024,
                              c->dist.timeout_s);
     d->scratch = rt_calloc(SUMS * (size_t)d->world, sizeof *d->scratch);
     /* without the ring every rank runs the whole optimizer, as one replica alone would */
@@ -50,6 +55,7 @@ void rt_dp_destroy(rt_dp *d) {
     if (!d) return;
     rt_gradsync_destroy(d->sync);
     rt_ring_destroy(d->ring);
+    if (d->ring_comm != MPI_COMM_NULL) MPI_Comm_free(&d->ring_comm);
     rt_free(d->scratch);
     rt_free(d);
 }

@@ -54,6 +54,7 @@
 struct rt_ring {
     MPI_Comm comm;
     int tag, rank, size;
+    int left_w, right_w;   /* the neighbours' ranks in MPI_COMM_WORLD, for messages */
     size_t max_count;
     size_t seg;            /* floats per segment */
     double timeout_s;
@@ -75,6 +76,15 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
     r->tag = tag;
     MPI_Comm_rank(comm, &r->rank);
     MPI_Comm_size(comm, &r->size);
+    int nb[2] = {mod(r->rank - 1, r->size), mod(r->rank + 1, r->size)}, w[2];
+    MPI_Group g, world;
+    MPI_Comm_group(comm, &g);
+    MPI_Comm_group(MPI_COMM_WORLD, &world);
+    MPI_Group_translate_ranks(g, 2, nb, world, w);
+    MPI_Group_free(&g);
+    MPI_Group_free(&world);
+    r->left_w = w[0];
+    r->right_w = w[1];
     r->max_count = max_count;
     r->seg = segment_bytes / sizeof(float);
     if (r->seg < 16) r->seg = 16;
@@ -176,7 +186,7 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
         rc = MPI_Testany(n, r->rreq, idx, &flag, &st);
         if (rc != MPI_SUCCESS)
             return rt_err(RT_ECOMM, "ring %s step %d: receive from rank %d failed: %s", phase,
-                          step, mod(r->rank - 1, r->size), mpi_errstr(rc, es));
+                          step, r->left_w, mpi_errstr(rc, es));
         if (flag) {
             *got = 0;
             if (*idx != MPI_UNDEFINED) MPI_Get_count(&st, MPI_FLOAT, got);
@@ -187,7 +197,7 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
                 return rt_err(RT_ECOMM,
                               "ring %s step %d: no data from rank %d for %.0f s (waiting for a "
                               "segment of chunk %d); is that rank dead or stopped?",
-                              phase, step, mod(r->rank - 1, r->size), r->timeout_s,
+                              phase, step, r->left_w, r->timeout_s,
                               mod(r->rank - step - 1, r->size));
             backoff(rt_now() - start);
         }
@@ -204,12 +214,12 @@ static int wait_sends(rt_ring *r, MPI_Request *req, int n, double deadline, cons
         int rc = MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS)
             return rt_err(RT_ECOMM, "ring %s step %d: send to rank %d failed: %s", phase, step,
-                          mod(r->rank + 1, r->size), mpi_errstr(rc, es));
+                          r->right_w, mpi_errstr(rc, es));
         if (flag) return RT_OK;
         if (++spins % 16 == 0) {
             if (rt_now() > deadline)
                 return rt_err(RT_ECOMM, "ring %s step %d: rank %d took no data for %.0f s", phase,
-                              step, mod(r->rank + 1, r->size), r->timeout_s);
+                              step, r->right_w, r->timeout_s);
             backoff(rt_now() - start);
         }
     }
@@ -252,7 +262,7 @@ static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_R
                        r->comm, &req[j]);
     if (rc != MPI_SUCCESS)
         return rt_err(RT_ECOMM, "ring %s step %d: MPI_Isend to rank %d: %s", p->phase, p->k,
-                      right, mpi_errstr(rc, es));
+                      r->right_w, mpi_errstr(rc, es));
     return RT_OK;
 }
 
@@ -267,7 +277,7 @@ static int post_recv(rt_ring *r, float *buf, const step_plan *p, int j) {
                        &r->rreq[j]);
     if (rc != MPI_SUCCESS)
         return rt_err(RT_ECOMM, "ring %s step %d: MPI_Irecv from rank %d: %s", p->phase, p->k,
-                      left, mpi_errstr(rc, es));
+                      r->left_w, mpi_errstr(rc, es));
     return RT_OK;
 }
 
@@ -288,7 +298,6 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
             for (size_t i = 0; i < count; i++) *sumsq += (double)buf[i] * (double)buf[i];
         return RT_OK;
     }
-    int left = mod(r->rank - 1, n);
     step_plan cur = plan(r, count, s0);
     for (int j = 0; j < nsegs(r, cur.sn); j++) {
         int rc = send_segment(r, buf, &cur, j, r->sreq[s0 % 2]);
@@ -319,7 +328,7 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
             size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
             if ((size_t)got != len) /* the two ranks disagree on the buffer: a bug, not bad luck */
                 return rt_err(RT_ECOMM, "ring %s step %d: segment %d from rank %d has %d floats, expected %zu "
-                              "(do all ranks pass the same count?)", cur.phase, cur.k, j, left, got, len);
+                              "(do all ranks pass the same count?)", cur.phase, cur.k, j, r->left_w, got, len);
             if (cur.reduce) {
                 float *slot = r->scratch + (size_t)(j % RT_RING_SLOTS) * r->seg;
                 if (square)

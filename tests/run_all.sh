@@ -106,6 +106,7 @@ if [ "$MODE" != sanitize ]; then
     suite "several-GB set under a memory budget" tests/test_bigdata.sh "$BIN" "$DATA"
     suite "slurm" tests/test_slurm.sh
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
+    suite "the ring on emulated clusters" tests/test_cluster.sh "$OBJDIR" "$BIN" "$DATA"
     suite "chaos soak" tests/test_chaos.sh "$BIN" "$DATA"
     suite "elastic restart on emulated hosts" tests/test_elastic.sh "$BIN" "$DATA"
     suite "what users see" tests/test_ux.sh "$BIN" "$DATA" "$OBJDIR"

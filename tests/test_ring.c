@@ -12,7 +12,10 @@
  *     buffer after the all-gather, are bit for bit what rt_ring_allreduce gives;
  *   - every rank ends with identical bits.
  * It also checks rt_ring_sum_f64 against sums computed from the known inputs.
- * Rank 0 prints one line per case and "N passed, M failed".
+ * With RT_RING_ORDER=topology the rings run on rt_dist_topology's host-major
+ * communicator (the trainer's), and the order is printed and checked: each
+ * host's ranks are neighbours. Rank 0 prints one line per case and
+ * "N passed, M failed".
  */
 #include "ringtrain/common.h"
 #include "ringtrain/dist.h"
@@ -23,9 +26,11 @@
 #include <stdbool.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int rank, world, passed, failed;
+static MPI_Comm ring_comm; /* MPI_COMM_WORLD, or its host-major order */
 
 static void report(bool ok_local, const char *fmt, size_t count, size_t seg, double err) {
     int ok = ok_local, all = 0;
@@ -82,7 +87,7 @@ static void run(size_t count, size_t seg_bytes, ring_mode m) {
     float *want = rt_malloc((count + 1) * sizeof(float));
     float *mag = rt_malloc((count + 1) * sizeof(float));
     float *ref = rt_malloc((count + 1) * sizeof(float));
-    rt_ring *r = rt_ring_create(MPI_COMM_WORLD, 77, count, seg_bytes, 60.0);
+    rt_ring *r = rt_ring_create(ring_comm, 77, count, seg_bytes, 60.0);
     const char *mode = mode_name[m];
     char what[128];
 
@@ -125,12 +130,41 @@ static void run(size_t count, size_t seg_bytes, ring_mode m) {
     rt_free(mag);
 }
 
+/* The host-major ring: every host's ranks form one run of ring positions, in
+ * rank order, and hosts follow in the order of their lowest ranks. */
+static void check_topology(void) {
+    rt_topology t;
+    if (rt_dist_topology(MPI_COMM_WORLD, true, &t, &ring_comm)) {
+        fprintf(stderr, "rank %d: %s\n", rank, rt_errmsg());
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    int me[3] = {rank, t.host, t.local_rank}, *all = rt_malloc(3 * (size_t)world * sizeof(int));
+    MPI_Allgather(me, 3, MPI_INT, all, 3, MPI_INT, ring_comm); /* in ring order */
+    bool ok = true;
+    char text[512] = "";
+    size_t used = 0;
+    for (int p = 0; p < world; p++) {
+        const int *a = all + 3 * p, *prev = all + 3 * (p - 1);
+        if (p > 0) ok &= a[1] > prev[1] ? a[2] == 0 && a[1] == prev[1] + 1 : a[1] == prev[1] && a[2] == prev[2] + 1;
+        else ok &= a[1] == 0 && a[2] == 0;
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%d(h%d)", p ? " " : "", a[0], a[1]);
+        if (used >= sizeof text) used = sizeof text - 1;
+    }
+    char what[700];
+    snprintf(what, sizeof what, "topology: %d hosts, ring order %s: host-major", t.hosts, text);
+    report(ok, what, 0, 0, 0.0);
+    rt_free(all);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world);
     rt_log_rank = rank;
+    ring_comm = MPI_COMM_WORLD;
+    const char *order = getenv("RT_RING_ORDER");
+    if (order && strcmp(order, "topology") == 0) check_topology();
     size_t n = (size_t)world;
     size_t counts[] = {0, 1, n > 1 ? n - 1 : 0, n, n + 1, 1000003, (1u << 20) + 7};
     size_t segs[] = {256 * 1024, 256};
@@ -140,19 +174,23 @@ int main(int argc, char **argv) {
             for (int m = WHOLE; m <= SPLIT; m++) run(counts[c], segs[s], (ring_mode)m);
         }
     /* sum_f64: rank q contributes {q + 0.1, 1e-17 * (q + 1), -q - 1}; the sum in
-     * rank order is computed here from those formulas, in double */
+     * the ring's rank order is computed here from those formulas, in double */
     {
         double v[3] = {rank + 0.1, 1e-17 * (rank + 1), -(double)rank - 1.0}, want[3] = {0, 0, 0};
-        for (int q = 0; q < world; q++) {
+        int *ring_order = rt_malloc((size_t)world * sizeof(int));
+        MPI_Allgather(&rank, 1, MPI_INT, ring_order, 1, MPI_INT, ring_comm);
+        for (int p = 0; p < world; p++) {
+            int q = ring_order[p];
             want[0] += q + 0.1;
             want[1] += 1e-17 * (q + 1);
             want[2] += -(double)q - 1.0;
         }
         double *scratch = rt_malloc(3 * (size_t)world * sizeof *scratch);
-        rt_ring *r = rt_ring_create(MPI_COMM_WORLD, 79, 6 * (size_t)world, 1024, 60.0);
+        rt_ring *r = rt_ring_create(ring_comm, 79, 6 * (size_t)world, 1024, 60.0);
         int rc = rt_ring_sum_f64(r, v, 3, scratch);
         bool ok = rc == 0 && memcmp(v, want, sizeof v) == 0;
-        report(ok, "sum_f64: exact double sums in rank order on every rank", 3, 1024, 0.0);
+        report(ok, "sum_f64: exact double sums in the ring's order on every rank", 3, 1024, 0.0);
+        rt_free(ring_order);
         rt_ring_destroy(r);
         rt_free(scratch);
     }
@@ -163,7 +201,7 @@ int main(int argc, char **argv) {
         float *a = rt_malloc(count * sizeof(float)), *want = rt_malloc(count * sizeof(float));
         for (size_t i = 0; i < count; i++) a[i] = (float)(rank * 7 + (int)(i % 13));
         MPI_Allreduce(a, want, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        rt_ring *r = rt_ring_create(MPI_COMM_WORLD, 78, count, 1024, 60.0);
+        rt_ring *r = rt_ring_create(ring_comm, 78, count, 1024, 60.0);
         rt_ring_allreduce(r, a, count);
         if (rank == world - 1) a[count / 2] += 1.0f;
         size_t bad = 0;

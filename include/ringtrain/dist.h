@@ -9,6 +9,7 @@
 #include "ringtrain/api.h"
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,22 @@ RT_API int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm);
  * node's online cores shared among the ranks on it, whichever is fewer (at
  * least 1). Collective over comm (it counts the ranks on each node). */
 RT_API int rt_dist_cores_per_rank(MPI_Comm comm);
+/** Where a rank runs: its host among the job's, and its place on that host. */
+typedef struct rt_topology {
+    int hosts;       /**< hosts in the job */
+    int host;        /**< this rank's host, 0..hosts-1, ordered by each host's lowest rank */
+    int local_rank;  /**< this rank's place among the ranks of its host */
+    int local_size;  /**< ranks on this rank's host */
+    int max_local;   /**< the most ranks any host has */
+} rt_topology;
+
+/** Learns the topology (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)) and,
+ * with order, makes *ring a communicator of the same ranks in host-major
+ * order (host 0's ranks, then host 1's, ...), so that ring neighbours share a
+ * host wherever they can, whatever the launcher's mapping (--map-by node
+ * places ranks round-robin). Without order, *ring has comm's order. The
+ * caller frees *ring with MPI_Comm_free. Collective over comm. */
+RT_API int rt_dist_topology(MPI_Comm comm, bool order, rt_topology *t, MPI_Comm *ring);
 /** FNV-1a over the bytes of buf (n floats). */
 RT_API uint64_t rt_dist_checksum(const float *buf, size_t n);
 /** Compares every rank's checksum of buf with rank 0's. Returns RT_OK, or

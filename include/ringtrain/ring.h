@@ -5,7 +5,9 @@
  * rank's chunk travels in segments, so reducing one segment overlaps the
  * transfer of the next. The communicator and the tag are the caller's; every
  * MPI call's result is checked; a neighbour that stays silent past the
- * deadline is reported, never waited on forever.
+ * deadline is reported, never waited on forever. The ring's order is comm's
+ * rank order (rt_dist_topology makes a host-major one); errors name ranks of
+ * MPI_COMM_WORLD.
  */
 #ifndef RINGTRAIN_RING_H
 #define RINGTRAIN_RING_H

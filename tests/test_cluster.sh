@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The ring on emulated clusters (tests/cluster/cluster.sh): H hosts x R ranks
+# = 2x1, 1x2, 2x2 (placed round-robin, --map-by node) and 3x1, each rank's
+# host learnt by MPI_Comm_split_type and the ring in host-major order, as the
+# trainer runs it. tests/test_ring (MPI_Allreduce as the oracle, odd counts,
+# the same bits on every rank, the ring order checked) runs on each. Then
+# fashion_mlp trains on 2x2 --map-by node with the replicas compared every
+# step, its losses within 1e-5 of a local np = 4 run. Every cluster is taken
+# down, and no namespace may remain.
+# usage: tests/test_cluster.sh [OBJDIR] [BIN] [DATA.h5]
+set -u
+OBJDIR=${1:-build/obj}
+BIN=${2:-build/ringtrain}
+DATA=${3:-data/fashion-mnist.h5}
+T=$(mktemp -d /tmp/rt_cluster.XXXXXX)
+export RT_CLUSTER=rtk$$
+C=tests/cluster/cluster.sh
+cleanup() {
+    $C down
+    rm -rf "$T"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+
+for layout in 2x1 1x2 2x2:node 3x1; do
+    shape=${layout%%:*} map=()
+    [ "$layout" != "$shape" ] && map=(--map-by node)
+    H=${shape%x*} R=${shape#*x}
+    $C up "$H" --slots "$R" --rate 1000 --net 82 >/dev/null || { check "cluster $shape up" 1 "failed"; continue; }
+    out=$(timeout 300 $C mpirun --hostfile "$($C hostfile)" -np $((H * R)) "${map[@]}" -x OPENBLAS_NUM_THREADS \
+        -x RT_RING_ORDER=topology "$PWD/$OBJDIR/tests/test_ring" 2>&1)
+    rc=$?
+    line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n1)
+    order=$(echo "$out" | grep -o 'ring order [^:]*' | head -n1)
+    [ $rc -eq 0 ] && [[ "$line" == *" 0 failed" ]] && [ -n "$order" ]
+    ok=$?
+    check "ring vs MPI_Allreduce on ${H}x$R ${map[*]}" $ok "$line; $order"
+    [ $ok -eq 0 ] || echo "$out" | grep -v '^ok' | head -n 12 | sed 's/^/    /'
+done
+
+# training on 2 hosts x 2 ranks placed round-robin: replicas checked every step
+ARGS=(train configs/fashion_mlp.json --quiet --set "data.train=$PWD/$DATA" --set "data.test=$PWD/$DATA"
+      --set train.steps=12 --set train.log_every=1 --set dist.check_every=1)
+timeout 300 mpirun -np 4 --oversubscribe "$BIN" "${ARGS[@]}" --run-dir "$T/local" >/dev/null 2>"$T/local.err"
+rc_local=$?
+$C up 2 --slots 2 --rate 1000 --net 82 >/dev/null
+timeout 300 $C mpirun --hostfile "$($C hostfile)" -np 4 --map-by node -x OPENBLAS_NUM_THREADS \
+    "$PWD/$BIN" "${ARGS[@]}" --run-dir "$T/cl" >/dev/null 2>"$T/cl.err"
+rc=$?
+/usr/bin/python3 - "$T/local" "$T/cl" <<'PY'
+import json, sys
+def losses(d):
+    return {r["step"]: r["loss"] for r in map(json.loads, open(f"{d}/metrics.jsonl")) if "loss" in r and "event" not in r}
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+worst = max(abs(a[s] - b[s]) / abs(a[s]) for s in a) if a.keys() == b.keys() and a else float("inf")
+print(f"{len(b)} steps, max relative loss difference to local np=4 {worst:.3g}")
+sys.exit(0 if worst <= 1e-5 else 1)
+PY
+cmp=$?
+check "fashion_mlp on 2x2 --map-by node, replicas checked every step" $((rc | rc_local | cmp)) \
+    "exit $rc (local $rc_local); $(tail -n1 "$T/cl.err")"
+$C down
+left=$(ip netns list | grep -c "^${RT_CLUSTER}_")
+check "no namespace left" "$left" "$left namespaces of this suite remain"
+finish
