@@ -3,6 +3,7 @@
 
 #include "ops/internal.h"
 #include "ringtrain/common.h"
+#include "ringtrain/flight.h"
 
 #include <string.h>
 
@@ -181,6 +182,7 @@ static void count_uses(rt_graph *g, const rt_node *n, int delta) {
 }
 
 void rt_graph_backward(rt_graph *g, rt_tensor *loss) {
+    rt_flight_phase_only(RT_PHASE_BACKWARD);
     RT_CHECK(loss->numel == 1, "backward needs a scalar loss, got %lld elements",
              (long long)loss->numel);
     if (g->hook) {

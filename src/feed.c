@@ -189,7 +189,7 @@ int rt_feed_next(rt_feed *f, int64_t step, int64_t k, rt_batch *b, const uint64_
         submit(f, step, k + 1);
     else if (step + 1 < f->total_steps)
         submit(f, step + 1, 0);
-    rt_flight_phase_only(RT_PHASE_COMPUTE);
+    rt_flight_phase_only(RT_PHASE_FORWARD);
     const rt_hooks *h = rt_hooks_get();
     if (!rc && h->read_rank == f->rank && h->read_step == step + 1)
         rc = rt_err(RT_ERUNTIME, "%s: train/x: reading step %lld's rows failed (RINGTRAIN_FAULT_READ)",

@@ -3,6 +3,7 @@
 
 #include "ringtrain/common.h"
 #include "ringtrain/events.h"
+#include "ringtrain/timeline.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -31,8 +32,9 @@ typedef struct flight_rec {
 static volatile flight_rec *rec;
 static char dir[RT_PATH_MAX];
 
-static const char *const phase_names[RT_NPHASES] = {"setup", "data", "compute", "exchange", "optimizer",
-                                                    "replica check", "eval", "checkpoint", "done"};
+static const char *const phase_names[RT_NPHASES] = {"setup",     "data",          "forward", "backward",
+                                                    "exchange",  "optimizer",     "replica check",
+                                                    "eval",      "checkpoint",    "done"};
 static const char *const comm_names[RT_NCOMM] = {"idle", "all-reduce", "reduce-scatter", "all-gather",
                                                  "step scalars"};
 
@@ -76,6 +78,8 @@ void rt_flight_open(const char *run_dir, int rank) {
     r->t_phase = r->t_comm = wall();
     memcpy(r->magic, FLIGHT_MAGIC, sizeof r->magic);
     rec = r;
+    rt_timeline_start(rank);
+    rt_timeline_mark(0, RT_PHASE_SETUP, -1, 0, r->t_phase);
     return;
 fail:
     fprintf(stderr, "ringtrain: warning: %s: %s; no stall report for this run\n", path, strerror(errno));
@@ -93,23 +97,29 @@ void rt_flight_close(void) {
 
 void rt_flight_phase(rt_phase ph, int64_t step) {
     if (!rec) return;
+    double t = wall();
+    if (rec->phase != (int32_t)ph || rec->step != step) rt_timeline_mark(0, ph, -1, step, t);
     rec->step = step;
     rec->phase = ph;
-    rec->t_phase = wall();
+    rec->t_phase = t;
 }
 
 void rt_flight_phase_only(rt_phase ph) {
     if (!rec || rec->phase == (int32_t)ph) return;
+    double t = wall();
+    rt_timeline_mark(0, ph, -1, rec->step, t);
     rec->phase = ph;
-    rec->t_phase = wall();
+    rec->t_phase = t;
 }
 
 void rt_flight_comm(rt_comm_op op, int bucket, int nb) {
     if (!rec) return;
+    double t = wall();
+    rt_timeline_mark(1, op, bucket, rec->step, t);
     rec->op = op;
     rec->bucket = bucket;
     rec->nb = nb;
-    rec->t_comm = wall();
+    rec->t_comm = t;
 }
 
 static void comm_text(const flight_rec *r, char *buf, size_t len) {

@@ -64,6 +64,7 @@ static int gather_bucket(rt_gradsync *s, float *buf, int i, double *secs) {
     double t0 = rt_now();
     rt_flight_comm(RT_COMM_ALLGATHER, i, s->nb);
     int rc = rt_ring_allgather(s->ring, buf + s->b[i].lo, s->b[i].hi - s->b[i].lo);
+    if (!rc) rt_flight_comm(RT_COMM_IDLE, -1, 0);
     *secs += rt_now() - t0;
     return rc;
 }

@@ -18,6 +18,7 @@
 #include "ringtrain/reproduce.h"
 #include "ringtrain/rundir.h"
 #include "ringtrain/sample.h"
+#include "ringtrain/timeline.h"
 #include "ringtrain/train.h"
 
 #include <cblas.h>
@@ -39,7 +40,8 @@
 
 static const char *const usage_train =
     "usage: ringtrain train CONFIG.json [--set key.path=value ...] [--run-dir DIR]\n"
-    "                      [--resume auto|PATH] [--allow-config-change] [--per-rank-metrics] [--quiet]\n"
+    "                      [--resume auto|PATH] [--allow-config-change] [--per-rank-metrics]\n"
+    "                      [--timeline FILE.json] [--quiet]\n"
     "\n"
     "  --set key.path=value  override one config leaf (repeatable); the value is JSON,\n"
     "                        or a bare string: --set optim.type=sgd\n"
@@ -49,6 +51,8 @@ static const char *const usage_train =
     "  --allow-config-change resume even where the config differs from the checkpoint's in\n"
     "                        keys that change the trajectory (recorded in the start event)\n"
     "  --per-rank-metrics    every rank writes DIR/metrics.rank<R>.jsonl (step time split)\n"
+    "  --timeline FILE.json  every rank's phases and buckets as Chrome trace events, written\n"
+    "                        at the end (open in chrome://tracing or Perfetto)\n"
     "  --quiet               no progress lines; the final JSON line is still printed\n"
     "\n"
     "example:\n"
@@ -215,7 +219,7 @@ static int parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, boo
 /* ---- verbs ---- */
 
 static int cmd_train(int argc, char **argv) {
-    const char *config = NULL, *sets[MAX_SETS];
+    const char *config = NULL, *sets[MAX_SETS], *timeline = NULL;
     int nset = 0;
     rt_train_opts opts = {0};
     const arg_opt o[] = {
@@ -225,6 +229,7 @@ static int cmd_train(int argc, char **argv) {
         {.name = "--quiet", .kind = ARG_FLAG, .out = &opts.quiet},
         {.name = "--per-rank-metrics", .kind = ARG_FLAG, .out = &opts.per_rank_metrics},
         {.name = "--allow-config-change", .kind = ARG_FLAG, .out = &opts.allow_config_change},
+        {.name = "--timeline", .kind = ARG_STR, .out = &timeline},
     };
     arg_spec s = {"train", usage_train, o, NOPTS(o), &config, 1};
     bool help;
@@ -238,9 +243,11 @@ static int cmd_train(int argc, char **argv) {
         return rc;
     }
     rt_trainer *t = NULL;
+    rt_timeline_enable(timeline);
     rc = rt_trainer_create(cfg, &opts, MPI_COMM_WORLD, &t);
     if (!rc) rc = rt_trainer_run(t);
     rt_trainer_destroy(t);
+    if (!rc) rc = rt_timeline_write(MPI_COMM_WORLD);
     rt_config_free(cfg);
     return rc;
 }

@@ -5,8 +5,10 @@
 # trainer runs it. tests/test_ring (MPI_Allreduce as the oracle, odd counts,
 # the same bits on every rank, the ring order checked) runs on each. Then
 # fashion_mlp trains on 2x2 --map-by node with the replicas compared every
-# step, its losses within 1e-5 of a local np = 4 run. Every cluster is taken
-# down, and no namespace may remain.
+# step, its losses within 1e-5 of a local np = 4 run, and on 2 hosts x 1 rank
+# its --timeline is parsed (tests/tools/check_timeline.py) with the
+# communication thread on and off. Every cluster is taken down, and no
+# namespace may remain.
 # usage: tests/test_cluster.sh [OBJDIR] [BIN] [DATA.h5]
 set -u
 OBJDIR=${1:-build/obj}
@@ -17,7 +19,7 @@ export RT_CLUSTER=rtk$$
 C=tests/cluster/cluster.sh
 cleanup() {
     $C down
-    rm -rf "$T"
+    [ -n "${RT_KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +62,25 @@ PY
 cmp=$?
 check "fashion_mlp on 2x2 --map-by node, replicas checked every step" $((rc | rc_local | cmp)) \
     "exit $rc (local $rc_local); $(tail -n1 "$T/cl.err")"
+
+# a timeline on 2 hosts x 1 rank at 400 Mbit/s: with the communication thread
+# on, bucket reductions run during backward; with it off, none do (the
+# checker must then fail: a control that it can)
+$C up 2 --slots 1 --rate 400 --net 82 >/dev/null
+for ov in true false; do
+    timeout 300 $C mpirun --hostfile "$($C hostfile)" -np 2 -x OPENBLAS_NUM_THREADS "$PWD/$BIN" "${ARGS[@]}" \
+        --set dist.check_every=0 --set dist.overlap=$ov --run-dir "$T/tl_$ov" --timeline "$T/tl_$ov.json" \
+        >/dev/null 2>"$T/tl_$ov.err"
+    echo "rc=$?" >>"$T/tl_$ov.err"
+done
+out=$(/usr/bin/python3 tests/tools/check_timeline.py "$T/tl_true.json" 2 --overlap 2>&1)
+check "timeline, overlap on: balanced, one track per rank, buckets during backward" $? "$out"
+/usr/bin/python3 tests/tools/check_timeline.py "$T/tl_false.json" 2 >/dev/null 2>&1
+plain=$?
+out=$(/usr/bin/python3 tests/tools/check_timeline.py "$T/tl_false.json" 2 --overlap 2>&1)
+neg=$?
+[ $plain -eq 0 ] && [ $neg -ne 0 ] && [[ "$out" == *"no bucket collective overlaps backward"* ]]
+check "timeline, overlap off: balanced, and no bucket during backward" $? "$(echo "$out" | head -n1)"
 $C down
 left=$(ip netns list | grep -c "^${RT_CLUSTER}_")
 check "no namespace left" "$left" "$left namespaces of this suite remain"

@@ -28,7 +28,8 @@
 typedef enum rt_phase {
     RT_PHASE_SETUP,     /* loading, resuming, first checkpoint */
     RT_PHASE_DATA,      /* waiting for a micro-batch */
-    RT_PHASE_COMPUTE,   /* forward and backward */
+    RT_PHASE_FORWARD,   /* forward, and the loss */
+    RT_PHASE_BACKWARD,
     RT_PHASE_EXCHANGE,  /* waiting for the gradient exchange to finish */
     RT_PHASE_OPTIMIZER, /* the update, and a sharded step's all-gathers */
     RT_PHASE_CHECK,     /* dist.check_every: the replicas compare */

@@ -44,6 +44,7 @@
 #include "ringtrain/runlog.h"
 #include "ringtrain/sample.h"
 #include "ringtrain/tensor.h"
+#include "ringtrain/timeline.h"
 #include "ringtrain/train.h"
 
 #endif
