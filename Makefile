@@ -49,7 +49,7 @@ DEB_SLURM := slurmctld slurmd slurm-client munge iproute2
 DEB_CHECK := clang-14 libclang-rt-14-dev valgrind gnuplot-nox abigail-tools doxygen
 DEB_ALL   := $(DEB_BUILD) $(DEB_DATA) $(DEB_REF) $(DEB_SLURM) $(DEB_CHECK)
 
-.PHONY: all deps demo check test test-sanitized bench install clean help unit-tests fuzz fuzz-run \
+.PHONY: all deps demo check test test-sanitized bench cluster-bench install clean help unit-tests fuzz fuzz-run \
         abi-check abi-update docs examples FORCE
 all: $(BIN) $(LIB) $(SO)
 
@@ -60,6 +60,7 @@ help:
 	@echo "make check      the fast tier while developing (under 2 minutes)"
 	@echo "make test       unit, gradcheck, end-to-end, bad-input and PyTorch parity tests"
 	@echo "make bench      throughput against PyTorch (not part of test)"
+	@echo "make cluster-bench  the ring on emulated hosts at 400 Mbit/s links"
 	@echo "make install PREFIX=DIR   binary, libringtrain.a and .so, headers, ringtrain.pc"
 	@echo "make docs       the C API reference (Doxygen) in build/docs/html"
 	@echo "make abi-check  libringtrain.so against the committed ABI baseline (tests/abi/)"
@@ -186,6 +187,12 @@ test-sanitized: data/fashion-mnist.h5
 bench: deps
 	$(MAKE) $(BIN) $(BENCH_BIN) $(OBJDIR)/tests/test_alloc data/fashion-mnist.h5
 	OBJDIR=$(OBJDIR) tests/bench/run.sh
+
+# `make cluster-bench`: the ring on emulated hosts at a real link speed
+# (RATE Mbit/s, default 400), side by side with its bound and MPI_Allreduce.
+cluster-bench: deps
+	$(MAKE) $(BIN)
+	tests/bench/cluster_bench.sh $(BIN)
 
 # ---- the C API: ABI baseline and reference ----
 ABI_BASE := tests/abi/libringtrain.abi

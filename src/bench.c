@@ -45,6 +45,11 @@ static int time_pair(MPI_Comm comm, rt_ring *ring, float *buf, size_t count, int
 
 int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
                        bool json) {
+    return rt_bench_allreduce_iters(comm, sizes, nsizes, segment_bytes, 0, json);
+}
+
+int rt_bench_allreduce_iters(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
+                             int fixed_iters, bool json) {
     int rank, n;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &n);
@@ -63,7 +68,7 @@ int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t se
     for (int s = 0; s < nsizes && !rc; s++) {
         size_t count = sizes[s] / sizeof(float), bytes = count * sizeof(float);
         int iters = (int)((128u << 20) / (bytes ? bytes : 1));
-        iters = iters < 5 ? 5 : iters > 200 ? 200 : iters;
+        iters = fixed_iters > 0 ? fixed_iters : iters < 5 ? 5 : iters > 200 ? 200 : iters;
         double t_ring = 0, t_mpi = 0, warm;
         rc = time_round(comm, ring, buf, count, 2, true, &warm); /* warm up both */
         if (!rc) rc = time_round(comm, ring, buf, count, 2, false, &warm);

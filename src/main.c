@@ -168,11 +168,15 @@ static const char *const usage_plot =
     "  ringtrain plot runs/fashion_mlp -o run.png\n";
 
 static const char *const usage_bench =
-    "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--json]\n"
+    "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--order topology|rank]\n"
+    "                                 [--iters N] [--json]\n"
     "\n"
     "  --sizes LIST     buffer sizes in bytes, with K/M/G suffixes\n"
     "                   (default 4K,16K,64K,256K,1M,4M,16M,64M)\n"
     "  --segment-kb N   ring pipelining segment (default 512)\n"
+    "  --order O        the ring's rank order: topology (host-major, as train runs it;\n"
+    "                   the default) or rank (the launcher's)\n"
+    "  --iters N        timed calls per round at every size (default: 128 MiB of them)\n"
     "  --json           one JSON object per size instead of a table\n"
     "\n"
     "example:\n"
@@ -438,11 +442,14 @@ static int parse_sizes(const char *list, size_t *sizes) {
 
 static int cmd_bench(int argc, char **argv) {
     size_t sizes[MAX_SIZES] = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
-    const char *what = NULL, *list = NULL;
-    long long kb = 512;
+    const char *what = NULL, *list = NULL, *order = "topology";
+    static const char *const orders[] = {"topology", "rank", NULL};
+    long long kb = 512, iters = 0;
     bool json = false;
     const arg_opt o[] = {
         {.name = "--sizes", .kind = ARG_STR, .out = &list},
+        {.name = "--order", .kind = ARG_CHOICE, .out = &order, .what = "topology or rank", .choices = orders},
+        {.name = "--iters", .kind = ARG_INT, .out = &iters, .lo = 1, .hi = 100000, .what = "a count in [1, 100000]"},
         {.name = "--segment-kb", .kind = ARG_INT, .out = &kb, .lo = 1, .hi = 1 << 20, .what = "a size in [1, 1048576]"},
         {.name = "--json", .kind = ARG_FLAG, .out = &json},
     };
@@ -454,7 +461,12 @@ static int cmd_bench(int argc, char **argv) {
     if (nsizes < 0) return RT_EBADINPUT;
     if (!what || strcmp(what, "allreduce") != 0)
         return arg_usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce)", what ? what : "");
-    return rt_bench_allreduce(MPI_COMM_WORLD, sizes, nsizes, (size_t)kb << 10, json);
+    rt_topology topo;
+    MPI_Comm comm; /* the trainer's ring order, or the world's */
+    if ((rc = rt_dist_topology(MPI_COMM_WORLD, strcmp(order, "topology") == 0, &topo, &comm))) return rc;
+    rc = rt_bench_allreduce_iters(comm, sizes, nsizes, (size_t)kb << 10, (int)iters, json);
+    MPI_Comm_free(&comm);
+    return rc;
 }
 
 /* ---- the verb table ---- */

@@ -15,5 +15,9 @@
  * ratio. Collective over comm. Returns RT_OK or the ring's error. */
 RT_API int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
                               bool json);
+/** rt_bench_allreduce with iters timed calls per round for every size (0:
+ * as many as make 128 MiB, at least 5 and at most 200), for slow links. */
+RT_API int rt_bench_allreduce_iters(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
+                                    int iters, bool json);
 
 #endif
