@@ -128,6 +128,13 @@ class Soak:
 
     def launch(self, env_extra=None):
         env = dict(os.environ, **(env_extra or {}))
+        # an earlier attempt's records (ranks outlive a killed mpirun by a few
+        # steps) must not be taken for this attempt's progress
+        for r in range(NP):
+            try:
+                os.unlink(f"{self.run_dir}/flight/rank-{r:05d}")
+            except OSError:
+                pass
         self.attempt = getattr(self, "attempt", 0) + 1
         err = open(os.path.join(self.work, f"attempt{self.attempt}.err"), "w")
         return subprocess.Popen(args(self.bin, self.data, self.run_dir), env=env, stdout=subprocess.DEVNULL,
