@@ -48,20 +48,33 @@ int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, size_t se
     return rt_bench_allreduce_iters(comm, sizes, nsizes, segment_bytes, 0, json);
 }
 
-int rt_bench_allreduce_iters(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
-                             int fixed_iters, bool json) {
-    int rank, n;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n);
+size_t rt_bench_max_count(const size_t *sizes, int nsizes) {
     size_t max_count = 0;
     for (int i = 0; i < nsizes; i++)
         if (sizes[i] / sizeof(float) > max_count) max_count = sizes[i] / sizeof(float);
+    return max_count;
+}
+
+int rt_bench_allreduce_iters(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
+                             int fixed_iters, bool json) {
+    rt_ring *ring = rt_ring_create(comm, 202, rt_bench_max_count(sizes, nsizes), segment_bytes, 300.0);
+    int rc = rt_bench_allreduce_on(comm, ring, sizes, nsizes, segment_bytes, fixed_iters, json);
+    rt_ring_destroy(ring);
+    return rc;
+}
+
+int rt_bench_allreduce_on(MPI_Comm comm, rt_ring *ring, const size_t *sizes, int nsizes, size_t segment_bytes,
+                          int fixed_iters, bool json) {
+    int rank, n;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &n);
+    size_t max_count = rt_bench_max_count(sizes, nsizes);
     float *buf = rt_alloc_aligned(rt_mul_size(max_count ? max_count : 1, sizeof(float)));
     for (size_t i = 0; i < max_count; i++) buf[i] = (float)((i % 251) * 1e-3);
-    rt_ring *ring = rt_ring_create(comm, 202, max_count, segment_bytes, 300.0);
+    const char *algo = rt_ring_is_hierarchical(ring, max_count) ? "hierarchical" : "ring";
     if (rank == 0 && !json) {
-        printf("ring all-reduce vs MPI_Allreduce, %d ranks, segment %zu KiB (busbw = 2(N-1)/N x bytes / time)\n",
-               n, segment_bytes / 1024);
+        printf("%s all-reduce vs MPI_Allreduce, %d ranks, segment %zu KiB (busbw = 2(N-1)/N x bytes / time)\n",
+               algo, n, segment_bytes / 1024);
         printf("%12s %8s %14s %14s %8s\n", "bytes", "iters", "ring GB/s", "MPI GB/s", "ratio");
     }
     int rc = RT_OK;
@@ -78,16 +91,15 @@ int rt_bench_allreduce_iters(MPI_Comm comm, const size_t *sizes, int nsizes, siz
         double bw_ring = factor * (double)bytes / t_ring / 1e9, bw_mpi = factor * (double)bytes / t_mpi / 1e9;
         if (rank == 0) {
             if (json)
-                printf("{\"bench\":\"allreduce\",\"ranks\":%d,\"segment_bytes\":%zu,\"rounds\":%d,\"bytes\":%zu,"
+                printf("{\"bench\":\"allreduce\",\"algorithm\":\"%s\",\"ranks\":%d,\"segment_bytes\":%zu,\"rounds\":%d,\"bytes\":%zu,"
                        "\"iters\":%d,\"ring_busbw_gbs\":%.4f,\"mpi_busbw_gbs\":%.4f,\"ratio\":%.4f,"
                        "\"ring_s\":%.9f,\"mpi_s\":%.9f}\n",
-                       n, segment_bytes, ROUNDS, bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi, t_ring, t_mpi);
+                       algo, n, segment_bytes, ROUNDS, bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi, t_ring, t_mpi);
             else
                 printf("%12zu %8d %14.3f %14.3f %7.2fx\n", bytes, iters, bw_ring, bw_mpi, bw_ring / bw_mpi);
             fflush(stdout);
         }
     }
-    rt_ring_destroy(ring);
     rt_free(buf);
     return rc;
 }

@@ -55,6 +55,7 @@ static const rt_key keys[] = {
     KINT("dist.check_every", rt_config, dist.check_every, "100", 0, BIG),
     KNUM_POS("dist.timeout_s", rt_config, dist.timeout_s, "300", 0, 1e6),
     KENUM("dist.ring_order", rt_config, dist.ring_order, "\"topology\"", "topology|rank"),
+    KENUM("dist.algorithm", rt_config, dist.algorithm, "\"auto\"", "ring|hierarchical|auto"),
 };
 #undef BIG
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

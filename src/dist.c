@@ -57,7 +57,7 @@ int rt_dist_topology(MPI_Comm comm, bool order, rt_topology *t, MPI_Comm *ring) 
     int rank = 0, size = 1, leader = 0;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    *t = (rt_topology){.hosts = 0, .local_size = 1, .max_local = 1};
+    *t = (rt_topology){.hosts = 0, .local_size = 1, .max_local = 1, .min_local = size};
     *ring = MPI_COMM_NULL;
     MPI_Comm local;
     if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local) != MPI_SUCCESS)
@@ -76,6 +76,7 @@ int rt_dist_topology(MPI_Comm comm, bool order, rt_topology *t, MPI_Comm *ring) 
         t->hosts += leads;
         t->host += leads && q < leader;
         if (all[2 * q + 1] > t->max_local) t->max_local = all[2 * q + 1];
+        if (all[2 * q + 1] < t->min_local) t->min_local = all[2 * q + 1];
     }
     rt_free(all);
     int key = order ? t->host * size + t->local_rank : rank;

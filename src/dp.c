@@ -28,6 +28,41 @@ struct rt_dp {
     MPI_Comm ring_comm;   /* comm's ranks in the ring's order */
 };
 
+/* dist.algorithm "auto" takes the hierarchical stages where every host holds
+ * the same number R > 1 of ranks and there is more than one host: there they
+ * send 2(H-1)/H of a bucket over the network per host instead of 2(N-1)/N,
+ * in 2(R-1) + 2(H-1) steps instead of 2(N-1). Buckets under AUTO_MIN floats
+ * per rank stay on the flat ring, where the chunks would be a few floats. */
+#define AUTO_MIN 256
+
+static bool uniform_hosts(const rt_topology *t) { return t->min_local == t->max_local; }
+
+int rt_dp_check(const rt_config *c, MPI_Comm comm) {
+    rt_topology t;
+    MPI_Comm ring;
+    int rc = rt_dist_topology(comm, false, &t, &ring);
+    if (rc) return rc;
+    MPI_Comm_free(&ring);
+    if (c->dist.algorithm == RT_ALGO_HIERARCHICAL && !uniform_hosts(&t))
+        return rt_err(RT_EBADINPUT,
+                      "%s: dist.algorithm: \"hierarchical\" needs the same number of ranks on every host, "
+                      "and this job's %d hosts have %d to %d; use \"ring\" or \"auto\"",
+                      c->path, t.hosts, t.min_local, t.max_local);
+    return RT_OK;
+}
+
+static rt_ring *make_ring(const rt_dp *d, const rt_config *c, size_t max_count) {
+    size_t seg = (size_t)c->dist.segment_kb * 1024;
+    const rt_topology *t = &d->topo;
+    bool pays = t->hosts > 1 && t->min_local > 1 && uniform_hosts(t);
+    int a = c->dist.algorithm;
+    if (a == RT_ALGO_RING || (a == RT_ALGO_AUTO && !pays) || !uniform_hosts(t))
+        return rt_ring_create(d->ring_comm, 101, max_count, seg, c->dist.timeout_s);
+    size_t min = a == RT_ALGO_AUTO ? AUTO_MIN * (size_t)d->world : 0;
+    return rt_ring_create_hierarchical(d->ring_comm, t->host, t->local_rank, 101, max_count, seg, min,
+                                       c->dist.timeout_s);
+}
+
 rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm) {
     rt_dp *d = rt_calloc(1, sizeof *d);
     d->p = p;
@@ -36,8 +71,7 @@ rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm
     /* the ring runs in host-major order: neighbours share a host where they can */
     if (rt_dist_topology(comm, c->dist.ring_order == RT_RING_ORDER_TOPOLOGY, &d->topo, &d->ring_comm))
         rt_fatal(__FILE__, __LINE__, "%s", rt_errmsg());
-    d->ring = rt_ring_create(d->ring_comm, 101, p->total + 16 + 8 * (size_t)d->world, (size_t)c->dist.segment_kb * 1024,
-                             c->dist.timeout_s);
+    d->ring = make_ring(d, c, p->total + 16 + 8 * (size_t)d->world);
     d->scratch = rt_calloc(SUMS * (size_t)d->world, sizeof *d->scratch);
     /* without the ring every rank runs the whole optimizer, as one replica alone would */
     d->shard = c->dist.shard_optimizer && d->world > 1 && rt_hooks_get()->no_sync != RT_SYNC_NEVER;
@@ -61,6 +95,9 @@ void rt_dp_destroy(rt_dp *d) {
 }
 
 int rt_dp_cores(const rt_dp *d) { return d->cores; }
+const char *rt_dp_algorithm(const rt_dp *d) {
+    return rt_ring_is_hierarchical(d->ring, d->p->total) ? "hierarchical" : "ring";
+}
 bool rt_dp_overlap(const rt_dp *d) { return d->overlap; }
 
 void rt_dp_begin_step(rt_dp *d) {

@@ -34,7 +34,6 @@
 #endif
 
 #define MAX_SETS ARG_MAX_SETS
-#define MAX_SIZES 64
 
 /* ---- usage texts (the verbs' list is made from the table below) ---- */
 
@@ -167,21 +166,6 @@ static const char *const usage_plot =
     "example:\n"
     "  ringtrain plot runs/fashion_mlp -o run.png\n";
 
-static const char *const usage_bench =
-    "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--order topology|rank]\n"
-    "                                 [--iters N] [--json]\n"
-    "\n"
-    "  --sizes LIST     buffer sizes in bytes, with K/M/G suffixes\n"
-    "                   (default 4K,16K,64K,256K,1M,4M,16M,64M)\n"
-    "  --segment-kb N   ring pipelining segment (default 512)\n"
-    "  --order O        the ring's rank order: topology (host-major, as train runs it;\n"
-    "                   the default) or rank (the launcher's)\n"
-    "  --iters N        timed calls per round at every size (default: 128 MiB of them)\n"
-    "  --json           one JSON object per size instead of a table\n"
-    "\n"
-    "example:\n"
-    "  mpirun -np 2 build/ringtrain bench allreduce --sizes 1M,64M\n";
-
 /* ---- error reporting across ranks ---- */
 
 static int world_rank(void) {
@@ -211,15 +195,6 @@ static void report(int rc, bool mpi_up) {
 }
 
 /* arg_parse for a verb run on every rank: rank 0 alone prints its usage. */
-static int parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, bool *help) {
-    int r = arg_parse(s, argc, argv);
-    *help = r == ARGS_HELP;
-    if (*help && (!mpi || world_rank() == 0)) fputs(s->usage, stdout);
-    return r == ARGS_BAD ? RT_EBADINPUT : RT_OK;
-}
-
-#define NOPTS(a) ((int)(sizeof a / sizeof a[0]))
-
 /* ---- verbs ---- */
 
 static int cmd_train(int argc, char **argv) {
@@ -237,7 +212,7 @@ static int cmd_train(int argc, char **argv) {
     };
     arg_spec s = {"train", usage_train, o, NOPTS(o), &config, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, true, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
     if (!config) return arg_usage_error("train", "missing CONFIG.json%s", "");
     rt_config *cfg = NULL;
@@ -265,7 +240,7 @@ static int cmd_eval(int argc, char **argv) {
     };
     arg_spec s = {"eval", usage_eval, o, NOPTS(o), &ckpt, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, true, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
     if (!ckpt) return arg_usage_error("eval", "missing CHECKPOINT.h5%s", "");
     char path[RT_CKPT_PATH_MAX];
@@ -285,7 +260,7 @@ static int cmd_prep(int argc, char **argv) {
     };
     arg_spec s = {"prep", usage_prep, o, NOPTS(o), &what, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, false, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     bool kp = what && strcmp(what, "fashion-keypoints") == 0;
     if (!what || (!kp && strcmp(what, "fashion-mnist") != 0))
@@ -324,7 +299,7 @@ static int cmd_sample(int argc, char **argv) {
     };
     arg_spec s = {"sample", usage_sample, o, NOPTS(o), &ckpt, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, false, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (klass && (rc = parse_class(klass, &req.klass))) return rc;
     if (!ckpt) return arg_usage_error("sample", "missing CHECKPOINT.h5%s", "");
@@ -349,7 +324,7 @@ static int one_ckpt(const char *verb, const char *usage, int (*fn)(const char *,
     const char *ckpt = NULL;
     arg_spec s = {verb, usage, NULL, 0, &ckpt, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, false, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (!ckpt) return arg_usage_error(verb, "missing CHECKPOINT.h5%s", "");
     char path[RT_CKPT_PATH_MAX];
@@ -371,7 +346,7 @@ static int cmd_reproduce(int argc, char **argv) {
     };
     arg_spec s = {"reproduce", usage_reproduce, o, NOPTS(o), &ckpt, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, false, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (!ckpt) return arg_usage_error("reproduce", "missing CHECKPOINT.h5%s", "");
     char path[RT_CKPT_PATH_MAX];
@@ -383,7 +358,7 @@ static int cmd_diff(int argc, char **argv) {
     const char *pos[2] = {NULL, NULL};
     arg_spec s = {"diff", usage_diff, NULL, 0, pos, 2};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, false, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (!pos[1]) return arg_usage_error("diff", "missing %s", pos[0] ? "CHECKPOINT_B.h5" : "CHECKPOINT_A.h5");
     char a[RT_CKPT_PATH_MAX], b[RT_CKPT_PATH_MAX];
@@ -395,7 +370,7 @@ static int cmd_report(int argc, char **argv) {
     const char *dir = NULL;
     arg_spec s = {"report", usage_report, NULL, 0, &dir, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, false, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (!dir) return arg_usage_error("report", "missing RUN_DIR%s", "");
     return rt_report(dir, stdout);
@@ -406,66 +381,11 @@ static int cmd_plot(int argc, char **argv) {
     const arg_opt o[] = {{.name = "--out", .alias = "-o", .kind = ARG_STR, .out = &out}};
     arg_spec s = {"plot", usage_plot, o, NOPTS(o), &dir, 1};
     bool help;
-    int rc = parse_or_help(&s, argc, argv, false, &help);
+    int rc = arg_parse_or_help(&s, argc, argv, false, &help);
     if (rc || help) return rc;
     if (!dir) return arg_usage_error("plot", "missing RUN_DIR%s", "");
     if (!out) return arg_usage_error("plot", "missing -o FILE.png%s", "");
     if (!(rc = rt_plot(dir, out))) printf("wrote %s\n", out);
-    return rc;
-}
-
-/* "64M" -> 67108864; returns 0 on a malformed size. */
-static size_t parse_size(const char *s) {
-    char *end;
-    double v = strtod(s, &end);
-    double mult = 1;
-    if (*end == 'K' || *end == 'k') mult = 1024, end++;
-    else if (*end == 'M' || *end == 'm') mult = 1024.0 * 1024, end++;
-    else if (*end == 'G' || *end == 'g') mult = 1024.0 * 1024 * 1024, end++;
-    if (*end || !(v > 0) || v * mult > 8.0 * 1024 * 1024 * 1024) return 0;
-    return (size_t)(v * mult);
-}
-
-/* "4K,1M,64M" into sizes; returns how many, or -1 with the error recorded. */
-static int parse_sizes(const char *list, size_t *sizes) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", list);
-    int n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == MAX_SIZES) return arg_usage_error("bench", "--sizes: at most 64 sizes%s", ""), -1;
-        if (!(sizes[n++] = parse_size(tok))) return arg_usage_error("bench", "--sizes: bad size \"%s\"", tok), -1;
-    }
-    if (!n) return arg_usage_error("bench", "--sizes: empty list%s", ""), -1;
-    return n;
-}
-
-static int cmd_bench(int argc, char **argv) {
-    size_t sizes[MAX_SIZES] = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
-    const char *what = NULL, *list = NULL, *order = "topology";
-    static const char *const orders[] = {"topology", "rank", NULL};
-    long long kb = 512, iters = 0;
-    bool json = false;
-    const arg_opt o[] = {
-        {.name = "--sizes", .kind = ARG_STR, .out = &list},
-        {.name = "--order", .kind = ARG_CHOICE, .out = &order, .what = "topology or rank", .choices = orders},
-        {.name = "--iters", .kind = ARG_INT, .out = &iters, .lo = 1, .hi = 100000, .what = "a count in [1, 100000]"},
-        {.name = "--segment-kb", .kind = ARG_INT, .out = &kb, .lo = 1, .hi = 1 << 20, .what = "a size in [1, 1048576]"},
-        {.name = "--json", .kind = ARG_FLAG, .out = &json},
-    };
-    arg_spec s = {"bench", usage_bench, o, NOPTS(o), &what, 1};
-    bool help;
-    int rc = parse_or_help(&s, argc, argv, true, &help);
-    if (rc || help) return rc;
-    int nsizes = list ? parse_sizes(list, sizes) : 8;
-    if (nsizes < 0) return RT_EBADINPUT;
-    if (!what || strcmp(what, "allreduce") != 0)
-        return arg_usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce)", what ? what : "");
-    rt_topology topo;
-    MPI_Comm comm; /* the trainer's ring order, or the world's */
-    if ((rc = rt_dist_topology(MPI_COMM_WORLD, strcmp(order, "topology") == 0, &topo, &comm))) return rc;
-    rc = rt_bench_allreduce_iters(comm, sizes, nsizes, (size_t)kb << 10, (int)iters, json);
-    MPI_Comm_free(&comm);
     return rc;
 }
 
@@ -491,7 +411,7 @@ static const verb verbs[] = {
     {"seal", "seal CKPT.h5", "re-seal a checkpoint edited on purpose (e.g. with h5py)", false, cmd_seal},
     {"report", "report RUN_DIR", "throughput, time split, stragglers and final metrics of a run", false, cmd_report},
     {"plot", "plot RUN_DIR -o P", "draw loss, accuracy, learning rate and samples/s into a PNG", false, cmd_plot},
-    {"bench", "bench allreduce", "ring all-reduce vs MPI_Allreduce bus bandwidth", true, cmd_bench},
+    {"bench", "bench allreduce", "ring all-reduce vs MPI_Allreduce bus bandwidth", true, cli_bench},
 };
 #define NVERBS ((int)(sizeof verbs / sizeof verbs[0]))
 

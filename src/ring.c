@@ -74,6 +74,13 @@ struct rt_ring {
     MPI_Request *sreq[2];  /* (max segments) sends of steps s and s+1 */
     double *segsq;         /* (max segments) owned segments' sums of squares */
     int max_segs;
+    const char *name;      /* in errors: "ring", "intra-host ring", "inter-host ring" */
+    /* hierarchical (rt_ring_create_hierarchical): counts >= hier_min go through
+     * intra's reduce-scatter, inter's all-reduce of the owned chunk, and
+     * intra's all-gather; smaller ones, and rt_ring_sum_f64, take this ring */
+    rt_ring *intra, *inter;
+    MPI_Comm intra_comm, inter_comm;
+    size_t hier_min;
 };
 
 static size_t chunk_lo(size_t count, int i, int n) { return (count * (size_t)i) / (size_t)n; }
@@ -103,6 +110,8 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
     rt_ring *r = rt_calloc(1, sizeof *r);
     r->comm = comm;
     r->tag = tag;
+    r->name = "ring";
+    r->intra_comm = r->inter_comm = MPI_COMM_NULL;
     MPI_Comm_rank(comm, &r->rank);
     MPI_Comm_size(comm, &r->size);
     int nb[2] = {mod(r->rank - 1, r->size), mod(r->rank + 1, r->size)}, w[2];
@@ -136,6 +145,10 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
 
 void rt_ring_destroy(rt_ring *r) {
     if (!r) return;
+    rt_ring_destroy(r->intra);
+    rt_ring_destroy(r->inter);
+    if (r->intra_comm != MPI_COMM_NULL) MPI_Comm_free(&r->intra_comm);
+    if (r->inter_comm != MPI_COMM_NULL) MPI_Comm_free(&r->inter_comm);
     rt_free(r->scratch);
     rt_free(r->rreq);
     rt_free(r->sreq[0]);
@@ -220,7 +233,7 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
         MPI_Status st;
         rc = MPI_Testany(n, r->rreq, idx, &flag, &st);
         if (rc != MPI_SUCCESS)
-            return rt_err(RT_ECOMM, "ring %s step %d: receive from rank %d failed: %s", phase,
+            return rt_err(RT_ECOMM, "%s %s step %d: receive from rank %d failed: %s", r->name, phase,
                           step, r->left_w, mpi_errstr(rc, es));
         if (flag) {
             *got = 0;
@@ -230,9 +243,9 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
         if (++spins % 16 == 0) {
             if (rt_now() > deadline)
                 return rt_err(RT_ECOMM,
-                              "ring %s step %d: no data from rank %d for %.0f s (waiting for a "
+                              "%s %s step %d: no data from rank %d for %.0f s (waiting for a "
                               "segment of chunk %d); is that rank dead or stopped?",
-                              phase, step, r->left_w, r->timeout_s,
+                              r->name, phase, step, r->left_w, r->timeout_s,
                               mod(r->rank - step - 1, r->size));
             backoff(rt_now() - start);
         }
@@ -248,12 +261,12 @@ static int wait_sends(rt_ring *r, MPI_Request *req, int n, double deadline, cons
         char es[MPI_MAX_ERROR_STRING];
         int rc = MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS)
-            return rt_err(RT_ECOMM, "ring %s step %d: send to rank %d failed: %s", phase, step,
+            return rt_err(RT_ECOMM, "%s %s step %d: send to rank %d failed: %s", r->name, phase, step,
                           r->right_w, mpi_errstr(rc, es));
         if (flag) return RT_OK;
         if (++spins % 16 == 0) {
             if (rt_now() > deadline)
-                return rt_err(RT_ECOMM, "ring %s step %d: rank %d took no data for %.0f s", phase,
+                return rt_err(RT_ECOMM, "%s %s step %d: rank %d took no data for %.0f s", r->name, phase,
                               step, r->right_w, r->timeout_s);
             backoff(rt_now() - start);
         }
@@ -296,7 +309,7 @@ static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_R
     int rc = MPI_Isend(buf + p->slo + off, (int)len, MPI_FLOAT, right, r->tag + j % RT_RING_TAGS,
                        r->comm, &req[j]);
     if (rc != MPI_SUCCESS)
-        return rt_err(RT_ECOMM, "ring %s step %d: MPI_Isend to rank %d: %s", p->phase, p->k,
+        return rt_err(RT_ECOMM, "%s %s step %d: MPI_Isend to rank %d: %s", r->name, p->phase, p->k,
                       r->right_w, mpi_errstr(rc, es));
     return RT_OK;
 }
@@ -311,7 +324,7 @@ static int post_recv(rt_ring *r, float *buf, const step_plan *p, int j) {
     int rc = MPI_Irecv(dst, (int)len, MPI_FLOAT, left, r->tag + j % RT_RING_TAGS, r->comm,
                        &r->rreq[j]);
     if (rc != MPI_SUCCESS)
-        return rt_err(RT_ECOMM, "ring %s step %d: MPI_Irecv from rank %d: %s", p->phase, p->k,
+        return rt_err(RT_ECOMM, "%s %s step %d: MPI_Irecv from rank %d: %s", r->name, p->phase, p->k,
                       r->left_w, mpi_errstr(rc, es));
     return RT_OK;
 }
@@ -362,8 +375,8 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
             if (j == MPI_UNDEFINED) continue;
             size_t off = (size_t)j * r->seg, len = cur.rn - off < r->seg ? cur.rn - off : r->seg;
             if ((size_t)got != len) /* the two ranks disagree on the buffer: a bug, not bad luck */
-                return rt_err(RT_ECOMM, "ring %s step %d: segment %d from rank %d has %d floats, expected %zu "
-                              "(do all ranks pass the same count?)", cur.phase, cur.k, j, r->left_w, got, len);
+                return rt_err(RT_ECOMM, "%s %s step %d: segment %d from rank %d has %d floats, expected %zu "
+                              "(do all ranks pass the same count?)", r->name, cur.phase, cur.k, j, r->left_w, got, len);
             if (cur.reduce) {
                 float *slot = r->scratch + (size_t)(j % r->slots) * r->seg;
                 if (square)
@@ -384,23 +397,75 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
     return RT_OK;
 }
 
-int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
-    return run_steps(r, buf, count, 0, 2 * (r->size - 1), NULL);
+/* ---- hierarchical: a ring within each host, R rings across hosts ---- */
+
+rt_ring *rt_ring_create_hierarchical(MPI_Comm comm, int host, int local_rank, int tag, size_t max_count,
+                                     size_t segment_bytes, size_t min_count, double timeout_s) {
+    rt_ring *r = rt_ring_create(comm, tag, max_count, segment_bytes, timeout_s);
+    MPI_Comm_split(comm, host, local_rank, &r->intra_comm);
+    MPI_Comm_split(comm, local_rank, host, &r->inter_comm);
+    r->intra = rt_ring_create(r->intra_comm, tag, max_count, segment_bytes, timeout_s);
+    int local_size = r->intra->size;
+    /* local rank i owns chunk i + 1 of the intra ring: at most ceil(count / R) */
+    r->inter = rt_ring_create(r->inter_comm, tag, max_count / (size_t)local_size + 1, segment_bytes, timeout_s);
+    r->intra->name = "intra-host ring";
+    r->inter->name = "inter-host ring";
+    r->hier_min = min_count;
+    return r;
 }
 
-int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq) {
-    return run_steps(r, buf, count, 0, r->size - 1, sumsq);
-}
+static bool hierarchical(const rt_ring *r, size_t count) { return r->intra && count >= r->hier_min; }
 
-int rt_ring_allgather(rt_ring *r, float *buf, size_t count) {
-    return run_steps(r, buf, count, r->size - 1, 2 * (r->size - 1), NULL);
-}
-
-void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi) {
+static void flat_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi) {
     int c = mod(r->rank + 1, r->size);
     *lo = chunk_lo(count, c, r->size);
     *hi = chunk_lo(count, c + 1, r->size);
 }
+
+/* Within a host, a reduce-scatter leaves local rank i the host's sum of its
+ * chunk; the ranks that own the same chunk on every host (one inter-host ring
+ * per local rank, all running at once) sum it across hosts; an all-gather
+ * within the host spreads the chunks. Each stage is a ring of its own, with
+ * its own deadlines and a summation order fixed by the ranks' places, so
+ * every rank gets the same bits whatever the timing. */
+int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
+    if (!hierarchical(r, count)) return run_steps(r, buf, count, 0, 2 * (r->size - 1), NULL);
+    size_t lo, hi;
+    rt_ring_owned(r->intra, count, &lo, &hi);
+    int rc = rt_ring_reduce_scatter(r->intra, buf, count, NULL);
+    if (!rc) rc = rt_ring_allreduce(r->inter, buf + lo, hi - lo);
+    return rc ? rc : rt_ring_allgather(r->intra, buf, count);
+}
+
+int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq) {
+    if (!hierarchical(r, count)) return run_steps(r, buf, count, 0, r->size - 1, sumsq);
+    size_t lo, hi;
+    rt_ring_owned(r->intra, count, &lo, &hi);
+    int rc = rt_ring_reduce_scatter(r->intra, buf, count, NULL);
+    return rc ? rc : rt_ring_reduce_scatter(r->inter, buf + lo, hi - lo, sumsq);
+}
+
+int rt_ring_allgather(rt_ring *r, float *buf, size_t count) {
+    if (!hierarchical(r, count)) return run_steps(r, buf, count, r->size - 1, 2 * (r->size - 1), NULL);
+    size_t lo, hi;
+    rt_ring_owned(r->intra, count, &lo, &hi);
+    int rc = rt_ring_allgather(r->inter, buf + lo, hi - lo);
+    return rc ? rc : rt_ring_allgather(r->intra, buf, count);
+}
+
+void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi) {
+    if (hierarchical(r, count)) { /* the inter ring's share of the intra ring's chunk */
+        size_t a, b, c, d;
+        rt_ring_owned(r->intra, count, &a, &b);
+        rt_ring_owned(r->inter, b - a, &c, &d);
+        *lo = a + c;
+        *hi = a + d;
+        return;
+    }
+    flat_owned(r, count, lo, hi);
+}
+
+bool rt_ring_is_hierarchical(const rt_ring *r, size_t count) { return hierarchical(r, count); }
 
 /* Each rank's n doubles travel as the raw bytes of 2n floats in its owned
  * chunk of an all-gather (a copy, so no bits change); every rank then adds the
@@ -409,10 +474,10 @@ int rt_ring_sum_f64(rt_ring *r, double *v, int n, double *scratch) {
     int N = r->size;
     if (N == 1) return RT_OK;
     size_t count = (size_t)(2 * n * N), lo, hi;
-    rt_ring_owned(r, count, &lo, &hi);
+    flat_owned(r, count, &lo, &hi); /* the flat ring, hierarchical or not */
     RT_CHECK(hi - lo == (size_t)(2 * n), "ring: sum_f64 chunk of %zu floats", hi - lo);
     memcpy(scratch + lo / 2, v, (size_t)n * sizeof *v);
-    int rc = rt_ring_allgather(r, (float *)scratch, count);
+    int rc = run_steps(r, (float *)scratch, count, N - 1, 2 * (N - 1), NULL);
     if (rc) return rc;
     for (int k = 0; k < n; k++) v[k] = 0.0;
     for (int q = 0; q < N; q++) /* rank q owns chunk q + 1 */

@@ -65,6 +65,7 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
         rt_event_num(e, "resumed_from_world_size", (double)s->resumed_from_world);
         rt_event_num(e, "cores_per_rank", s->cores);
         rt_event_bool(e, "overlap", s->overlap);
+        if (s->algorithm) rt_event_str(e, "algorithm", s->algorithm);
         rt_event_str(e, "blas_kernels", kernels);
         rt_event_num(e, "blas_threads", threads);
         if (s->nchanges) rt_event_json(e, "config_changes", rt_config_changes_json(s->changes, s->nchanges));
@@ -81,8 +82,8 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
                       detected ? " (OpenBLAS took this CPU for " : "", detected ? detected : "",
                       detected ? "; ringtrain chose from its features)" : "", threads, threads > 1 ? "s" : "");
     if (s->ring)
-        rt_progress_print(l->progress, "ring: %d core%s per rank, buckets reduced %s (dist.overlap %s)", s->cores,
-                          s->cores > 1 ? "s" : "",
+        rt_progress_print(l->progress, "%s: %d core%s per rank, buckets reduced %s (dist.overlap %s)",
+                          s->algorithm ? s->algorithm : "ring", s->cores, s->cores > 1 ? "s" : "",
                           s->overlap ? "on a communication thread while backward runs"
                                      : "after backward, on the training thread",
                           s->overlap_setting);

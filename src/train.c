@@ -67,8 +67,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
 static void install_signal_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
+    struct sigaction sa = {0};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART; /* a second signal while writing interrupts nothing */
@@ -177,7 +176,8 @@ int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, 
     rt_dist_set_timeout(cfg->dist.timeout_s);
     rt_launch_read(&t->launch);
     t->log = rt_runlog_create(t->rank, opts->quiet);
-    int rc = rt_dist_agree(rt_feed_complete_config(cfg), comm); /* every rank reads the file */
+    int rc = rt_dp_check(cfg, comm); /* collective, and the same on every rank */
+    if (!rc) rc = rt_dist_agree(rt_feed_complete_config(cfg), comm); /* every rank reads the file */
     if (rc) {
         rt_trainer_destroy(t);
         return rc;
@@ -364,7 +364,7 @@ static void log_start(rt_trainer *t) {
         .resumed_from_world = t->resumed_from_world, .cores = rt_dp_cores(t->dp), .overlap = overlap,
         .overlap_setting = c->dist.overlap == RT_AUTO ? "auto" : overlap ? "true" : "false",
         .ring = t->world > 1 && t->hooks->no_sync != RT_SYNC_NEVER, .log_every = c->train.log_every,
-        .changes = t->changes, .nchanges = t->nchanges,
+        .changes = t->changes, .nchanges = t->nchanges, .algorithm = rt_dp_algorithm(t->dp),
     };
     rt_runlog_start(t->log, &s);
 }

@@ -74,7 +74,7 @@ suite "ops gradcheck" "$OBJDIR/tests/test_ops"
 suite "model invariants" "$OBJDIR/tests/test_models"
 if [ "$MODE" = check ]; then
     # the fast tier: the ring at np = 2, bad input at np = 1, one short run end to end
-    suite "ring vs MPI_Allreduce at np=2" env RUNS=2 tests/test_ring.sh "$OBJDIR"
+    suite "ring vs MPI_Allreduce at np=2" env RUNS="2 h2x2" tests/test_ring.sh "$OBJDIR"
     suite "bad input" tests/test_bad_input.sh "$BIN"
     suite "one short run" tests/test_smoke.sh "$BIN" "$DATA"
     suite "library exports and ABI" tests/test_api.sh build

@@ -14,8 +14,11 @@
  * It also checks rt_ring_sum_f64 against sums computed from the known inputs.
  * With RT_RING_ORDER=topology the rings run on rt_dist_topology's host-major
  * communicator (the trainer's), and the order is printed and checked: each
- * host's ranks are neighbours. Rank 0 prints one line per case and
- * "N passed, M failed".
+ * host's ranks are neighbours. With RT_ALGORITHM=hierarchical every case runs
+ * on rt_ring_create_hierarchical instead (min_count 0: every count takes its
+ * stages), on the hosts rt_dist_topology finds or, with RT_RANKS_PER_HOST=R,
+ * on hosts of R consecutive ranks each (one machine playing several). Rank 0
+ * prints one line per case and "N passed, M failed".
  */
 #include "ringtrain/common.h"
 #include "ringtrain/dist.h"
@@ -31,6 +34,12 @@
 
 static int rank, world, passed, failed;
 static MPI_Comm ring_comm; /* MPI_COMM_WORLD, or its host-major order */
+static int hier_host = -1, hier_local; /* this rank's place, when the rings are hierarchical */
+
+static rt_ring *new_ring(int tag, size_t max_count, size_t seg_bytes) {
+    if (hier_host < 0) return rt_ring_create(ring_comm, tag, max_count, seg_bytes, 60.0);
+    return rt_ring_create_hierarchical(ring_comm, hier_host, hier_local, tag, max_count, seg_bytes, 0, 60.0);
+}
 
 static void report(bool ok_local, const char *fmt, size_t count, size_t seg, double err) {
     int ok = ok_local, all = 0;
@@ -87,7 +96,7 @@ static void run(size_t count, size_t seg_bytes, ring_mode m) {
     float *want = rt_malloc((count + 1) * sizeof(float));
     float *mag = rt_malloc((count + 1) * sizeof(float));
     float *ref = rt_malloc((count + 1) * sizeof(float));
-    rt_ring *r = rt_ring_create(ring_comm, 77, count, seg_bytes, 60.0);
+    rt_ring *r = new_ring(77, count, seg_bytes);
     const char *mode = mode_name[m];
     char what[128];
 
@@ -156,6 +165,39 @@ static void check_topology(void) {
     rt_free(all);
 }
 
+/* The hierarchical all-reduce's hosts: rt_dist_topology's, or (R > 0) R
+ * consecutive ranks each. The case checks that the stages are taken and that
+ * rt_ring_owned tiles the buffer: every element owned by exactly one rank. */
+static void check_hierarchical(int R) {
+    rt_topology t;
+    MPI_Comm tmp;
+    if (rt_dist_topology(MPI_COMM_WORLD, false, &t, &tmp)) {
+        fprintf(stderr, "rank %d: %s\n", rank, rt_errmsg());
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Comm_free(&tmp);
+    int my_ring_rank;
+    MPI_Comm_rank(ring_comm, &my_ring_rank);
+    hier_host = R > 0 ? my_ring_rank / R : t.host;
+    hier_local = R > 0 ? my_ring_rank % R : t.local_rank;
+    int hosts = R > 0 ? (world + R - 1) / R : t.hosts, per = R > 0 ? R : t.local_size;
+    size_t count = 1000003;
+    rt_ring *r = new_ring(76, count, 4096);
+    size_t lo, hi;
+    rt_ring_owned(r, count, &lo, &hi);
+    int *owner = rt_calloc(count, sizeof *owner);
+    for (size_t i = lo; i < hi; i++) owner[i] = 1;
+    MPI_Allreduce(MPI_IN_PLACE, owner, (int)count, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    size_t bad = 0;
+    for (size_t i = 0; i < count; i++) bad += owner[i] != 1;
+    char what[160];
+    snprintf(what, sizeof what, "hierarchical: %d hosts x %d ranks, stages taken, owned ranges tile the buffer",
+             hosts, per);
+    report(rt_ring_is_hierarchical(r, count) && bad == 0, what, count, 4096, (double)bad);
+    rt_free(owner);
+    rt_ring_destroy(r);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -165,6 +207,8 @@ int main(int argc, char **argv) {
     ring_comm = MPI_COMM_WORLD;
     const char *order = getenv("RT_RING_ORDER");
     if (order && strcmp(order, "topology") == 0) check_topology();
+    const char *algo = getenv("RT_ALGORITHM"), *rph = getenv("RT_RANKS_PER_HOST");
+    if (algo && strcmp(algo, "hierarchical") == 0) check_hierarchical(rph ? atoi(rph) : 0);
     size_t n = (size_t)world;
     size_t counts[] = {0, 1, n > 1 ? n - 1 : 0, n, n + 1, 1000003, (1u << 20) + 7};
     size_t segs[] = {256 * 1024, 256};
@@ -186,7 +230,7 @@ int main(int argc, char **argv) {
             want[2] += -(double)q - 1.0;
         }
         double *scratch = rt_malloc(3 * (size_t)world * sizeof *scratch);
-        rt_ring *r = rt_ring_create(ring_comm, 79, 6 * (size_t)world, 1024, 60.0);
+        rt_ring *r = new_ring(79, 6 * (size_t)world, 1024);
         int rc = rt_ring_sum_f64(r, v, 3, scratch);
         bool ok = rc == 0 && memcmp(v, want, sizeof v) == 0;
         report(ok, "sum_f64: exact double sums in the ring's order on every rank", 3, 1024, 0.0);
@@ -201,7 +245,7 @@ int main(int argc, char **argv) {
         float *a = rt_malloc(count * sizeof(float)), *want = rt_malloc(count * sizeof(float));
         for (size_t i = 0; i < count; i++) a[i] = (float)(rank * 7 + (int)(i % 13));
         MPI_Allreduce(a, want, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        rt_ring *r = rt_ring_create(ring_comm, 78, count, 1024, 60.0);
+        rt_ring *r = new_ring(78, count, 1024);
         rt_ring_allreduce(r, a, count);
         if (rank == world - 1) a[count / 2] += 1.0f;
         size_t bad = 0;

@@ -5,6 +5,7 @@
 #define RINGTRAIN_BENCH_H
 
 #include "ringtrain/api.h"
+#include "ringtrain/ring.h"
 
 #include <mpi.h>
 #include <stdbool.h>
@@ -19,5 +20,12 @@ RT_API int rt_bench_allreduce(MPI_Comm comm, const size_t *sizes, int nsizes, si
  * as many as make 128 MiB, at least 5 and at most 200), for slow links. */
 RT_API int rt_bench_allreduce_iters(MPI_Comm comm, const size_t *sizes, int nsizes, size_t segment_bytes,
                                     int iters, bool json);
+/** rt_bench_allreduce_iters on the caller's ring (flat or hierarchical),
+ * built over comm for at least rt_bench_max_count(sizes) floats; segment_bytes
+ * is only printed. The table names the algorithm. */
+RT_API int rt_bench_allreduce_on(MPI_Comm comm, rt_ring *ring, const size_t *sizes, int nsizes,
+                                 size_t segment_bytes, int iters, bool json);
+/** The largest of sizes (bytes) in floats. */
+RT_API size_t rt_bench_max_count(const size_t *sizes, int nsizes);
 
 #endif

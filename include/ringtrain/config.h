@@ -39,6 +39,7 @@ typedef enum rt_sched_kind {
 
 enum { RT_NONFINITE_ABORT, RT_NONFINITE_SKIP };
 enum { RT_RING_ORDER_TOPOLOGY, RT_RING_ORDER_RANK };
+enum { RT_ALGO_RING, RT_ALGO_HIERARCHICAL, RT_ALGO_AUTO }; /* dist.algorithm */
 enum { RT_OFF, RT_ON, RT_AUTO }; /* a switch that may be left to the machine */
 
 typedef struct rt_config {
@@ -91,6 +92,7 @@ typedef struct rt_config {
         int64_t check_every;
         double timeout_s;
         int ring_order;           /**< RT_RING_ORDER_TOPOLOGY (host-major) or _RANK */
+        int algorithm;            /**< RT_ALGO_RING, _HIERARCHICAL or _AUTO */
     } dist;
     void *resolved; /**< cJSON tree with defaults filled in, owned */
 } rt_config;

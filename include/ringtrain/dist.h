@@ -40,6 +40,7 @@ typedef struct rt_topology {
     int local_rank;  /**< this rank's place among the ranks of its host */
     int local_size;  /**< ranks on this rank's host */
     int max_local;   /**< the most ranks any host has */
+    int min_local;   /**< the fewest ranks any host has (= max_local: every host alike) */
 } rt_topology;
 
 /** Learns the topology (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)) and,

@@ -37,6 +37,11 @@ typedef struct rt_dp_times {
     double comm, wait;
 } rt_dp_times;
 
+/** Checks the config's dist section against the job: dist.algorithm
+ * "hierarchical" needs the same number of ranks on every host. Returns RT_OK
+ * or RT_EBADINPUT naming the file and key, the same on every rank.
+ * Collective over comm. */
+RT_API int rt_dp_check(const rt_config *c, MPI_Comm comm);
 /** Sets up the ring and the buckets over p for this config on comm, installs
  * the bucket hook on g, and decides whether buckets travel on a communication
  * thread (dist.overlap; "auto": when the rank has 2+ cores of its own).
@@ -49,6 +54,9 @@ RT_API void rt_dp_destroy(rt_dp *d);
 RT_API int rt_dp_cores(const rt_dp *d);
 RT_API bool rt_dp_overlap(const rt_dp *d);
 /** @} */
+/** The gradient all-reduce: "hierarchical" when the model's buckets take its
+ * stages (dist.algorithm), else "ring". */
+RT_API const char *rt_dp_algorithm(const rt_dp *d);
 
 /** Starts a step: zeroes the gradients unless the last update already did. */
 RT_API void rt_dp_begin_step(rt_dp *d);

@@ -15,6 +15,7 @@
 #include "ringtrain/api.h"
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct rt_ring rt_ring;
@@ -26,6 +27,23 @@ typedef struct rt_ring rt_ring;
  * thread at a time. */
 RT_API rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment_bytes,
                                double timeout_s);
+/** A hierarchical all-reduce over comm: this rank is local rank local_rank
+ * of host `host` (rt_dist_topology), and every host must have the same
+ * number of ranks R (the caller checks). Counts of at least min_count floats
+ * take three stages, each a ring like the one above: a reduce-scatter within
+ * each host; R inter-host rings at once, local rank i of every host summing
+ * chunk i; an all-gather within the host. Per host, 2(H-1)/H of the buffer
+ * crosses the network, against 2(N-1)/N for a flat ring over N = H x R.
+ * Smaller counts, and rt_ring_sum_f64, take a flat ring over comm. The
+ * guarantees are the ring's: the same bits on every rank, a summation order
+ * that does not depend on timing (it differs from the flat ring's), a
+ * deadline on every wait; errors say which stage's ring timed out. The rest
+ * of this API takes the handle as it takes a flat ring's. Collective. */
+RT_API rt_ring *rt_ring_create_hierarchical(MPI_Comm comm, int host, int local_rank, int tag,
+                                            size_t max_count, size_t segment_bytes, size_t min_count,
+                                            double timeout_s);
+/** Whether a count-float call on r takes the hierarchical stages. */
+RT_API bool rt_ring_is_hierarchical(const rt_ring *r, size_t count);
 /** Frees the ring and its scratch (NULL: no-op); collective only in that no
  * rank may still be inside a ring call on it. */
 RT_API void rt_ring_destroy(rt_ring *r);
@@ -49,7 +67,8 @@ RT_API int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *
 RT_API int rt_ring_allgather(rt_ring *r, float *buf, size_t count);
 /** @} */
 /** This rank's owned range [*lo, *hi) of a count-float buffer: one chunk of
- * about count / N (chunk rank + 1 of the schedule above). */
+ * about count / N (chunk rank + 1 of the schedule above; for a hierarchical
+ * count, the inter-host ring's chunk of the intra-host ring's). */
 RT_API void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi);
 /** In place: v (n doubles, n small) becomes the sum over all ranks, added in
  * rank order in double, identical bits on every rank. scratch holds n * N

@@ -32,6 +32,7 @@ typedef struct rt_run_start {
     int64_t log_every;
     const struct rt_cfg_change *changes; /**< config changes a resume brought (nchanges) */
     int nchanges;
+    const char *algorithm;      /**< the gradient all-reduce: "ring" or "hierarchical" (NULL: not said) */
 } rt_run_start;
 
 /** One log window: its last step and the time split of that step. */

@@ -4,6 +4,7 @@
 #include "ringtrain/common.h"
 
 #include <errno.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,14 @@ int arg_usage_error(const char *verb, const char *fmt, const char *arg) {
     char what[512];
     snprintf(what, sizeof what, fmt, arg);
     return rt_err(RT_EBADINPUT, "%s: %s (see ringtrain %s --help)", verb, what, verb);
+}
+
+int arg_parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, bool *help) {
+    int r = arg_parse(s, argc, argv), rank = 0;
+    *help = r == ARGS_HELP;
+    if (*help && mpi) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (*help && rank == 0) fputs(s->usage, stdout);
+    return r == ARGS_BAD ? RT_EBADINPUT : RT_OK;
 }
 
 bool arg_is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }

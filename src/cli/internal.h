@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #define ARG_MAX_SETS 256 /* values an ARG_LIST flag takes */
+#define NOPTS(a) ((int)(sizeof a / sizeof a[0]))
 
 
 typedef enum { ARG_FLAG, ARG_STR, ARG_LIST, ARG_INT, ARG_NUM, ARG_CHOICE } arg_kind;
@@ -41,5 +42,12 @@ bool arg_is_help(const char *a);
 /* Reads argv by s: ARGS_OK, ARGS_HELP (--help given: the caller prints the
  * usage), or ARGS_BAD with the error recorded. */
 int arg_parse(const arg_spec *s, int argc, char **argv);
+/* arg_parse, printing the usage on --help (*help set; with mpi, on world rank
+ * 0 only). Returns RT_OK, or RT_EBADINPUT with the error recorded. */
+int arg_parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, bool *help);
+
+/* The verbs that live in cli/: argc and argv from the verb on; RT_OK or an
+ * error code with the error recorded. */
+int cli_bench(int argc, char **argv);
 
 #endif
