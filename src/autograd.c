@@ -76,6 +76,7 @@ struct rt_graph {
     int nparams;
     int uses_cap;
     int *uses;        /* (uses_cap) tape nodes still to run that read each parameter */
+    const rt_node *released; /* the node whose backward called rt_graph_params_final */
 };
 
 rt_graph *rt_graph_create(size_t arena_bytes, int max_nodes) {
@@ -193,9 +194,16 @@ void rt_graph_backward(rt_graph *g, rt_tensor *loss) {
     }
     if (!loss->grad) return; /* nothing requires a gradient */
     loss->grad[0] = 1.0f;
+    g->released = NULL;
     for (int i = g->nnodes - 1; i >= 0; i--) {
         rt_node *n = &g->nodes[i];
         rt_op_table[n->op].backward(g, n);
-        if (g->hook) count_uses(g, n, -1);
+        if (g->hook && g->released != n) count_uses(g, n, -1);
     }
+}
+
+void rt_graph_params_final(rt_graph *g, const rt_node *n) {
+    if (!g->hook || g->released == n) return;
+    count_uses(g, n, -1);
+    g->released = n;
 }

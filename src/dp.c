@@ -79,7 +79,11 @@ rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm
      * rank it shares that core with backward, and there the ring measured
      * faster run after backward on this thread (README, "The ring"). */
     d->cores = rt_dist_cores_per_rank(comm);
-    d->overlap = c->dist.overlap == RT_ON || (c->dist.overlap == RT_AUTO && d->cores > 1);
+    /* Across hosts the ring mostly waits on the network, and waiting costs
+     * no core: there the thread runs whatever the cores (at normal priority,
+     * gradsync.c), so buckets travel during backward. */
+    d->overlap = c->dist.overlap == RT_ON ||
+                 (c->dist.overlap == RT_AUTO && (d->cores > 1 || rt_ring_crosses_hosts(d->ring)));
     d->sync = rt_gradsync_create(p, d->ring, c->dist.bucket_mb, d->overlap, d->shard);
     rt_graph_set_param_hook(g, p->ntrain, rt_gradsync_param_ready, d->sync);
     return d;

@@ -70,6 +70,7 @@ struct rt_ring {
     double timeout_s;
     float *scratch;        /* (slots x seg) incoming segments of a reduce-scatter step */
     int slots;             /* RT_RING_SLOTS, or a network window's worth */
+    bool crosses;          /* some rank's left neighbour is on another host */
     MPI_Request *rreq;     /* (max segments) receives of the current step */
     MPI_Request *sreq[2];  /* (max segments) sends of steps s and s+1 */
     double *segsq;         /* (max segments) owned segments' sums of squares */
@@ -130,7 +131,12 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
     size_t max_chunk = (max_count + (size_t)r->size - 1) / (size_t)r->size + 1;
     if ((max_chunk + r->seg - 1) / r->seg > RT_RING_TAGS) r->seg = (max_chunk + RT_RING_TAGS - 1) / RT_RING_TAGS;
     r->slots = RT_RING_SLOTS;
-    if (left_is_remote(comm, nb[0])) {
+    bool remote = left_is_remote(comm, nb[0]);
+    int mine = remote, *all = rt_calloc((size_t)r->size, sizeof *all);
+    MPI_Allgather(&mine, 1, MPI_INT, all, 1, MPI_INT, comm);
+    for (int q = 0; q < r->size; q++) r->crosses |= all[q] != 0;
+    rt_free(all);
+    if (remote) {
         size_t want = RT_RING_NET_WINDOW / (r->seg * sizeof(float)), need = max_chunk / r->seg + 1;
         want = want < need ? want : need;
         r->slots = want > RT_RING_SLOTS ? (int)want : RT_RING_SLOTS;
@@ -466,6 +472,8 @@ void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi) {
 }
 
 bool rt_ring_is_hierarchical(const rt_ring *r, size_t count) { return hierarchical(r, count); }
+
+bool rt_ring_crosses_hosts(const rt_ring *r) { return r->crosses; }
 
 /* Each rank's n doubles travel as the raw bytes of 2n floats in its owned
  * chunk of an all-gather (a copy, so no bits change); every rank then adds the

@@ -143,6 +143,12 @@ typedef void (*rt_param_hook)(void *ctx, int param_index);
  * Its bookkeeping is allocated the first time and kept, so turning the hook
  * on and off each step never allocates. */
 RT_API void rt_graph_set_param_hook(rt_graph *g, int nparams, rt_param_hook fn, void *ctx);
+/** Called by an op's backward once it has written the gradients of the
+ * parameters node n reads, before the rest of its work (its input gradient):
+ * the hook then runs for those of them n was the last reader of, so their
+ * bucket travels while that work computes. Optional; without it the hook
+ * runs after the op returns. */
+RT_API void rt_graph_params_final(rt_graph *g, const rt_node *n);
 
 /** Seeds d(loss)/d(loss) = 1 on a scalar and runs the tape backwards. */
 RT_API void rt_graph_backward(rt_graph *g, rt_tensor *loss);

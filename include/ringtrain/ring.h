@@ -42,6 +42,10 @@ RT_API rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t 
 RT_API rt_ring *rt_ring_create_hierarchical(MPI_Comm comm, int host, int local_rank, int tag,
                                             size_t max_count, size_t segment_bytes, size_t min_count,
                                             double timeout_s);
+/** Whether some rank's neighbour in r (or, hierarchical, in any of its
+ * stages: the flat ring over all ranks crosses whenever they do) is on
+ * another host, so that its calls wait on a network. */
+RT_API bool rt_ring_crosses_hosts(const rt_ring *r);
 /** Whether a count-float call on r takes the hierarchical stages. */
 RT_API bool rt_ring_is_hierarchical(const rt_ring *r, size_t count);
 /** Frees the ring and its scratch (NULL: no-op); collective only in that no

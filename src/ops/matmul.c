@@ -98,16 +98,11 @@ static void narrow_dx(const float *dy, const float *w, int b, int in, int out, f
 }
 
 void rt_bwd_linear(rt_graph *g, rt_node *n) {
-    (void)g;
     rt_tensor *x = n->in[0], *w = n->in[1], *bias = n->nin > 2 ? n->in[2] : NULL;
     const float *dy = n->out->grad;
     int b = x->shape[0], in = x->shape[1], out = w->shape[0];
     if (b == 0 || out == 0) return;
-    if (in > 0 && in <= NARROW && x->grad) /* dx (b,in) += dy (b,out) @ W (out,in), in a loop */
-        narrow_dx(dy, w->data, b, in, out, x->grad);
-    else if (in > 0 && x->grad)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f, dy, out, w->data,
-                    in, 1.0f, x->grad, in);
+    /* the parameters' gradients first: their bucket can then travel while dx computes */
     if (in > 0 && w->grad) /* dW (out,in) += dy^T (out,b) @ x (b,in) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, b, 1.0f, dy, out, x->data,
                     in, 1.0f, w->grad, in);
@@ -116,4 +111,10 @@ void rt_bwd_linear(rt_graph *g, rt_node *n) {
             const float *row = dy + (int64_t)i * out;
             for (int j = 0; j < out; j++) bias->grad[j] += row[j];
         }
+    if (x->param_id <= 0) rt_graph_params_final(g, n); /* else dx below is a parameter's gradient */
+    if (in > 0 && in <= NARROW && x->grad) /* dx (b,in) += dy (b,out) @ W (out,in), in a loop */
+        narrow_dx(dy, w->data, b, in, out, x->grad);
+    else if (in > 0 && x->grad)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f, dy, out, w->data,
+                    in, 1.0f, x->grad, in);
 }
