@@ -88,22 +88,27 @@ static size_t chunk_lo(size_t count, int i, int n) { return (count * (size_t)i) 
 
 static int mod(int a, int n) { return ((a % n) + n) % n; }
 
-/* Whether comm's rank `left` shares no memory with this rank (another host).
- * Collective over comm. */
-static bool left_is_remote(MPI_Comm comm, int left) {
+/* Whether comm's rank `left` shares no memory with this rank (another host),
+ * and whether any rank of comm is on another host than this one: then the
+ * ring, a cycle through every rank, crosses hosts somewhere. Collective. */
+static void find_hosts(MPI_Comm comm, int left, bool *left_remote, bool *crosses) {
     MPI_Comm local;
-    int me;
+    int me, size, local_size;
+    *left_remote = *crosses = false;
     MPI_Comm_rank(comm, &me);
-    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, me, MPI_INFO_NULL, &local) != MPI_SUCCESS) return false;
+    MPI_Comm_size(comm, &size);
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, me, MPI_INFO_NULL, &local) != MPI_SUCCESS) return;
     MPI_Group g, lg;
     int there = MPI_UNDEFINED;
     MPI_Comm_group(comm, &g);
     MPI_Comm_group(local, &lg);
     MPI_Group_translate_ranks(g, 1, &left, lg, &there);
+    MPI_Comm_size(local, &local_size);
     MPI_Group_free(&g);
     MPI_Group_free(&lg);
     MPI_Comm_free(&local);
-    return there == MPI_UNDEFINED;
+    *left_remote = there == MPI_UNDEFINED;
+    *crosses = local_size < size;
 }
 
 rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment_bytes,
@@ -131,11 +136,8 @@ rt_ring *rt_ring_create(MPI_Comm comm, int tag, size_t max_count, size_t segment
     size_t max_chunk = (max_count + (size_t)r->size - 1) / (size_t)r->size + 1;
     if ((max_chunk + r->seg - 1) / r->seg > RT_RING_TAGS) r->seg = (max_chunk + RT_RING_TAGS - 1) / RT_RING_TAGS;
     r->slots = RT_RING_SLOTS;
-    bool remote = left_is_remote(comm, nb[0]);
-    int mine = remote, *all = rt_calloc((size_t)r->size, sizeof *all);
-    MPI_Allgather(&mine, 1, MPI_INT, all, 1, MPI_INT, comm);
-    for (int q = 0; q < r->size; q++) r->crosses |= all[q] != 0;
-    rt_free(all);
+    bool remote;
+    find_hosts(comm, nb[0], &remote, &r->crosses);
     if (remote) {
         size_t want = RT_RING_NET_WINDOW / (r->seg * sizeof(float)), need = max_chunk / r->seg + 1;
         want = want < need ? want : need;
