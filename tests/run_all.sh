@@ -105,6 +105,7 @@ if [ "$MODE" != sanitize ]; then
     suite "multi-rank training" tests/test_mpi.sh "$BIN" "$DATA"
     suite "several-GB set under a memory budget" tests/test_bigdata.sh "$BIN" "$DATA"
     suite "slurm" tests/test_slurm.sh
+    suite "slurm across nodes" tests/test_slurm_nodes.sh "$BIN" "$DATA"
     suite "two hosts over TCP" tests/test_twohost.sh "$BIN" "$DATA"
     suite "the ring on emulated clusters" tests/test_cluster.sh "$OBJDIR" "$BIN" "$DATA"
     suite "chaos soak" tests/test_chaos.sh "$BIN" "$DATA"

@@ -17,31 +17,15 @@ cleanup() {
     slurm/local-cluster.sh stop
     [ -n "${RT_KEEP:-}" ] || rm -rf "$RT_SLURM_DIR" "$RUNS"
 }
-daemon_log() { # daemon_log JOB: what slurmctld and slurmd said about the job
-    echo "    slurmctld and slurmd on job $1:"
-    grep -hE "(JobId=|job_id=|job |StepId=|\[)$1([^0-9]|$)" "$RT_SLURM_DIR/slurmctld.log" "$RT_SLURM_DIR/slurmd.log" 2>/dev/null |
-        tail -n 30 | sed 's/^/    /'
-}
 trap cleanup EXIT
 mkdir -p "$OUT"
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/slurm_lib.sh"
 if ! slurm/local-cluster.sh start >/dev/null; then
     echo "FAIL local cluster did not start"
     echo "0 passed, 1 failed"
     exit 1
 fi
-state() { scontrol show job "$1" | grep -oE 'JobState=[A-Z_]+' | cut -d= -f2; }
-field() { scontrol show job "$1" | grep -oE "$2=[^ ]+" | cut -d= -f2; }
-wait_state() { # wait_state JOB SECONDS STATE...: until the job reaches one of the states
-    local job=$1 secs=$2 s
-    shift 2
-    for _ in $(seq $((secs * 5))); do
-        s=$(state "$job")
-        for want in "$@"; do [ "$s" = "$want" ] && return 0; done
-        sleep 0.2
-    done
-    return 1
-}
 submit() { # submit NAME ARGS...: prints the job id
     local name=$1
     shift
@@ -56,23 +40,6 @@ st=$(state "$j1")
 done_line=$(grep '"event":"done"' "$OUT/whole.out" | tail -n1)
 [ "$st" = COMPLETED ] && [ "$(field "$j1" ExitCode)" = "0:0" ] && [[ "$done_line" == *'"step":300'*'"world_size":2'* ]]
 check "whole job" $? "job $j1 $st exit $(field "$j1" ExitCode); $(echo "$done_line" | cut -c1-80)"
-
-# preempt JOB RUN_DIR: USR1 to the batch shell once step 25 is logged, then
-# release the requeued job. Slurm holds a requeued batch job for about two
-# minutes; it is released as soon as the first attempt's step daemon is gone
-# (its PMIx socket must be free) and the node has left COMPLETING.
-preempt() {
-    local job=$1 dir=$2
-    for _ in $(seq 300); do [ -s "$dir/metrics.jsonl" ] && grep -q '"step":25,' "$dir/metrics.jsonl" && break; sleep 0.2; done
-    scancel --signal=USR1 --batch "$job"
-    for _ in $(seq 300); do [ "$(field "$job" Restarts)" = 1 ] && [ "$(state "$job")" = PENDING ] && break; sleep 0.2; done
-    for _ in $(seq 300); do pgrep -f "slurmstepd: \[$job\." >/dev/null || break; sleep 0.2; done
-    # and slurmd must have finished cleaning up the attempt (the node leaves
-    # COMPLETING): a launch before that can be refused, failing the job
-    for _ in $(seq 300); do [ "$(sinfo -h -N -o %T | head -n1)" = idle ] && break; sleep 0.2; done
-    scontrol update JobId="$job" StartTime=now
-    wait_state "$job" 180 COMPLETED FAILED CANCELLED
-}
 
 # ---- 2. preemption: USR1 to the batch shell, checkpoint, exit 3, requeue, resume ----
 j2=$(submit preempt slurm/train.sbatch configs/fashion_mlp.json "${STEPS[@]}")
