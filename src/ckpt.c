@@ -37,7 +37,7 @@ static int check_space(const char *path, size_t bytes) {
 }
 
 /* the paths the readers look up, for the probe of an unsealed file (h5util.h) */
-static const char *const CKPT_NAMES[] = {"/params", "/optim", "/optim/m", "/optim/v", NULL};
+static const char *const CKPT_NAMES[] = {"/params", "/optim", "/optim/m", "/optim/v", "/ema", NULL};
 
 /* ---- write ---- */
 
@@ -89,7 +89,7 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     rt_h5_init();
     char tmp[2048];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int copies = 1 + (m != NULL) + (v != NULL);
+    int copies = 1 + (m != NULL) + (v != NULL) + (meta->ema != NULL);
     int space = check_space(path, rt_mul_size(p->total * sizeof(float), (size_t)copies));
     if (space) return space;
     hid_t fcpl = rt_h5_seal_fcpl();
@@ -104,6 +104,7 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     }
     if (!rc && m) rc = write_group(f, "optim/m", p, m);
     if (!rc && v) rc = write_group(f, "optim/v", p, v);
+    if (!rc && meta->ema) rc = write_group(f, "ema", p, meta->ema);
     if (!rc) rc = rt_h5_attr_write_int(f, "step", meta->step);
     if (!rc) rc = rt_h5_attr_write_int(f, "epoch", meta->epoch);
     /* without provenance the file is what format 2 was */
@@ -283,6 +284,37 @@ int rt_ckpt_load_params(const char *path, rt_params *p) {
     rt_h5_lock();
     int rc = ckpt_load_params_locked(path, p);
     rt_h5_unlock();
+    return rc;
+}
+
+static int ckpt_load_ema_locked(const char *path, const rt_params *p, float *ema, bool *found) {
+    rt_h5_init();
+    *found = false;
+    hid_t f;
+    int rc = rt_h5_open_checked(path, RT_SEAL_IF_PRESENT, CKPT_NAMES, &f);
+    if (rc) return rc;
+    *found = H5Lexists(f, "ema", H5P_DEFAULT) > 0;
+    if (*found) rc = load_group(f, path, "ema", p, ema);
+    H5Fclose(f);
+    return rc;
+}
+
+int rt_ckpt_load_ema(const char *path, const rt_params *p, float *ema, bool *found) {
+    rt_h5_lock();
+    int rc = ckpt_load_ema_locked(path, p, ema, found);
+    rt_h5_unlock();
+    return rc;
+}
+
+int rt_ckpt_load_weights(const char *path, rt_params *p, const char *which, const char **used) {
+    if (which && strcmp(which, "params") != 0 && strcmp(which, "ema") != 0)
+        return rt_err(RT_EBADINPUT, "--weights: params or ema, not \"%s\"", which);
+    bool found = false;
+    int rc = which && strcmp(which, "params") == 0 ? RT_OK : rt_ckpt_load_ema(path, p, p->data, &found);
+    if (!rc && which && strcmp(which, "ema") == 0 && !found)
+        rc = rt_err(RT_EBADINPUT, "%s: /ema: missing group (the run had train.ema_decay 0); use --weights params", path);
+    if (!rc && !found) rc = rt_ckpt_load_params(path, p);
+    if (used) *used = found ? "ema" : "params";
     return rc;
 }
 

@@ -47,6 +47,7 @@ static const rt_key keys[] = {
     KINT("train.checkpoint_every", rt_config, train.checkpoint_every, "0", 0, BIG),
     KENUM("train.nonfinite", rt_config, train.nonfinite, "\"abort\"", "abort|skip"),
     KINT("train.keep_checkpoints", rt_config, train.keep_checkpoints, "3", 1, 1 << 20),
+    KNUM_IN("train.ema_decay", rt_config, train.ema_decay, "0", 0, 1, false, true),
     KPATH("init.from", rt_config, init.from, "\"\""),
     KNUM_POS("dist.bucket_mb", rt_config, dist.bucket_mb, "4", 0, 4096),
     KINT("dist.segment_kb", rt_config, dist.segment_kb, "512", 1, 1 << 20),

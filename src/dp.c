@@ -148,6 +148,7 @@ int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip
     *t = (rt_dp_times){0};
     bool shard = d->shard && d->synced;
     rt_flight_phase_only(RT_PHASE_OPTIMIZER);
+    rt_optim_ema_start(o, d->p->data); /* train.ema_decay: from the parameters before the first update */
     rt_optim_begin(o);
     int nb = shard ? rt_gradsync_num_buckets(d->sync) : 1;
     for (int i = 0; i < nb; i++) {
@@ -159,10 +160,13 @@ int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip
         if (shard) rt_gradsync_updated(d->sync, i); /* its parameters go out while the next updates */
     }
     d->grad_zeroed = true;
-    if (!shard) return RT_OK;
-    /* the rest of the zeroing, while the parameters travel */
-    rt_gradsync_zero_unowned(d->sync, d->p->grad);
-    return rt_gradsync_gather_finish(d->sync, &t->comm, &t->wait);
+    int rc = RT_OK;
+    if (shard) { /* the rest of the zeroing, while the parameters travel */
+        rt_gradsync_zero_unowned(d->sync, d->p->grad);
+        rc = rt_gradsync_gather_finish(d->sync, &t->comm, &t->wait);
+    }
+    if (!rc) rt_optim_ema_update(o, d->p->data); /* every rank holds every parameter now */
+    return rc;
 }
 
 int rt_dp_gather_state(rt_dp *d, rt_optim *o) {

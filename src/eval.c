@@ -95,12 +95,13 @@ int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Comm comm,
 
 /* ---- the eval verb ---- */
 
-static void print_result(const char *ckpt, const char *split, const rt_dataset *d, const rt_model *m,
-                         const rt_batch_stats *st) {
+static void print_result(const char *ckpt, const char *split, const char *weights, const rt_dataset *d,
+                         const rt_model *m, const rt_batch_stats *st) {
     rt_metric met[RT_MAX_METRICS];
     rt_event *e = rt_event_new("eval");
     rt_event_str(e, "checkpoint", ckpt);
     rt_event_str(e, "split", split);
+    rt_event_str(e, "weights", weights);
     rt_event_num(e, "rows", (double)rt_dataset_rows(d));
     rt_event_metrics(e, split, met, rt_model_metrics(m, st, met));
     rt_event_metrics(e, NULL, met, rt_model_info(m, met));
@@ -108,15 +109,21 @@ static void print_result(const char *ckpt, const char *split, const rt_dataset *
 }
 
 int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm) {
+    return rt_eval_checkpoint_weights(ckpt, data, split, NULL, comm);
+}
+
+int rt_eval_checkpoint_weights(const char *ckpt, const char *data, const char *split, const char *weights,
+                               MPI_Comm comm) {
     rt_config *cfg = NULL;
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     int rc = rt_ckpt_config(ckpt, &cfg);
     rt_model *m = NULL;
     rt_dataset *d = NULL;
+    const char *used = "params";
     if (!rc) {
         m = rt_model_create(cfg);
-        rc = rt_ckpt_load_params(ckpt, rt_model_params(m));
+        rc = rt_ckpt_load_weights(ckpt, rt_model_params(m), weights, &used);
     }
     if (!rc) rc = rt_feed_open_split(cfg, m, data ? data : cfg->data.test, split, &d);
     rc = rt_dist_agree(rc, comm);
@@ -125,7 +132,7 @@ int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MP
         rt_graph *g = rt_graph_create(16u << 20, 256);
         rt_batch_stats st;
         rc = rt_evaluator_run(e, g, d, comm, &st);
-        if (!rc && rank == 0) print_result(ckpt, split, d, m, &st);
+        if (!rc && rank == 0) print_result(ckpt, split, used, d, m, &st);
         rt_graph_destroy(g);
         rt_evaluator_destroy(e);
     }

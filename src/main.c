@@ -58,10 +58,11 @@ static const char *const usage_train =
     "  ringtrain train configs/fashion_mlp.json --set optim.lr=3e-4 --set train.steps=100\n";
 
 static const char *const usage_eval =
-    "usage: ringtrain eval CHECKPOINT.h5 [--data FILE.h5] [--split test|train]\n"
+    "usage: ringtrain eval CHECKPOINT.h5 [--data FILE.h5] [--split test|train] [--weights params|ema]\n"
     "\n"
     "  --data FILE.h5   dataset to evaluate on (default: data.test of the checkpoint's config)\n"
     "  --split NAME     group of the dataset file (default test)\n"
+    "  --weights W      params, or ema (train.ema_decay); default: ema when the checkpoint has it\n"
     "\n"
     "example:\n"
     "  ringtrain eval runs/fashion_mlp/ckpt/step_00000234.h5\n";
@@ -92,7 +93,7 @@ static const char *const usage_diff =
 
 static const char *const usage_sample =
     "usage: ringtrain sample CHECKPOINT.h5 --out FILE.png|FILE.h5 [--n N] [--seed S] [--steps K]\n"
-    "                        [--class K|all] [--cfg W] [--temperature T]\n"
+    "                        [--class K|all] [--cfg W] [--temperature T] [--weights params|ema]\n"
     "\n"
     "Draws N samples from a generative checkpoint (model.type nice or rectified_flow).\n"
     "  --out FILE       .png: an image grid (libpng); .h5: /noise, /labels, /samples in the\n"
@@ -104,6 +105,7 @@ static const char *const usage_sample =
     "                   turn (a PNG grid then has one row per class)\n"
     "  --cfg W          classifier-free guidance: v(null) + W (v(class) - v(null)); 1 is none\n"
     "  --temperature T  scale of the starting noise (default 1)\n"
+    "  --weights W      params, or ema (train.ema_decay); default: ema when the checkpoint has it\n"
     "\n"
     "example:\n"
     "  ringtrain sample runs/fashion_rectflow_dit/ckpt/step_00004680.h5 --class all --n 80 --cfg 2 --out grid.png\n";
@@ -231,12 +233,15 @@ static int cmd_train(int argc, char **argv) {
     return rc;
 }
 
+static const char *const WEIGHTS[] = {"params", "ema", NULL};
+
 static int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *split = "test";
+    const char *ckpt = NULL, *data = NULL, *split = "test", *weights = NULL;
     static const char *const splits[] = {"test", "train", NULL};
     const arg_opt o[] = {
         {.name = "--data", .kind = ARG_STR, .out = &data},
         {.name = "--split", .kind = ARG_CHOICE, .out = &split, .what = "test or train", .choices = splits},
+        {.name = "--weights", .kind = ARG_CHOICE, .out = &weights, .what = "params or ema", .choices = WEIGHTS},
     };
     arg_spec s = {"eval", usage_eval, o, NOPTS(o), &ckpt, 1};
     bool help;
@@ -245,7 +250,7 @@ static int cmd_eval(int argc, char **argv) {
     if (!ckpt) return arg_usage_error("eval", "missing CHECKPOINT.h5%s", "");
     char path[RT_CKPT_PATH_MAX];
     if ((rc = rt_ckpt_resolve(ckpt, path, sizeof path))) return rc;
-    return rt_eval_checkpoint(path, data, split, MPI_COMM_WORLD);
+    return rt_eval_checkpoint_weights(path, data, split, weights, MPI_COMM_WORLD);
 }
 
 static int cmd_prep(int argc, char **argv) {
@@ -296,6 +301,7 @@ static int cmd_sample(int argc, char **argv) {
         {.name = "--cfg", .kind = ARG_NUM, .out = &req.cfg, .lo = 0, .hi = 100, .what = "a scale in [0, 100]"},
         {.name = "--temperature", .kind = ARG_NUM, .out = &req.temperature, .lo = 0, .hi = 10,
          .what = "a number in [0, 10]"},
+        {.name = "--weights", .kind = ARG_CHOICE, .out = &req.weights, .what = "params or ema", .choices = WEIGHTS},
     };
     arg_spec s = {"sample", usage_sample, o, NOPTS(o), &ckpt, 1};
     bool help;

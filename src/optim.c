@@ -14,6 +14,9 @@ struct rt_optim {
     int64_t t;  /* steps taken */
     float *m;   /* (n) AdamW first moment / SGD momentum buffer */
     float *v;   /* (n) AdamW second moment; NULL for SGD */
+    double ema_decay;
+    float *ema; /* (n) EMA of the parameters; NULL when train.ema_decay is 0 */
+    bool ema_ready; /* ema holds a value (from the first step, or a checkpoint) */
 };
 
 rt_optim *rt_optim_create(const rt_config *cfg, size_t n) {
@@ -33,6 +36,8 @@ rt_optim *rt_optim_create(const rt_config *cfg, size_t n) {
         o->v = rt_alloc_aligned(bytes);
         memset(o->v, 0, bytes);
     }
+    o->ema_decay = cfg->train.ema_decay;
+    if (o->ema_decay > 0.0) o->ema = rt_alloc_aligned(bytes);
     return o;
 }
 
@@ -40,6 +45,7 @@ void rt_optim_destroy(rt_optim *o) {
     if (!o) return;
     rt_free(o->m);
     rt_free(o->v);
+    rt_free(o->ema);
     rt_free(o);
 }
 
@@ -125,6 +131,26 @@ void rt_optim_apply_zero(rt_optim *o, float *param, float *grad, double lr, size
 void rt_optim_step(rt_optim *o, float *param, const float *grad, double lr) {
     rt_optim_begin(o);
     rt_optim_apply(o, param, grad, lr, 0, o->n);
+}
+
+/* ---- EMA of the parameters ---- */
+
+float *rt_optim_ema(rt_optim *o) { return o->ema; }
+void rt_optim_ema_loaded(rt_optim *o) { o->ema_ready = o->ema != NULL; }
+
+void rt_optim_ema_start(rt_optim *o, const float *param) {
+    if (!o->ema || o->ema_ready) return;
+    memcpy(o->ema, param, o->n * sizeof(float));
+    o->ema_ready = true;
+}
+
+/* float arithmetic, one rounding per operation, the same on every rank */
+RT_HOT static void ema_range(float *restrict e, const float *restrict param, size_t n, float d, float omd) {
+    for (size_t i = 0; i < n; i++) e[i] = e[i] * d + param[i] * omd;
+}
+
+void rt_optim_ema_update(rt_optim *o, const float *param) {
+    if (o->ema) ema_range(o->ema, param, o->n, (float)o->ema_decay, (float)(1.0 - o->ema_decay));
 }
 
 /* ---- schedules ---- */

@@ -99,6 +99,7 @@ typedef struct drawn {
     int steps;
     double cfg, temperature;
     uint64_t seed;
+    const char *weights; /* "params" or "ema" */
 } drawn;
 
 static int write_rows(hid_t f, const char *name, const rt_config *c, int ndim, const int *shape, int64_t n,
@@ -113,7 +114,7 @@ static int write_attrs(hid_t f, const drawn *d) {
     int rc = rt_h5_attr_write_int(f, "steps", d->steps);
     if (!rc) rc = rt_h5_attr_write_double(f, "cfg", d->cfg);
     if (!rc) rc = rt_h5_attr_write_double(f, "temperature", d->temperature);
-    if (!rc) rc = rt_h5_attr_write_str(f, "weights", "params");
+    if (!rc) rc = rt_h5_attr_write_str(f, "weights", d->weights ? d->weights : "params");
     if (!rc) rc = rt_h5_attr_write_int(f, "seed", (int64_t)d->seed);
     return rc;
 }
@@ -201,7 +202,7 @@ int rt_sample_checkpoint(const char *ckpt, const rt_sample_req *req, const char 
                .seed = req->seed,
                .cfg = isnan(req->cfg) ? 1.0 : req->cfg, .temperature = req->temperature};
     rc = labels_of(req, classes, ckpt, &d.labels);
-    if (!rc) rc = rt_ckpt_load_params(ckpt, rt_model_params(m));
+    if (!rc) rc = rt_ckpt_load_weights(ckpt, rt_model_params(m), req->weights, &d.weights);
     if (!rc) {
         d.x = rt_malloc(rt_mul_size(rt_mul_size((size_t)d.n, (size_t)d.D), sizeof(float)));
         d.noise = rt_malloc(rt_mul_size(rt_mul_size((size_t)d.n, (size_t)d.D), sizeof(float)));

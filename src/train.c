@@ -82,7 +82,10 @@ static const char *optim_name(const rt_optim *o) { return rt_optim_type(o) == RT
 static int load_state(rt_trainer *t, const char *path) {
     rt_ckpt_info info;
     int rc = rt_ckpt_load(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), optim_name(t->optim), &info);
+    bool ema = false; /* without /ema, the EMA starts from the parameters resumed */
+    if (!rc && rt_optim_ema(t->optim)) rc = rt_ckpt_load_ema(path, t->params, rt_optim_ema(t->optim), &ema);
     if (rc) return rc;
+    if (ema) rt_optim_ema_loaded(t->optim);
     if (info.seed != (int64_t)t->cfg->train.seed)
         return rt_err(RT_EBADINPUT, "%s: seed: the checkpoint was trained with seed %lld, the config has %lld", path,
                       (long long)info.seed, (long long)t->cfg->train.seed);
@@ -334,16 +337,11 @@ static int save_checkpoint(rt_trainer *t, char *path, size_t len) {
     if (t->rank == 0) {
         char *json = rt_config_to_json(t->cfg);
         rt_ckpt_meta meta = {
-            .step = t->step,
-            .epoch = t->step / t->steps_per_epoch,
-            .world_size = t->world,
-            .seed = (int64_t)t->cfg->train.seed,
-            .optim_t = rt_optim_t(t->optim),
-            .optim_type = optim_name(t->optim),
-            .config_json = json,
-            .job_id = t->launch.job_id,
-            .requeue_count = t->launch.requeue_count,
-            .skipped_steps = t->skipped,
+            .step = t->step, .epoch = t->step / t->steps_per_epoch, .world_size = t->world,
+            .seed = (int64_t)t->cfg->train.seed, .optim_t = rt_optim_t(t->optim),
+            .optim_type = optim_name(t->optim), .config_json = json, .job_id = t->launch.job_id,
+            .requeue_count = t->launch.requeue_count, .skipped_steps = t->skipped,
+            .ema = rt_optim_ema(t->optim),
         };
         rc = rt_ckpt_save_prov(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta, t->prov);
         rt_free(json);

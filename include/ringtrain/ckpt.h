@@ -3,6 +3,7 @@
  *
  *   /params/<name>          float32, PyTorch names and shapes
  *   /optim/m/<name>, /optim/v/<name>   optimizer state (v only for AdamW)
+ *   /ema/<name>             EMA of the parameters (train.ema_decay > 0)
  *   /provenance             where the run came from (provenance.h)
  *   attributes: step, epoch, format_version, world_size, seed, config, ...
  *
@@ -18,6 +19,7 @@
 #include "ringtrain/nn.h"
 #include "ringtrain/provenance.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,6 +39,7 @@ typedef struct rt_ckpt_meta {
     const char *job_id;      /**< scheduler job id, "" outside one */
     int64_t requeue_count;   /**< scheduler restarts of this job */
     int64_t skipped_steps;   /**< updates skipped for non-finite values so far */
+    const float *ema;        /**< EMA of the parameters in their layout, written as /ema; NULL: none */
 } rt_ckpt_meta;
 
 /** What rt_ckpt_load found besides the tensors. */
@@ -63,6 +66,15 @@ RT_API int rt_ckpt_load_params(const char *path, rt_params *p);
  * shape, a checksum) is an RT_EBADINPUT error naming it. */
 RT_API int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, const char *optim_type,
                         rt_ckpt_info *info);
+/** Loads /ema (p's names and shapes, as rt_ckpt_load_params checks them) into
+ * ema, in p's layout; *found is false, and ema untouched, when the file has
+ * no /ema group. */
+RT_API int rt_ckpt_load_ema(const char *path, const rt_params *p, float *ema, bool *found);
+/** The weights `sample` and `eval` use, into p's parameters: which is
+ * "params", "ema" (an RT_EBADINPUT error when the file has none) or NULL for
+ * the EMA when the file has one and the parameters otherwise. *used, when
+ * not NULL, is set to "params" or "ema". */
+RT_API int rt_ckpt_load_weights(const char *path, rt_params *p, const char *which, const char **used);
 /** Prints a readable summary of any checkpoint to out: step, epoch, world
  * size, versions, a digest of the stored config, and every parameter with its
  * shape, element count and L2 norm (checksums are verified while reading). */

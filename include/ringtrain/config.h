@@ -80,6 +80,7 @@ typedef struct rt_config {
         int64_t checkpoint_every; /**< 0 = only at the end */
         int64_t keep_checkpoints;
         int nonfinite;            /**< RT_NONFINITE_ABORT or _SKIP */
+        double ema_decay;         /**< EMA of the parameters: ema = d ema + (1 - d) p; 0 = off */
     } train;
     struct {
         char from[RT_PATH_MAX];   /**< "" = none */

@@ -29,5 +29,10 @@ RT_API int rt_evaluator_run(rt_evaluator *e, rt_graph *g, rt_dataset *d, MPI_Com
  * (NULL: the test file of its config), split `split`; rank 0 prints one JSON
  * line with the task's metrics under the split's prefix ("test_acc"). */
 RT_API int rt_eval_checkpoint(const char *ckpt, const char *data, const char *split, MPI_Comm comm);
+/** rt_eval_checkpoint with the weights chosen as rt_ckpt_load_weights does
+ * ("params", "ema", or NULL: the EMA when the checkpoint has one); the line
+ * names them under "weights". */
+RT_API int rt_eval_checkpoint_weights(const char *ckpt, const char *data, const char *split,
+                                      const char *weights, MPI_Comm comm);
 
 #endif

@@ -46,6 +46,17 @@ RT_API void rt_optim_set_t(rt_optim *o, int64_t t);
 RT_API rt_optim_kind rt_optim_type(const rt_optim *o);
 /** @} */
 
+/** @{ */
+/** The exponential moving average of the parameters (train.ema_decay d > 0;
+ * NULL when it is 0): ema = ema * d + p * (1 - d) in float after each update,
+ * starting from the parameters before the first one (rt_optim_ema_start,
+ * a no-op once it holds a value, as after rt_optim_ema_loaded on resume). */
+RT_API float *rt_optim_ema(rt_optim *o);
+RT_API void rt_optim_ema_loaded(rt_optim *o);
+RT_API void rt_optim_ema_start(rt_optim *o, const float *param);
+RT_API void rt_optim_ema_update(rt_optim *o, const float *param);
+/** @} */
+
 /** Learning rate for 0-based step `step` of `total` under the config's schedule. */
 RT_API double rt_lr_at(const rt_config *cfg, int64_t step, int64_t total);
 /** L2 norm of g (n): the sum of g[i]^2 in eight fixed lanes, in double. */

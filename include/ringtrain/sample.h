@@ -17,6 +17,7 @@ typedef struct rt_sample_req {
                            RT_CLASS_NONE: unconditional */
     double cfg;         /**< guidance scale (1: none); NAN: not given */
     double temperature; /**< scale of the starting noise (1) */
+    const char *weights; /**< "params", "ema", or NULL: the EMA when the checkpoint has one */
 } rt_sample_req;
 
 #define RT_CLASS_NONE (-1)
