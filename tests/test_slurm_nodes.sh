@@ -139,8 +139,10 @@ check "node crashed, --on-node-failure requeue: waits for 3 nodes" $ok "job $j4 
 
 # ---- 5. nothing left behind ----
 $L stop 2>/dev/null
-left=$(pgrep -af "slurmd|slurmctld|munged" | grep -F "$RT_SLURM_DIR"
-      pgrep -af "slurmstepd: \[($j1|$j2|$j3|$j4)\."; pgrep -af "ringtrain train .*$RUNS")
+# a step daemon is this cluster's when it holds one of its files open (its
+# node's log); job ids alone are shared with any other cluster on the machine
+ours() { local p; for p in $(pgrep -f "slurmstepd: "); do ls -l /proc/"$p"/fd 2>/dev/null | grep -qF "$RT_SLURM_DIR" && ps -o pid=,args= -p "$p"; done; }
+left=$(pgrep -af "slurmd|slurmctld|munged" | grep -F "$RT_SLURM_DIR"; ours; pgrep -af "ringtrain train .*$RUNS")
 ns=$(ip netns list | grep -c "^${RT_CLUSTER}_")
 [ -z "$left" ] && [ "$ns" = 0 ] && [ ! -e "/run/ringtrain-cluster/$RT_CLUSTER" ]
 check "stop leaves nothing" $? "namespaces left: $ns; processes left: ${left:-none}"
