@@ -7,6 +7,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ static int check_unknown(const cJSON *obj, const char *prefix, const char *origi
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", it->string);
         if (!*prefix && strcmp(path, "model") == 0) continue;
+        if (strcmp(path, "optim.groups") == 0) continue; /* parse_groups reads it */
         if (rt_keys_find(keys, NKEYS, path)) continue;
         if (!rt_keys_is_prefix(keys, NKEYS, path))
             return rt_err(RT_EBADINPUT, "%s: %s: unknown key", origin, path);
@@ -105,6 +107,42 @@ static int check_duplicates(const cJSON *node, const char *where, const char *or
         int rc = check_duplicates(it, path, origin, set);
         if (rc) return rc;
     }
+    return RT_OK;
+}
+
+/* optim.groups: [{"match": GLOB, "lr_scale": x, "weight_decay": y}, ...];
+ * lr_scale defaults to 1 and weight_decay to optim.weight_decay. Whether a
+ * glob matches a parameter is the optimizer's to check (rt_optim_set_groups). */
+static int parse_groups(const cJSON *root, rt_config *c, const char *origin) {
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "optim"), "groups");
+    if (!g) return RT_OK;
+    int n = cJSON_IsArray(g) ? cJSON_GetArraySize(g) : -1;
+    if (n < 0 || n > RT_MAX_PARAM_GROUPS)
+        return rt_err(RT_EBADINPUT, "%s: optim.groups: expected an array of at most %d objects, got %s", origin,
+                      RT_MAX_PARAM_GROUPS, n < 0 ? rt_keys_type_name(g) : "more");
+    for (int i = 0; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(g, i), *it;
+        struct rt_param_group *pg = &c->optim.groups[i];
+        *pg = (struct rt_param_group){.lr_scale = 1.0, .weight_decay = c->optim.weight_decay};
+        if (!cJSON_IsObject(e))
+            return rt_err(RT_EBADINPUT, "%s: optim.groups[%d]: expected an object, got %s", origin, i,
+                          rt_keys_type_name(e));
+        cJSON_ArrayForEach(it, e) {
+            bool is_match = strcmp(it->string, "match") == 0;
+            bool num = cJSON_IsNumber(it) && isfinite(it->valuedouble) && it->valuedouble >= 0;
+            if (is_match && (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) >= sizeof pg->match))
+                return rt_err(RT_EBADINPUT, "%s: optim.groups[%d].match: expected a parameter-name glob", origin, i);
+            else if (is_match) snprintf(pg->match, sizeof pg->match, "%s", it->valuestring);
+            else if ((strcmp(it->string, "lr_scale") == 0 || strcmp(it->string, "weight_decay") == 0) && !num)
+                return rt_err(RT_EBADINPUT, "%s: optim.groups[%d].%s: expected a number >= 0", origin, i, it->string);
+            else if (strcmp(it->string, "lr_scale") == 0) pg->lr_scale = it->valuedouble;
+            else if (strcmp(it->string, "weight_decay") == 0) pg->weight_decay = it->valuedouble;
+            else return rt_err(RT_EBADINPUT, "%s: optim.groups[%d].%s: unknown key (match, lr_scale, weight_decay)",
+                               origin, i, it->string);
+        }
+        if (!pg->match[0]) return rt_err(RT_EBADINPUT, "%s: optim.groups[%d].match: missing", origin, i);
+    }
+    c->optim.ngroups = n;
     return RT_OK;
 }
 
@@ -185,6 +223,7 @@ int rt_config_parse(const char *json, const char *origin, const char *const *set
     rt_key_scope scope = {.origin = origin, .where = "", .insert_defaults = true};
     if (!rc) rc = rt_keys_read(keys, NKEYS, root, c, &scope);
     if (!rc) rc = rt_model_cfg_parse(cJSON_GetObjectItemCaseSensitive(root, "model"), c, origin);
+    if (!rc) rc = parse_groups(root, c, origin);
     if (!rc && c->optim.accum_steps > c->train.global_batch)
         rc = rt_err(RT_EBADINPUT, "%s: optim.accum_steps: %lld exceeds train.global_batch %lld",
                     origin, (long long)c->optim.accum_steps, (long long)c->train.global_batch);

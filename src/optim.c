@@ -3,8 +3,15 @@
 
 #include "ringtrain/common.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <string.h>
+
+/* a run of elements [previous end, end) under one learning-rate scale and weight decay */
+typedef struct seg {
+    size_t end;
+    double lr_scale, wd;
+} seg;
 
 struct rt_optim {
     rt_optim_kind type;
@@ -17,6 +24,8 @@ struct rt_optim {
     double ema_decay;
     float *ema; /* (n) EMA of the parameters; NULL when train.ema_decay is 0 */
     bool ema_ready; /* ema holds a value (from the first step, or a checkpoint) */
+    int nseg;
+    seg *segs;  /* (nseg) covering [0, n) in order: optim.groups, or one run */
 };
 
 rt_optim *rt_optim_create(const rt_config *cfg, size_t n) {
@@ -36,6 +45,9 @@ rt_optim *rt_optim_create(const rt_config *cfg, size_t n) {
         o->v = rt_alloc_aligned(bytes);
         memset(o->v, 0, bytes);
     }
+    o->nseg = 1;
+    o->segs = rt_calloc(1, sizeof *o->segs);
+    o->segs[0] = (seg){.end = n, .lr_scale = 1.0, .wd = o->wd};
     o->ema_decay = cfg->train.ema_decay;
     if (o->ema_decay > 0.0) o->ema = rt_alloc_aligned(bytes);
     return o;
@@ -46,6 +58,7 @@ void rt_optim_destroy(rt_optim *o) {
     rt_free(o->m);
     rt_free(o->v);
     rt_free(o->ema);
+    rt_free(o->segs);
     rt_free(o);
 }
 
@@ -69,9 +82,9 @@ rt_optim_kind rt_optim_type(const rt_optim *o) { return o->type; }
 
 /* With zero, each g[i] is cleared once read (a loop-invariant test: the
  * compiler makes two loops of it). */
-RT_HOT static void adamw_range(rt_optim *o, float *restrict p, float *restrict g, double lr,
+RT_HOT static void adamw_range(rt_optim *o, float *restrict p, float *restrict g, double lr, double wd,
                                size_t lo, size_t hi, bool zero) {
-    const float decay = (float)(1.0 - lr * o->wd);
+    const float decay = (float)(1.0 - lr * wd);
     const float b1 = (float)o->beta1, b2 = (float)o->beta2;
     const float omb1 = (float)(1.0 - o->beta1), omb2 = (float)(1.0 - o->beta2);
     const double bc1 = 1.0 - pow(o->beta1, (double)o->t);
@@ -90,9 +103,9 @@ RT_HOT static void adamw_range(rt_optim *o, float *restrict p, float *restrict g
     }
 }
 
-RT_HOT static void sgd_range(rt_optim *o, float *restrict p, float *restrict g, double lr,
+RT_HOT static void sgd_range(rt_optim *o, float *restrict p, float *restrict g, double lr, double wdd,
                              size_t lo, size_t hi, bool zero) {
-    const float wd = (float)o->wd, mu = (float)o->momentum, flr = (float)lr;
+    const float wd = (float)wdd, mu = (float)o->momentum, flr = (float)lr;
     float *restrict buf = o->m;
     bool first = o->t == 1; /* t counts this step already */
     for (size_t i = lo; i < hi; i++) {
@@ -113,10 +126,51 @@ static void apply(rt_optim *o, float *param, float *grad, double lr, size_t lo, 
                   bool zero) {
     RT_CHECK(o->t > 0 && lo <= hi && hi <= o->n, "optim: range [%zu, %zu) of %zu at t = %lld", lo,
              hi, o->n, (long long)o->t);
-    if (o->type == RT_OPTIM_ADAMW)
-        adamw_range(o, param, grad, lr, lo, hi, zero);
-    else
-        sgd_range(o, param, grad, lr, lo, hi, zero);
+    for (int s = 0; s < o->nseg && lo < hi; s++) { /* each group's part of [lo, hi) */
+        const seg *r = &o->segs[s];
+        if (r->end <= lo) continue;
+        size_t b = r->end < hi ? r->end : hi;
+        if (o->type == RT_OPTIM_ADAMW)
+            adamw_range(o, param, grad, lr * r->lr_scale, r->wd, lo, b, zero);
+        else
+            sgd_range(o, param, grad, lr * r->lr_scale, r->wd, lo, b, zero);
+        lo = b;
+    }
+}
+
+int rt_optim_set_groups(rt_optim *o, const rt_params *p, const rt_config *cfg) {
+    int ng = cfg->optim.ngroups;
+    if (ng == 0) return RT_OK;
+    bool used[RT_MAX_PARAM_GROUPS] = {false};
+    seg *segs = rt_calloc((size_t)p->count + 1, sizeof *segs);
+    int nseg = 0;
+    for (int i = 0; i < p->count; i++) {
+        const rt_param *pr = &p->items[i];
+        RT_CHECK(i == 0 || pr->offset >= p->items[i - 1].offset, "optim: parameters out of arena order");
+        int g = -1;
+        for (int k = 0; k < ng && g < 0; k++)
+            if (fnmatch(cfg->optim.groups[k].match, pr->name, 0) == 0) g = k;
+        seg r = {.end = pr->offset + (size_t)pr->t.numel, .lr_scale = 1.0, .wd = o->wd};
+        if (g >= 0) {
+            used[g] = true;
+            r.lr_scale = cfg->optim.groups[g].lr_scale, r.wd = cfg->optim.groups[g].weight_decay;
+        }
+        if (nseg > 0 && segs[nseg - 1].lr_scale == r.lr_scale && segs[nseg - 1].wd == r.wd)
+            segs[nseg - 1].end = r.end;
+        else
+            segs[nseg++] = r;
+    }
+    for (int k = 0; k < ng; k++)
+        if (!used[k]) {
+            rt_free(segs);
+            return rt_err(RT_EBADINPUT, "%s: optim.groups[%d].match: \"%s\" matches no parameter of this model "
+                          "(its first is %s)", cfg->path, k, cfg->optim.groups[k].match,
+                          p->count ? p->items[0].name : "none");
+        }
+    segs[nseg - 1].end = o->n; /* the last run reaches the end of the arena */
+    rt_free(o->segs);
+    o->segs = segs, o->nseg = nseg;
+    return RT_OK;
 }
 
 /* grad is only read without zero: the cast does not lead to a write */

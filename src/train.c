@@ -188,7 +188,8 @@ int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, 
     t->model = rt_model_create(cfg);
     t->params = rt_model_params(t->model);
     t->optim = rt_optim_create(cfg, t->params->total);
-    rc = rt_feed_create(cfg, t->model, t->rank, t->world, &t->feed);
+    if (!(rc = rt_optim_set_groups(t->optim, t->params, cfg)))
+        rc = rt_feed_create(cfg, t->model, t->rank, t->world, &t->feed);
     if (!(rc = rt_dist_agree(rc, comm))) rc = start_run(t, opts);
     if (rc) {
         rt_trainer_destroy(t);

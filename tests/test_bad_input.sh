@@ -44,6 +44,12 @@ expect_bad "unknown section" "trainer: unknown key" "${train[@]}" $CFG --set tra
 expect_bad "wrong type" "optim.lr: expected a number, got a string" "${train[@]}" $CFG --set optim.lr='"fast"'
 expect_bad "negative lr" "optim.lr: must be in (0, 10], got -1" "${train[@]}" $CFG --set optim.lr=-1
 expect_bad "zero batch" "train.global_batch: must be in" "${train[@]}" $CFG --set train.global_batch=0
+expect_bad "a param group that matches nothing" 'optim.groups[1].match: "head.*" matches no parameter' "${train[@]}" $CFG \
+    --set 'optim.groups=[{"match":"*.bias"},{"match":"head.*"}]'
+expect_bad "a param group key unknown" "optim.groups[0].lr: unknown key" "${train[@]}" $CFG \
+    --set 'optim.groups=[{"match":"*.bias","lr":2}]'
+expect_bad "param groups not a list" "optim.groups: expected an array" "${train[@]}" $CFG --set 'optim.groups={"match":"*"}'
+expect_bad "EMA decay of 1" "train.ema_decay: must be in [0, 1), got 1" "${train[@]}" $CFG --set train.ema_decay=1
 expect_bad "fractional steps" "train.steps: expected an integer, got 2.5" "${train[@]}" $CFG --set train.steps=2.5
 expect_bad "betas out of range" "optim.betas[1]: must be in [0, 1)" "${train[@]}" $CFG --set 'optim.betas=[0.9,1.5]'
 expect_bad "unknown optimizer" "optim.type: expected one of adamw|sgd" "${train[@]}" $CFG --set optim.type=adam

@@ -191,7 +191,8 @@ check "bench switch: alternate" $? "RINGTRAIN_BENCH_NO_SYNC=alternate: windows t
 # without clipping the two give identical parameters and moments (the moments
 # are gathered for the checkpoint). With clipping the norm is added up from the
 # ranks' shares in another order: equal to rounding. np = 3 has uneven chunks.
-# SGD with momentum, two micro-batches per step and the serial path too.
+# SGD with momentum, two micro-batches per step and the serial path too; and
+# optim.groups (whose runs cross the shards' bounds) with the EMA.
 for np in 2 3; do
     for sh in true false; do
         mpi $np sh${np}_$sh --set train.steps=30 --set dist.bucket_mb=0.5 --set data.shuffle=true \
@@ -201,19 +202,25 @@ for np in 2 3; do
         mpi $np shsgd${np}_$sh --set train.steps=30 --set dist.bucket_mb=0.5 --set optim.type=sgd \
             --set optim.lr=0.01 --set optim.momentum=0.9 --set optim.accum_steps=2 \
             --set dist.overlap=false --set dist.shard_optimizer=$sh
+        mpi $np shgrp${np}_$sh --set train.steps=30 --set dist.bucket_mb=0.5 --set data.shuffle=true \
+            --set dist.check_every=5 --set train.ema_decay=0.9 \
+            --set 'optim.groups=[{"match":"*.bias","lr_scale":3,"weight_decay":0},{"match":"fc2.weight","lr_scale":0.25}]' \
+            --set dist.shard_optimizer=$sh
     done
     /usr/bin/python3 - "$T" $np <<'PY'
 import sys, json, h5py, numpy as np
 t, n = sys.argv[1], sys.argv[2]
 def arrays(d):
     with h5py.File(f"{t}/{d}/ckpt/step_00000030.h5") as f:
-        return {f"{g}/{k}": f[g][k][()] for g in ("params", "optim/m", "optim/v") if g in f
+        return {f"{g}/{k}": f[g][k][()] for g in ("params", "optim/m", "optim/v", "ema") if g in f
                 for k in f[g]}
 def same_arrays(x, y):
     a, b = arrays(x), arrays(y)
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 same = same_arrays(f"sh{n}_true", f"sh{n}_false")
 same_sgd = same_arrays(f"shsgd{n}_true", f"shsgd{n}_false")
+same_grp = same_arrays(f"shgrp{n}_true", f"shgrp{n}_false") and len(arrays(f"shgrp{n}_true")) == 24
+apart = not np.array_equal(arrays(f"shgrp{n}_true")["params/fc1.bias"], arrays(f"sh{n}_true")["params/fc1.bias"])
 ca, cb = arrays(f"shclip{n}_true"), arrays(f"shclip{n}_false")
 diff = max(float(np.abs(ca[k] - cb[k]).max()) for k in ca)
 def norms(d):
@@ -222,9 +229,9 @@ na, nb = norms(f"shclip{n}_true"), norms(f"shclip{n}_false")
 rel = max(abs(x - y) / y for x, y in zip(na, nb))
 clipped = sum(x > 0.05 for x in nb)
 print(f"np={n}: no clip, params and moments bitwise equal: {same}; SGD momentum, 2 micro-batches, "
-      f"overlap off: {same_sgd}; clip 0.05 ({clipped}/{len(nb)} steps clipped): max |diff| {diff:.2e}, "
+      f"overlap off: {same_sgd}; optim.groups and the EMA: {same_grp} (groups change the bits: {apart}); clip 0.05 ({clipped}/{len(nb)} steps clipped): max |diff| {diff:.2e}, "
       f"grad_norm rel diff {rel:.1e}")
-sys.exit(0 if same and same_sgd and diff <= 1e-6 and rel <= 1e-12 and clipped == len(nb) == 30 else 1)
+sys.exit(0 if same and same_sgd and same_grp and apart and diff <= 1e-6 and rel <= 1e-12 and clipped == len(nb) == 30 else 1)
 PY
     check "sharded optimizer np=$np" $? "30 steps, dist.shard_optimizer true vs false"
 done

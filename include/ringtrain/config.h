@@ -29,6 +29,9 @@ typedef struct rt_model_cfg {
     void *arch;                     /**< the family's parsed keys, owned (rt_model_cfg_free) */
 } rt_model_cfg;
 
+/** Entries optim.groups may hold. */
+#define RT_MAX_PARAM_GROUPS 16
+
 typedef enum rt_optim_kind { RT_OPTIM_ADAMW, RT_OPTIM_SGD } rt_optim_kind;
 typedef enum rt_sched_kind {
     RT_SCHED_CONSTANT,
@@ -68,6 +71,14 @@ typedef struct rt_config {
             double gamma;         /**< step decay factor */
             double tau;           /**< inverse time: lr0 / (1 + t / tau) */
         } schedule;
+        int ngroups;              /**< entries of optim.groups */
+        /** optim.groups: parameters whose name matches the glob (the first
+         * group that matches wins) take lr_scale x the schedule's rate and
+         * their own weight decay. */
+        struct rt_param_group {
+            char match[128];
+            double lr_scale, weight_decay;
+        } groups[RT_MAX_PARAM_GROUPS];
     } optim;
     struct {
         int64_t global_batch;

@@ -11,6 +11,7 @@
 
 #include "ringtrain/api.h"
 #include "ringtrain/config.h"
+#include "ringtrain/nn.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,12 @@ typedef struct rt_optim rt_optim;
 /** An optimizer for n parameters with the config's type and hyperparameters;
  * its state (moments, step count) starts at zero. */
 RT_API rt_optim *rt_optim_create(const rt_config *cfg, size_t n);
+/** The config's optim.groups over p's parameters (p->total == the optimizer's
+ * n): each parameter takes the first group whose glob (fnmatch) matches its
+ * name, so its elements update at lr_scale x the rate given and with the
+ * group's weight decay; the rest keep the config's. RT_EBADINPUT naming the
+ * group whose glob matches no parameter. Without groups a no-op. */
+RT_API int rt_optim_set_groups(rt_optim *o, const rt_params *p, const rt_config *cfg);
 /** Frees the optimizer and its state (NULL: no-op). */
 RT_API void rt_optim_destroy(rt_optim *o);
 /** One update of param (n) from grad (n) at learning rate lr. */

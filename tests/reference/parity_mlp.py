@@ -5,7 +5,9 @@ weights and rows, trained 20 steps in torch and in ringtrain; per-step losses
 ||ours - torch|| / ||torch|| <= 1e-4) must agree.
 Run: tests/reference/parity_mlp.py BUILD_DIR DATA.h5
 
-Cases: AdamW, SGD with momentum, AdamW with global-norm clipping, all on
+Cases: AdamW, SGD with momentum, AdamW with global-norm clipping, and AdamW
+and SGD with parameter groups (optim.groups against torch's param groups:
+biases at 2x the rate without weight decay, fc3 at half the rate), all on
 GELU. With ReLU, a pre-activation within rounding of 0 switches a whole weight
 row between zero and non-zero gradient, so two correct implementations whose
 sgemm sums in a different order drift apart: Adam's per-element normalisation
@@ -48,13 +50,27 @@ def rt_name(torch_name):
     return f"{NAMES[idx]}.{kind}"
 
 
-def torch_run(model, data, optim_name, clip):
+# optim.groups of the groups cases, and the same as torch param groups
+GROUPS = [{"match": "*.bias", "lr_scale": 2.0, "weight_decay": 0.0}, {"match": "fc3.*", "lr_scale": 0.5}]
+
+
+def torch_groups(model, lr, wd):
+    first, rest = {0: [], 1: []}, []
+    for k, v in model.named_parameters():
+        name = rt_name(k)
+        (first[0] if name.endswith(".bias") else first[1] if name.startswith("fc3.") else rest).append(v)
+    return [{"params": first[0], "lr": 2.0 * lr, "weight_decay": 0.0},
+            {"params": first[1], "lr": 0.5 * lr, "weight_decay": wd}, {"params": rest}]
+
+
+def torch_run(model, data, optim_name, clip, groups):
     x_all, y_all = data
+    lr = 1e-3 if optim_name == "adamw" else 0.05
+    params = torch_groups(model, lr, 0.01) if groups else model.parameters()
     if optim_name == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                                weight_decay=0.01)
+        opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.01)
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=0.01)
     losses = []
     for s in range(STEPS):
         x = torch.from_numpy(x_all[s * BATCH:(s + 1) * BATCH])
@@ -78,16 +94,17 @@ def main():
         x = (x - np.float32(0.2860)) / np.float32(0.3530)
         y = f["train/y"][: STEPS * BATCH].astype(np.int64)
     passed = failed = 0
-    cases = [("adamw", 0.0, "gelu"), ("sgd", 0.0, "gelu"), ("adamw", 0.5, "gelu")]
-    for optim_name, clip, act in cases:
-        name = f"{optim_name}{'+clip' if clip else ''}/{act}"
+    cases = [("adamw", 0.0, "gelu", False), ("sgd", 0.0, "gelu", False), ("adamw", 0.5, "gelu", False),
+             ("adamw", 0.0, "gelu", True), ("sgd", 0.0, "gelu", True)]
+    for optim_name, clip, act, groups in cases:
+        name = f"{optim_name}{'+clip' if clip else ''}{'+groups' if groups else ''}/{act}"
         model = make_model(1234, act)
         with tempfile.TemporaryDirectory() as tmp:
             init = os.path.join(tmp, "init.h5")
             with h5py.File(init, "w") as f:
                 for k, v in model.state_dict().items():
                     f[f"params/{rt_name(k)}"] = v.numpy()
-            ref_losses = torch_run(model, (x, y), optim_name, clip)
+            ref_losses = torch_run(model, (x, y), optim_name, clip, groups)
             run_dir = os.path.join(tmp, "run")
             sets = ["data.mean=0.2860", "data.std=0.3530", "optim.schedule.type=constant",
                     "optim.schedule.warmup_steps=0", f"init.from={init}", "data.shuffle=false", f"train.steps={STEPS}",
@@ -97,6 +114,8 @@ def main():
                     f"model.layers.3.type={act}"]
             if optim_name == "sgd":
                 sets += ["optim.lr=0.05", "optim.momentum=0.9"]
+            if groups:
+                sets += ["optim.groups=" + json.dumps(GROUPS)]
             cmd = [os.path.join(build, "ringtrain"), "train", "configs/fashion_mlp.json",
                    "--run-dir", run_dir, "--quiet"]
             for s in sets:
