@@ -17,6 +17,7 @@
 #include "ringtrain/report.h"
 #include "ringtrain/reproduce.h"
 #include "ringtrain/rundir.h"
+#include "ringtrain/fid.h"
 #include "ringtrain/sample.h"
 #include "ringtrain/timeline.h"
 #include "ringtrain/train.h"
@@ -59,13 +60,24 @@ static const char *const usage_train =
 
 static const char *const usage_eval =
     "usage: ringtrain eval CHECKPOINT.h5 [--data FILE.h5] [--split test|train] [--weights params|ema]\n"
+    "       ringtrain eval GEN_CHECKPOINT.h5 --fid CLASSIFIER.h5 [--n N] [--seed S] [--data FILE.h5]\n"
+    "       ringtrain eval --fid CLASSIFIER.h5 --samples FILE.h5 [--n N] [--data FILE.h5]\n"
     "\n"
+    "Evaluates a checkpoint on a split; or, with --fid, scores generated images: FID on the\n"
+    "classifier's penultimate features against the first N test images, the same for the\n"
+    "train split (the floor), and the fraction of labelled samples given their class.\n"
     "  --data FILE.h5   dataset to evaluate on (default: data.test of the checkpoint's config)\n"
     "  --split NAME     group of the dataset file (default test)\n"
     "  --weights W      params, or ema (train.ema_decay); default: ema when the checkpoint has it\n"
+    "  --fid CLF        a classifier checkpoint whose features FID compares (its config's\n"
+    "                   normalisation and data.test unless --data)\n"
+    "  --samples FILE   score FILE's /images, float32 [N, C, H, W] in [0, 1] (/labels optional)\n"
+    "  --n N            samples drawn and images compared (default 10000)\n"
+    "  --seed S         seed of the samples drawn (default 0)\n"
     "\n"
     "example:\n"
-    "  ringtrain eval runs/fashion_mlp/ckpt/step_00000234.h5\n";
+    "  ringtrain eval runs/fashion_mlp/ckpt/step_00000234.h5\n"
+    "  ringtrain eval runs/fashion_rectflow_dit --fid runs/fashion_cnn --n 2000\n";
 
 static const char *const usage_reproduce =
     "usage: ringtrain reproduce CHECKPOINT.h5 [--np N] [--run-dir DIR] [--set key.path=value ...]\n"
@@ -235,18 +247,41 @@ static int cmd_train(int argc, char **argv) {
 
 static const char *const WEIGHTS[] = {"params", "ema", NULL};
 
+/* eval --fid: a generative checkpoint's samples, or a samples file, against real images */
+static int eval_fid(const char *gen, const char *clf, const char *samples, const char *data, long long n,
+                    uint64_t seed) {
+    if (!gen == !samples)
+        return arg_usage_error("eval", "--fid: give a generative CHECKPOINT.h5 or --samples FILE.h5%s", ", not both");
+    char g[RT_CKPT_PATH_MAX], c[RT_CKPT_PATH_MAX];
+    int rc = rt_ckpt_resolve(clf, c, sizeof c);
+    if (!rc && gen) rc = rt_ckpt_resolve(gen, g, sizeof g);
+    if (rc) return rc;
+    rt_fid_req req = {.classifier = c, .gen = gen ? g : NULL, .samples = samples, .data = data, .n = n, .seed = seed};
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank == 0 ? rt_fid_eval(&req) : RT_OK; /* one process's work: the others wait for it */
+}
+
 static int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *split = "test", *weights = NULL;
+    const char *ckpt = NULL, *data = NULL, *split = "test", *weights = NULL, *fid = NULL, *samples = NULL;
+    long long n = 10000, seed = 0;
     static const char *const splits[] = {"test", "train", NULL};
     const arg_opt o[] = {
         {.name = "--data", .kind = ARG_STR, .out = &data},
         {.name = "--split", .kind = ARG_CHOICE, .out = &split, .what = "test or train", .choices = splits},
         {.name = "--weights", .kind = ARG_CHOICE, .out = &weights, .what = "params or ema", .choices = WEIGHTS},
+        {.name = "--fid", .kind = ARG_STR, .out = &fid},
+        {.name = "--samples", .kind = ARG_STR, .out = &samples},
+        {.name = "--n", .kind = ARG_INT, .out = &n, .lo = 2, .hi = 1 << 20, .what = "a count in [2, 1048576]"},
+        {.name = "--seed", .kind = ARG_INT, .out = &seed, .lo = 0, .hi = (long long)9e15,
+         .what = "a non-negative integer"},
     };
     arg_spec s = {"eval", usage_eval, o, NOPTS(o), &ckpt, 1};
     bool help;
     int rc = arg_parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
+    if (fid) return eval_fid(ckpt, fid, samples, data, n, (uint64_t)seed);
+    if (samples) return arg_usage_error("eval", "--samples: only with --fid CLASSIFIER.h5%s", "");
     if (!ckpt) return arg_usage_error("eval", "missing CHECKPOINT.h5%s", "");
     char path[RT_CKPT_PATH_MAX];
     if ((rc = rt_ckpt_resolve(ckpt, path, sizeof path))) return rc;

@@ -81,6 +81,10 @@ RT_API int rt_model_num_classes(const rt_model *m);
 /** Models that map an input to an output (sequential): x (b, input size) ->
  * (b, outputs). Aborts for the others. */
 RT_API rt_tensor *rt_model_forward(rt_model *m, rt_graph *g, rt_tensor *x);
+/** A classifier's penultimate features: x (b, input size) through every layer
+ * before its last linear one, flattened to (b, features) (what FID compares).
+ * NULL for a model without a last linear layer (a keypoint or generative model). */
+RT_API rt_tensor *rt_model_features(rt_model *m, rt_graph *g, rt_tensor *x);
 
 /** One batch as the trainer hands it to a model. */
 typedef struct rt_model_batch {

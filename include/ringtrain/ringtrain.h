@@ -23,6 +23,7 @@
 #include "ringtrain/eval.h"
 #include "ringtrain/events.h"
 #include "ringtrain/feed.h"
+#include "ringtrain/fid.h"
 #include "ringtrain/flight.h"
 #include "ringtrain/gradsync.h"
 #include "ringtrain/h5util.h"

@@ -54,6 +54,8 @@ typedef struct rt_family {
     rt_tensor *(*loss)(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
                        rt_batch_stats *st);
     rt_tensor *(*forward)(rt_model *m, rt_graph *g, rt_tensor *x); /* NULL: none */
+    /* the input of the last linear layer, (b, features); NULL: the model has none */
+    rt_tensor *(*features)(rt_model *m, rt_graph *g, rt_tensor *x);
     /* samples into out as o asks. NULL: not generative */
     void (*sample)(rt_model *m, rt_graph *g, const rt_sample_opts *o, float *out);
     /* the velocity of a flow model (rt_model_velocity). NULL: none */

@@ -310,6 +310,10 @@ int rt_model_keypoints(const rt_model *m, int *w, int *h) {
 int64_t rt_model_input_size(const rt_model *m) { return m->input_size; }
 int rt_model_num_classes(const rt_model *m) { return m->classes; }
 
+rt_tensor *rt_model_features(rt_model *m, rt_graph *g, rt_tensor *x) {
+    return m->family->features ? m->family->features(m, g, x) : NULL;
+}
+
 rt_tensor *rt_model_forward(rt_model *m, rt_graph *g, rt_tensor *x) {
     RT_CHECK(m->family->forward, "rt_model_forward: a %s model has no plain forward", m->family->name);
     return m->family->forward(m, g, x);

@@ -133,11 +133,12 @@ static void seq_destroy(rt_model *m) {
     m->state = NULL;
 }
 
-/* x (b, input size) through the layers; keys and train drive dropout. */
-static rt_tensor *seq_forward(rt_model *m, rt_graph *g, rt_tensor *x, const uint64_t *keys, bool train) {
+/* x (b, input size) through layers [0, stop); keys and train drive dropout. */
+static rt_tensor *seq_forward_to(rt_model *m, rt_graph *g, rt_tensor *x, const uint64_t *keys, bool train,
+                                 int stop) {
     const seq_state *s = m->state;
     rt_tensor *h = x;
-    for (int i = 0; i < s->n; i++) {
+    for (int i = 0; i < stop; i++) {
         const rt_layer *L = &s->layers[i];
         const rt_layer_cfg *l = &L->cfg;
         /* give the layer its input shape: (b, c, h, w) images or (b, d) */
@@ -148,7 +149,7 @@ static rt_tensor *seq_forward(rt_model *m, rt_graph *g, rt_tensor *x, const uint
         }
         rt_layer_run run = {.seed = m->seed ^ (0x64726f70ULL + 0x9e3779b97f4a7c15ULL * (uint64_t)i),
                             .keys = keys, .train = train};
-        if (l->def->before_maxpool && i + 1 < s->n && rt_layer_is(&s->layers[i + 1].cfg, "maxpool2d")) {
+        if (l->def->before_maxpool && i + 1 < stop && rt_layer_is(&s->layers[i + 1].cfg, "maxpool2d")) {
             /* the same values and gradients (a NaN still wins and passes), the
              * activation on a quarter of the elements for a 2x2 pool */
             const rt_layer *pool = &s->layers[++i];
@@ -159,8 +160,23 @@ static rt_tensor *seq_forward(rt_model *m, rt_graph *g, rt_tensor *x, const uint
     return h;
 }
 
+static rt_tensor *seq_forward(rt_model *m, rt_graph *g, rt_tensor *x, const uint64_t *keys, bool train) {
+    return seq_forward_to(m, g, x, keys, train, ((const seq_state *)m->state)->n);
+}
+
 static rt_tensor *seq_plain_forward(rt_model *m, rt_graph *g, rt_tensor *x) {
     return seq_forward(m, g, x, NULL, false);
+}
+
+/* a classifier's input to its last linear layer, flattened */
+static rt_tensor *seq_features(rt_model *m, rt_graph *g, rt_tensor *x) {
+    const seq_state *s = m->state;
+    int last = s->n - 1;
+    while (last >= 0 && !rt_layer_is(&s->layers[last].cfg, "linear")) last--;
+    if (s->head || last < 0) return NULL;
+    rt_tensor *h = seq_forward_to(m, g, x, NULL, false, last);
+    int flat[2] = {h->shape[0], (int)(h->numel / h->shape[0])};
+    return h->ndim == 2 ? h : rt_reshape(g, h, 2, flat);
 }
 
 /* The head's loss on the flattened backbone output, and the pixel errors of its prediction. */
@@ -229,4 +245,5 @@ const rt_family rt_family_sequential = {
     .destroy = seq_destroy,
     .loss = seq_loss,
     .forward = seq_plain_forward,
+    .features = seq_features,
 };
