@@ -1,10 +1,13 @@
 /* hooks.c - testing and benchmark switches from the environment, parsed once. */
 #include "ringtrain/hooks.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static rt_hooks hooks;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -46,4 +49,12 @@ static void parse(void) {
 const rt_hooks *rt_hooks_get(void) {
     pthread_once(&once, parse);
     return &hooks;
+}
+
+void rt_hooks_fault_start(void) {
+    const char *f = getenv("RINGTRAIN_FAULT_START_CRASH");
+    int fd = f && *f ? open(f, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
+    if (fd < 0) return;
+    close(fd);
+    raise(SIGSEGV);
 }

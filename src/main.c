@@ -18,6 +18,7 @@
 #include "ringtrain/reproduce.h"
 #include "ringtrain/rundir.h"
 #include "ringtrain/fid.h"
+#include "ringtrain/hooks.h"
 #include "ringtrain/sample.h"
 #include "ringtrain/timeline.h"
 #include "ringtrain/train.h"
@@ -237,6 +238,7 @@ static int cmd_train(int argc, char **argv) {
     }
     rt_trainer *t = NULL;
     rt_timeline_enable(timeline);
+    rt_hooks_fault_start(); /* a test switch: a launch that crashes */
     rc = rt_trainer_create(cfg, &opts, MPI_COMM_WORLD, &t);
     if (!rc) rc = rt_trainer_run(t);
     rt_trainer_destroy(t);

@@ -7,6 +7,8 @@
 #     parameters are bitwise equal to a local mpirun -np 2 run;
 #  2. that job preempted (scancel --signal=USR1 --batch): it checkpoints,
 #     requeues, resumes across both nodes, completes, bitwise equal to 1;
+#  2b. a step whose rank crashes as MPI starts up: relaunched once, with a
+#     warning, and still bitwise equal to 1;
 #  3. a node lost (node3's link down) under --no-kill: the job goes on at
 #     world size 2 on node1 and node2, with an elastic_restart event, and
 #     completes;
@@ -75,7 +77,7 @@ for l in open(sys.argv[1] + "/metrics.jsonl"):
 }
 show_job() { # on failure: the job's output and the daemons' lines
     echo "    the job's output, last lines:"
-    grep -v '^ringtrain: stall' "$OUT/$1.out" | tail -n 20 | sed 's/^/    /'
+    grep -v '^ringtrain: stall' "$OUT/$1.out" | tail -n 60 | sed 's/^/    /'
     daemon_log "$2"
 }
 
@@ -88,7 +90,7 @@ out=$(same_params "$RUNS/local" "$RUNS/two" 160 2>&1)
 nodes=$(grep -o 'tasks on [^,]*' "$OUT/two.out" | head -n1)
 [ "$(state "$j1")" = COMPLETED ] && [ "$nodes" = "tasks on node[1-2]" ] && [[ "$out" == *"equal: True" ]]
 ok=$?
-check "2-node job, bitwise equal to local np=2" $ok "job $j1 $(state "$j1"), 2 $nodes; $out"
+check "2-node job, bitwise equal to local np=2" $ok "job $j1 $(state "$j1"), 2 $nodes; $out; relaunches: $(grep -c relaunching "$OUT/two.out")"
 [ $ok -eq 0 ] && { grep -h '"event":"start"' "$RUNS/two/metrics.jsonl" | cut -c1-150 | sed 's/^/    /'; } || show_job two "$j1"
 
 # ---- 2. the 2-node job preempted, requeued, resumed across both nodes ----
@@ -100,6 +102,16 @@ starts=$(events "$RUNS/pre" | grep -c '"event":"start","step":[1-9][0-9]*,"world
 ok=$?
 check "2-node job preempted and requeued" $ok "job $j2 $(state "$j2") after $(field "$j2" Restarts) requeue, resumed at world size 2: $starts; $out"
 [ $ok -eq 0 ] && events "$RUNS/pre" | sed 's/^/    /' || show_job pre "$j2"
+
+# ---- 2b. a step that crashes as MPI starts: launched again, with a warning ----
+j5=$(RINGTRAIN_FAULT_START_CRASH="$RT_SLURM_DIR/crashed" submit crash --nodes=2 --ntasks-per-node=1 -- "${ARGS[@]}")
+wait_state "$j5" 180 COMPLETED FAILED CANCELLED
+out=$(same_params "$RUNS/two" "$RUNS/crash" 160 2>&1)
+warn=$(grep -o 'warning: the step exited with [0-9]* before training started; relaunching (1 of 2)' "$OUT/crash.out")
+[ "$(state "$j5")" = COMPLETED ] && [ -e "$RT_SLURM_DIR/crashed" ] && [ -n "$warn" ] && [[ "$out" == *"equal: True" ]]
+ok=$?
+check "a launch that crashes is relaunched" $ok "job $j5 $(state "$j5"): $warn; $out"
+[ $ok -eq 0 ] || show_job crash "$j5"
 
 # ---- 3. node3's link lost mid-job: shrink to node1 and node2 ----
 j3=$(submit shrink --no-kill --nodes=3 --ntasks-per-node=1 -- "${ARGS[@]}")

@@ -35,4 +35,9 @@ typedef struct rt_hooks {
  * struct afterwards). A malformed value leaves its switch off. */
 RT_API const rt_hooks *rt_hooks_get(void);
 
+/** RINGTRAIN_FAULT_START_CRASH=FILE: the first process to create FILE (it
+ * must not exist) dies of SIGSEGV, as a step that crashes while MPI starts
+ * up; the others, and every later launch, go on. Unset: a no-op. */
+RT_API void rt_hooks_fault_start(void);
+
 #endif
