@@ -1,6 +1,7 @@
 /* feed.c - one rank's training data: row orders, micro-batch slices, read-ahead. */
 #include "ringtrain/feed.h"
 
+#include "ringtrain/autograd.h"
 #include "ringtrain/common.h"
 #include "ringtrain/flight.h"
 #include "ringtrain/hooks.h"
@@ -8,6 +9,8 @@
 #include "ringtrain/rng.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct rt_feed {
     const rt_config *cfg;
@@ -203,4 +206,35 @@ int rt_feed_next(rt_feed *f, int64_t step, int64_t k, rt_batch *b, const uint64_
         b->kp = f->kp;
     }
     return RT_OK;
+}
+
+static int cmp_row(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int rt_feed_data_init(rt_feed *f, rt_model *m) {
+    if (!rt_model_needs_data_init(m)) return RT_OK;
+    int64_t B = f->B, D = f->sample, chunk = f->cfg->train.eval_batch; /* the staging already holds that */
+    int64_t *rows = rt_malloc(rt_mul_size((size_t)B, sizeof(int64_t)));
+    memcpy(rows, epoch_order(f, 0), (size_t)B * sizeof(int64_t));
+    qsort(rows, (size_t)B, sizeof *rows, cmp_row); /* the reader wants them in order */
+    int shape[2] = {(int)B, (int)D};
+    rt_tensor x = {.data = rt_malloc(rt_mul_size((size_t)(B * D), sizeof(float)))};
+    rt_tensor_set_shape(&x, 2, shape);
+    int32_t *y = rt_malloc(rt_mul_size((size_t)B, sizeof(int32_t)));
+    uint64_t *keys = rt_malloc(rt_mul_size((size_t)B, sizeof(uint64_t)));
+    int rc = RT_OK;
+    for (int64_t r = 0; r < B && !rc; r += chunk)
+        rc = rt_dataset_read(f->train, rows + r, B - r < chunk ? B - r : chunk, x.data + r * D, y + r);
+    for (int64_t i = 0; i < B; i++) keys[i] = rt_row_key(f->cfg->train.seed, 0, rows[i]);
+    rt_model_batch b = {.x = &x, .y = y, .keys = keys, .quantized = rt_dataset_quantized(f->train)};
+    rt_graph *g = rc ? NULL : rt_graph_create(64u << 20, 256);
+    if (!rc) rc = rt_model_data_init(m, g, &b);
+    rt_graph_destroy(g);
+    rt_free(x.data);
+    rt_free(keys);
+    rt_free(y);
+    rt_free(rows);
+    return rc;
 }

@@ -150,7 +150,8 @@ static int start_run(rt_trainer *t, const rt_train_opts *o) {
     if (!rc && c->init.from[0] && t->resumed_from_world == 0) { /* warm start, unless resumed */
         rc = rt_ckpt_load_params(c->init.from, t->params);
         rc = rt_dist_agree(rc ? rt_err_prefix(rc, "init.from") : RT_OK, t->comm);
-    }
+    } else if (!rc && t->resumed_from_world == 0) /* fresh: rank 0 sees the first batch, bcast below */
+        rc = rt_dist_agree(t->rank == 0 ? rt_feed_data_init(t->feed, t->model) : RT_OK, t->comm);
     if (rc) return rc;
     if (t->rank == 0) {
         char *json = rt_config_to_json(c);

@@ -49,6 +49,10 @@ expect_bad "a param group that matches nothing" 'optim.groups[1].match: "head.*"
 expect_bad "a param group key unknown" "optim.groups[0].lr: unknown key" "${train[@]}" $CFG \
     --set 'optim.groups=[{"match":"*.bias","lr":2}]'
 expect_bad "param groups not a list" "optim.groups: expected an array" "${train[@]}" $CFG --set 'optim.groups={"match":"*"}'
+expect_bad "scale_init on a non-NICE model" "fashion_mlp.json: model.scale_init: not a key of a sequential model" \
+    "${train[@]}" $CFG --set model.scale_init=data
+expect_bad "an unknown scale_init" 'model.scale_init: expected one of zero|data, got "bogus"' "${train[@]}" \
+    configs/fashion_nice.json --set model.scale_init=bogus
 expect_bad "EMA decay of 1" "train.ema_decay: must be in [0, 1), got 1" "${train[@]}" $CFG --set train.ema_decay=1
 expect_bad "fractional steps" "train.steps: expected an integer, got 2.5" "${train[@]}" $CFG --set train.steps=2.5
 expect_bad "betas out of range" "optim.betas[1]: must be in [0, 1)" "${train[@]}" $CFG --set 'optim.betas=[0.9,1.5]'

@@ -113,6 +113,34 @@ if [ $rc -eq 0 ]; then
     check "nice sample grid" $((rc | $?)) "exit $rc; $(head -n1 "$T/png.out")"
 fi
 
+# ---- NICE model.scale_init "data": the initial scale against a float64 oracle, at np = 1, 2, 3 ----
+$PY - "$DATA" "$T/deq.h5" <<'PY'
+import sys, h5py, numpy as np
+rng = np.random.default_rng(7)
+with h5py.File(sys.argv[1]) as f, h5py.File(sys.argv[2], "w") as g:
+    for split in ("train", "test"):
+        k = f[f"{split}/x"][:192].reshape(192, -1).astype(np.float64)
+        g[f"{split}/x"] = ((k + rng.random(k.shape)) / 256).astype(np.float32)
+        g[f"{split}/y"] = f[f"{split}/y"][:192]
+PY
+DI=(--quiet --set "data.train=$T/deq.h5" --set "data.test=$T/deq.h5" --set data.shuffle=false
+    --set model.hidden=64 --set model.hidden_layers=2 --set train.global_batch=96 --set train.steps=1
+    --set optim.lr=1e-30 --set optim.schedule.warmup_steps=0)
+di_ckpts=() rc=0
+for run in "zero 1 zero logistic" "data 1 data logistic" "data 2 data logistic" "data 3 data logistic" \
+           "normal 2 data normal"; do
+    read -r name np init prior <<<"$run"
+    mpirun -np "$np" -q --oversubscribe "$BIN" train configs/fashion_nice.json "${DI[@]}" \
+        --set "model.scale_init=$init" --set "model.prior=$prior" --run-dir "$T/di_${name}_np$np" \
+        >/dev/null 2>"$T/di.err" || { rc=1; sed 's/^/    /' "$T/di.err" | head -n 3; }
+    [ "$name" = zero ] || di_ckpts+=("$(latest "di_${name}_np$np")")
+done
+[ $rc -eq 0 ] && $PY tests/reference/nice_ref.py datainit "$T/deq.h5" 96 "$(latest di_zero_np1)" "${di_ckpts[@]}" \
+    >"$T/di.out" 2>&1
+rc=$((rc | $?))
+sed 's/^/    /' "$T/di.out"
+check "nice scale_init data vs a float64 oracle" $rc "$(tail -n1 "$T/di.out")"
+
 # ---- rectified flow: two moons generated here ----
 $PY tests/make_moons.py "$T/moons.h5"
 "${MPI[@]}" "$BIN" train configs/toy_moons_rectflow.json --run-dir "$T/moons" --quiet \

@@ -49,6 +49,12 @@ RT_API rt_dataset *rt_feed_test(rt_feed *f);
 RT_API bool rt_feed_quantized(const rt_feed *f);
 /** Bytes the data path holds per rank (the done line's data_mb). */
 RT_API double rt_feed_bytes(const rt_feed *f);
+/** Initialises m's parameters from data where its config asks to
+ * (rt_model_needs_data_init): from the first global batch, rows P_0[0, B) of
+ * epoch 0 with their keys, whatever the rank and world size. Reads on the
+ * calling thread, before the first rt_feed_next. RT_OK at once for a model
+ * that needs none; else RT_OK or the read's error. */
+RT_API int rt_feed_data_init(rt_feed *f, rt_model *m);
 /** Waits for this rank's rows of micro-batch k of `step`, and queues the next
  * micro-batch (of this step, or the first of the next while steps remain)
  * before returning. b and *keys (b->n, the rows' random keys) stay valid until

@@ -111,6 +111,18 @@ typedef struct rt_batch_stats {
 RT_API rt_tensor *rt_model_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
                                 rt_batch_stats *st);
 
+/** Whether the config initialises some parameters from data (a NICE model's
+ * model.scale_init "data"): then rt_model_data_init must see the first batch
+ * before training starts. */
+RT_API bool rt_model_needs_data_init(const rt_model *m);
+/** Sets the parameters the config initialises from data, from batch b (a NICE
+ * model's scale: the per-dimension maximum-likelihood log-scale of the
+ * couplings' output on b, the couplings made the identity). The trainer calls
+ * it on rank 0 only, with the first global batch, before the replicas copy
+ * rank 0's parameters: the result does not depend on the world size. RT_OK
+ * and nothing changed for a model that needs none. */
+RT_API int rt_model_data_init(rt_model *m, rt_graph *g, const rt_model_batch *b);
+
 /* ---- metrics: names fixed per task, the same in metrics.jsonl, eval and the done line ---- */
 
 #define RT_MAX_METRICS 4

@@ -61,6 +61,10 @@ typedef struct rt_family {
     /* the velocity of a flow model (rt_model_velocity). NULL: none */
     rt_tensor *(*velocity)(rt_model *m, rt_graph *g, rt_tensor *xt, const float *t, const int32_t *labels);
     int (*info)(const rt_model *m, rt_metric *out); /* NULL: none */
+    /* whether its config initialises parameters from data, and doing so from
+     * one batch (rt_model_data_init, gradients off). NULL: never */
+    bool (*needs_data_init)(const rt_model *m);
+    void (*data_init)(rt_model *m, rt_graph *g, const rt_model_batch *b);
 } rt_family;
 
 extern const rt_family rt_family_sequential;

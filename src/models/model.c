@@ -326,6 +326,21 @@ rt_tensor *rt_model_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, floa
     return m->family->loss(m, g, b, scale, st);
 }
 
+bool rt_model_needs_data_init(const rt_model *m) {
+    return m->family->needs_data_init && m->family->needs_data_init(m);
+}
+
+int rt_model_data_init(rt_model *m, rt_graph *g, const rt_model_batch *b) {
+    if (!rt_model_needs_data_init(m)) return RT_OK;
+    RT_CHECK(b->x->ndim == 2 && b->x->shape[1] == m->input_size, "model: batch of %d-element rows",
+             b->x->ndim == 2 ? b->x->shape[1] : -1);
+    bool was = rt_graph_grad_enabled(g);
+    rt_graph_set_grad(g, false);
+    m->family->data_init(m, g, b);
+    rt_graph_set_grad(g, was);
+    return RT_OK;
+}
+
 int rt_model_sample_opts(rt_model *m, rt_graph *g, const rt_sample_opts *o, float *out) {
     if (!m->family->sample) {
         char list[256];

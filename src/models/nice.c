@@ -11,7 +11,9 @@
  * Each m_i is an MLP (D/2 -> hidden x hidden_layers, ReLU -> D/2) named
  * "couplings.<i>.net.<j>" and s is "scale", as the torch module
  * tests/reference/nice_ref.py builds. 8-bit data is dequantised with uniform
- * noise: x = (k + u) / 256, k the pixel, u ~ U(0, 1) from the row's key. */
+ * noise: x = (k + u) / 256, k the pixel, u ~ U(0, 1) from the row's key.
+ * model.scale_init "data" starts the couplings at the identity and fits s to
+ * the first batch (nice_data_init). */
 #include "family.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
@@ -29,9 +31,11 @@ typedef struct nice_arch {
     int64_t hidden;        /* width of each coupling MLP */
     int64_t hidden_layers; /* its hidden layers */
     int prior;             /* NICE_LOGISTIC or NICE_NORMAL */
+    int scale_init;        /* NICE_SCALE_ZERO or NICE_SCALE_DATA */
 } nice_arch;
 
 enum { NICE_LOGISTIC, NICE_NORMAL };
+enum { NICE_SCALE_ZERO, NICE_SCALE_DATA };
 
 typedef struct nice_state {
     nice_arch arch;
@@ -153,20 +157,26 @@ static rt_tensor *neg_log_prior(rt_model *m, rt_graph *g, rt_tensor *z) {
     return rt_add(g, rt_sum(g, rt_softplus(g, z)), rt_sum(g, rt_softplus(g, rt_affine(g, z, -1.0f, 0.0f))));
 }
 
+/* x = (255 x + u) / 256 for each of b's rows (x = k/255 as read), u from the row's key. */
+static void dequantise(const rt_model_batch *b, int64_t D, float *out) {
+    const float *x = b->x->data;
+    for (int64_t r = 0; r < b->x->shape[0]; r++) {
+        rt_rng rng;
+        rt_rng_seed(&rng, b->keys[r], NICE_DEQUANT_STREAM);
+        for (int64_t j = 0; j < D; j++) {
+            float k = roundf(x[r * D + j] * 255.0f);
+            out[r * D + j] = (k + rt_rng_uniform(&rng)) * (1.0f / 256.0f);
+        }
+    }
+}
+
 static rt_tensor *nice_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
                             rt_batch_stats *st) {
     int64_t n = b->x->shape[0], D = m->input_size, half = D / 2;
     const float *x = b->x->data;
-    if (b->quantized) { /* dequantise: x = (255 x + u) / 256, x = k/255 as read */
+    if (b->quantized) {
         float *deq = rt_graph_scratch(g, (size_t)(n * D) * sizeof(float));
-        for (int64_t r = 0; r < n; r++) {
-            rt_rng rng;
-            rt_rng_seed(&rng, b->keys[r], NICE_DEQUANT_STREAM);
-            for (int64_t j = 0; j < D; j++) {
-                float k = roundf(x[r * D + j] * 255.0f);
-                deq[r * D + j] = (k + rt_rng_uniform(&rng)) * (1.0f / 256.0f);
-            }
-        }
+        dequantise(b, D, deq);
         x = deq;
     }
     rt_tensor *h0, *h1;
@@ -211,6 +221,56 @@ int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in
     return RT_OK;
 }
 
+/* The s maximising sum_i log p_prior(h_i e^s) + n s over the n values h_i
+ * (stride apart): the prior fitted to h by its scale alone. normal: mean z^2
+ * = 1, z = h e^s. logistic: mean z tanh(z/2) = 1, whose left side grows with
+ * s; bisection in double. Within [-20, 20] (h all zero: 20). */
+static float fit_log_scale(const float *h, int64_t n, int64_t stride, int prior) {
+    double lo = -20.0, hi = 20.0, sq = 0.0;
+    for (int64_t i = 0; i < n; i++) sq += (double)h[i * stride] * h[i * stride];
+    if (prior == NICE_NORMAL) {
+        double s = sq > 0.0 ? -0.5 * log(sq / (double)n) : hi;
+        return (float)(s < lo ? lo : s > hi ? hi : s);
+    }
+    for (int it = 0; it < 60; it++) {
+        double mid = 0.5 * (lo + hi), e = exp(mid), sum = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            double z = (double)h[i * stride] * e;
+            sum += z * tanh(0.5 * z);
+        }
+        if (sum < (double)n) lo = mid;
+        else hi = mid;
+    }
+    return (float)(0.5 * (lo + hi));
+}
+
+static bool nice_needs_data_init(const rt_model *m) {
+    return ((const nice_state *)m->state)->arch.scale_init == NICE_SCALE_DATA;
+}
+
+/* model.scale_init "data": each coupling's last layer starts at zero (the
+ * flow starts as the scaling alone, as Glow's zero-initialised couplings),
+ * and s is fitted per dimension to b's dequantised rows. */
+static void nice_data_init(rt_model *m, rt_graph *g, const rt_model_batch *b) {
+    nice_state *st = m->state;
+    int64_t n = b->x->shape[0], D = m->input_size;
+    for (int i = 0; i < st->arch.couplings; i++) {
+        const rt_linear_mod *last = &st->coupling[i].lin[st->coupling[i].n - 1];
+        memset(last->weight->data, 0, (size_t)last->weight->numel * sizeof(float));
+        memset(last->bias->data, 0, (size_t)last->bias->numel * sizeof(float));
+    }
+    float *h = rt_malloc(rt_mul_size((size_t)(n * D), sizeof(float)));
+    if (b->quantized) dequantise(b, D, h);
+    else memcpy(h, b->x->data, (size_t)(n * D) * sizeof(float));
+    memset(st->scale->data, 0, (size_t)st->scale->numel * sizeof(float)); /* the transform gives h */
+    for (int64_t r = 0; r < n; r += 256) {
+        int64_t k = n - r < 256 ? n - r : 256;
+        rt_model_nice_transform(m, g, k, h + r * D, h + r * D, false);
+    }
+    for (int64_t d = 0; d < D; d++) st->scale->data[d] = fit_log_scale(h + d, n, D, st->arch.prior);
+    rt_free(h);
+}
+
 static void nice_sample(rt_model *m, rt_graph *g, const rt_sample_opts *o, float *out) {
     int64_t n = o->n;
     uint64_t seed = o->seed;
@@ -239,6 +299,7 @@ static const rt_key nice_keys[] = {
     KINT("hidden", A, hidden, "1000", 1, 1 << 16),
     KINT("hidden_layers", A, hidden_layers, "5", 1, 32),
     KENUM("prior", A, prior, "\"logistic\"", "logistic|normal"),
+    KENUM("scale_init", A, scale_init, "\"zero\"", "zero|data"),
 };
 #undef A
 
@@ -261,4 +322,6 @@ const rt_family rt_family_nice = {
     .loss = nice_loss,
     .sample = nice_sample,
     .info = nice_info,
+    .needs_data_init = nice_needs_data_init,
+    .data_init = nice_data_init,
 };

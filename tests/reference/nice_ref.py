@@ -16,7 +16,17 @@ reference for the nice model.
       (shuffle off) with its own dequantisation noise, and prints one JSON
       line with the test NLL and bits/dim.
 
-The last line of parity is "N passed, M failed"; exit 1 on any mismatch.
+  nice_ref.py datainit DATA.h5 B ZERO_CKPT CKPT...
+      model.scale_init "data", checked on checkpoints of runs that took one
+      step at lr 1e-30 (so their parameters are the initial ones) over a
+      float32 DATA.h5 read in file order: every coupling's last layer is
+      zero, every other coupling weight equals ZERO_CKPT's (the same seed,
+      scale_init "zero"), the scale is the same bits in every CKPT (runs at
+      different world sizes), and equals a float64 Newton solve of the
+      maximum-likelihood log-scale on the first B training rows (logistic:
+      mean z tanh(z/2) = 1; normal: mean z^2 = 1; z = x e^s) within 1e-5.
+
+The last line of parity and datainit is "N passed, M failed"; exit 1 on any mismatch.
 """
 import json
 import math
@@ -141,6 +151,65 @@ def parity(binary, ckpt, data):
     return 1 if failed else 0
 
 
+def ml_log_scale(h, prior):  # per column of h (n, D), float64 Newton from the rms guess
+    if prior == "normal":
+        return -0.5 * np.log((h * h).mean(0))
+    s = -np.log(np.sqrt((h * h).mean(0)))
+    for _ in range(200):
+        z = h * np.exp(s)
+        t = np.tanh(z / 2)
+        f = (z * t).mean(0) - 1.0
+        df = (z * t + z * z * (1 - t * t) / 2).mean(0)
+        s = s - np.clip(f / df, -1.0, 1.0)
+    z = h * np.exp(s)
+    return s, np.abs((z * np.tanh(z / 2)).mean(0) - 1.0).max()
+
+
+def datainit(data, B, zero_ckpt, ckpts):
+    passed = failed = 0
+
+    def check(ok, msg):
+        nonlocal passed, failed
+        print(("ok   " if ok else "FAIL ") + msg)
+        passed += ok
+        failed += not ok
+
+    def params(path):
+        with h5py.File(path) as f:
+            return {k: f["params"][k][()] for k in f["params"]}, json.loads(f.attrs["config"])
+
+    zero, _ = params(zero_ckpt)
+    with h5py.File(data) as f:
+        x = f["train/x"][:B].reshape(B, -1).astype(np.float64)
+    first = None
+    for path in ckpts:
+        p, cfg = params(path)
+        name = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        last = "net.%d." % (2 * cfg["model"]["hidden_layers"])
+        lasts = [k for k in p if k.startswith("couplings.") and last in k]
+        big = max(float(np.abs(p[k]).max()) for k in lasts)
+        check(len(lasts) == 2 * cfg["model"]["couplings"] and big <= 1e-20,
+              f"{name}: {len(lasts)} last-layer tensors zero (max |w| {big:.1e})")
+        same = all(np.array_equal(p[k], zero[k]) for k in p if k.startswith("couplings.") and k not in lasts)
+        check(same, f"{name}: the other coupling weights are the seed's")
+        prior = cfg["model"].get("prior", "logistic")
+        want = ml_log_scale(x, prior)
+        resid = 0.0
+        if prior != "normal":
+            want, resid = want
+        err = float(np.abs(p["scale"] - want).max() / max(1.0, np.abs(want).max()))
+        check(err <= 1e-5 and resid <= 1e-9,
+              f"{name}: {prior} scale vs the float64 ML fit on {B} rows: max rel err {err:.1e} (tol 1e-5), "
+              f"s in [{want.min():.3f}, {want.max():.3f}]")
+        if prior == "logistic":
+            if first is None:
+                first = (name, p["scale"])
+            else:
+                check(np.array_equal(p["scale"], first[1]), f"{name}: the same scale bits as {first[0]}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def lr_at(o, step, total):  # ringtrain's rt_lr_at: linear warmup, then the schedule
     lr0, sch = o.get("lr", 1e-3), o.get("schedule", {})
     warm = sch.get("warmup_steps", 0)
@@ -197,6 +266,8 @@ def train(config_path, steps, data, init_out):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "parity":
         sys.exit(parity(*sys.argv[2:5]))
+    if len(sys.argv) >= 6 and sys.argv[1] == "datainit":
+        sys.exit(datainit(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]))
     if len(sys.argv) == 6 and sys.argv[1] == "train":
         sys.exit(train(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]))
     print(__doc__, file=sys.stderr)
