@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sample quality (ringtrain eval --fid), for real: a fashion_mlp classifier
-# trained 150 steps and a NICE run of 30. Checks: a samples file of real test
-# images (rows 1000..1999) scored against the first 1000: fid, fid_train and
-# class_agreement equal an independent numpy computation (features from the
-# checkpoint's weights in float64, tr sqrt(S1 S2) from the eigenvalues of the
-# product, not the symmetric route ringtrain takes) within 1e-3; the first
+# trained 150 steps and a NICE run of 30. Checks: a samples file of 2,000
+# real training images (rows 2000..3999) scored against the first 2,000 test
+# images: fid, fid_train (train rows 0..1999) and class_agreement equal an
+# independent numpy computation (features from the checkpoint's weights in
+# float64, tr sqrt(S1 S2) from the eigenvalues of the product, not the
+# symmetric route ringtrain takes) within 1e-3; the first
 # 1000 test images against themselves score 0; a NICE checkpoint's own
 # samples score far above the floor, without labels; bad input.
 # usage: tests/test_fid.sh [BIN] [DATA.h5]
@@ -22,15 +23,16 @@ D=(--set "data.train=$PWD/$DATA" --set "data.test=$PWD/$DATA" --quiet)
 import sys, h5py, numpy as np
 data, t = sys.argv[1], sys.argv[2]
 with h5py.File(data) as f:
-    x, y = f["test/x"][:2000].astype(np.float32) / np.float32(255), f["test/y"][:2000].astype(np.int32)
-for name, lo in (("other", 1000), ("same", 0)):
+    x, y = f["test/x"][:1000].astype(np.float32) / np.float32(255), f["test/y"][:1000].astype(np.int32)
+    tx, ty = f["train/x"][2000:4000].astype(np.float32) / np.float32(255), f["train/y"][2000:4000].astype(np.int32)
+for name, (xs, ys) in (("other", (tx, ty)), ("same", (x, y))):
     with h5py.File(f"{t}/{name}.h5", "w") as g:
-        g["images"] = x[lo:lo + 1000].reshape(-1, 1, 28, 28)
-        g["labels"] = y[lo:lo + 1000]
+        g["images"] = xs.reshape(-1, 1, 28, 28)
+        g["labels"] = ys
 with h5py.File(f"{t}/flat.h5", "w") as g:
     g["images"] = x[:1000]
 PY
-out=$("$BIN" eval --fid "$T/clf" --samples "$T/other.h5" --n 1000 2>&1)
+out=$("$BIN" eval --fid "$T/clf" --samples "$T/other.h5" --n 2000 2>&1)
 echo "    $out"
 res=$(/usr/bin/python3 - "$DATA" "$T" "$out" <<'PY' 2>&1
 import sys, json, glob, h5py, numpy as np
@@ -53,12 +55,12 @@ def fid(a, b):
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root = np.sqrt(np.clip(np.linalg.eigvals(s1 @ s2).real, 0, None)).sum()
     return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * root)
-(gx, gy), (rx, _), (tx, _) = load("test", 1000, 1000), load("test", 0, 1000), load("train", 0, 1000)
+(gx, gy), (rx, _), (tx, _) = load("train", 2000, 2000), load("test", 0, 2000), load("train", 0, 2000)
 (gf, glog), (rf, _), (tf, _) = feats(gx), feats(rx), feats(tx)
 want = {"fid": fid(gf, rf), "fid_train": fid(tf, rf), "class_agreement": float((glog.argmax(1) == gy).mean())}
 rel = {k: abs(line[k] - v) / abs(v) for k, v in want.items()}
 print("numpy: " + ", ".join(f"{k} {v:.6g} (rel diff {rel[k]:.1e})" for k, v in want.items()))
-sys.exit(0 if max(rel.values()) <= 1e-3 and line["n"] == 1000 else 1)
+sys.exit(0 if max(rel.values()) <= 1e-3 and line["n"] == 2000 else 1)
 PY
 )
 check "FID and class agreement against numpy" $? "$res"
