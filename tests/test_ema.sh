@@ -6,7 +6,8 @@
 # resume from a checkpoint without /ema starts the EMA from the parameters
 # resumed (bitwise); stop and resume with the EMA on is bitwise exact; eval
 # and sample use the EMA by default and the parameters with --weights
-# params (eval's params figure is the training's own); bad input.
+# params (eval's params figure is the training's own); /ema loads into torch
+# with the one-line rule and scores as eval does; bad input.
 # usage: tests/test_ema.sh [BIN] [DATA.h5]
 set -u
 BIN=${1:-build/ringtrain}
@@ -68,6 +69,10 @@ done_loss=$(grep -o '"test_loss":[0-9.e-]*' "$T/a/metrics.jsonl" | tail -n1)
 [[ "$e_def" == *'"weights":"ema"'* ]] && [[ "$e_par" == *'"weights":"params"'* ]] &&
     [[ "$e_par" == *"$done_loss"* ]] && [ "$(echo "$e_def" | grep -o '"test_loss":[0-9.e-]*')" != "$done_loss" ]
 check "eval --weights" $? "default: $(echo "$e_def" | grep -o '"weights".*'); params: $(echo "$e_par" | grep -o '"test_loss":[0-9.e-]*') (training's last: $done_loss)"
+
+# ---- the EMA weights load into torch with the one-line rule (f['ema'] for f['params']) ----
+out=$(/usr/bin/python3 tests/reference/interop.py "$BIN" "$T/a/ckpt/step_00000012.h5" "$DATA" ema 2>&1)
+check "EMA weights into torch" $? "$out"
 
 # ---- sample: a NICE run with the EMA ----
 "$BIN" train configs/fashion_nice.json --quiet --set "data.train=$PWD/$DATA" --set "data.test=$PWD/$DATA" \

@@ -5,8 +5,10 @@ into PyTorch with DESIGN.md's rule
 and nothing more, into the equivalent torch.nn modules (Linear, Conv2d,
 LayerNorm, MaxPool2d, ...) built from the checkpoint's own config, evaluates
 it on the test split, and compares the accuracy with `ringtrain eval` on the
-same file (must agree within 1e-4).
-usage: interop.py BIN CKPT.h5 DATA.h5"""
+same file (must agree within 1e-4), and the mean test cross-entropy with
+its test_loss (relative 1e-4). With GROUP ("ema"), the rule reads
+f[GROUP] instead and ringtrain evaluates with --weights GROUP.
+usage: interop.py BIN CKPT.h5 DATA.h5 [GROUP]"""
 import json
 import subprocess
 import sys
@@ -72,8 +74,9 @@ class Sequential(nn.Module):
 
 
 binary, ckpt, data = sys.argv[1:4]
+group = sys.argv[4] if len(sys.argv) > 4 else "params"
 with h5py.File(ckpt) as f:
-    state = {k: torch.from_numpy(f['params'][k][()]) for k in f['params']}
+    state = {k: torch.from_numpy(f[group][k][()]) for k in f[group]}
     config = json.loads(f.attrs["config"])
 model = Sequential(config["model"])
 model.load_state_dict(state)
@@ -84,9 +87,15 @@ with h5py.File(data) as f:
     x = (f["test/x"][()].reshape(-1, d).astype(np.float32) / np.float32(255) - mean) / std
     y = f["test/y"][()]
 with torch.no_grad():
-    acc = float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
-out = subprocess.run([binary, "eval", ckpt, "--data", data], capture_output=True, text=True, check=True)
-ref = json.loads(out.stdout.strip().splitlines()[-1])["test_acc"]
+    logits = model(torch.from_numpy(x))
+    acc = float((logits.argmax(1).numpy() == y).mean())
+    loss = float(torch.nn.functional.cross_entropy(logits.double(), torch.from_numpy(y).long()))
+out = subprocess.run([binary, "eval", ckpt, "--data", data, "--weights", group], capture_output=True, text=True,
+                     check=True)
+line = json.loads(out.stdout.strip().splitlines()[-1])
+ref, ref_loss = line["test_acc"], line["test_loss"]
+rel = abs(loss - ref_loss) / abs(ref_loss)
 kinds = sorted({l["type"] for l in config["model"]["layers"]})
-print(f"pytorch ({', '.join(kinds)}) accuracy {acc:.6f}, ringtrain eval {ref:.6f}, diff {abs(acc - ref):.1e} (tol 1e-4)")
-sys.exit(0 if abs(acc - ref) <= 1e-4 else 1)
+print(f"pytorch ({', '.join(kinds)}) on /{group}: accuracy {acc:.6f}, ringtrain eval {ref:.6f}, diff {abs(acc - ref):.1e} "
+      f"(tol 1e-4); loss {loss:.6f} vs {ref_loss:.6f}, rel {rel:.1e} (tol 1e-4)")
+sys.exit(0 if abs(acc - ref) <= 1e-4 and rel <= 1e-4 and line.get("weights", group) == group else 1)
