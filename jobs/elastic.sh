@@ -71,13 +71,7 @@ done <"$hostfile"
 [ ${#hosts[@]} -gt 0 ] || die "$hostfile: no hosts in it"
 
 world() { local n=0 s; for s in "${slots[@]}"; do n=$((n + s)); done; echo $n; }
-ckpt_step() { # the step of the newest complete checkpoint, 0 with none
-    local name
-    name=$(cat "$run_dir/ckpt/latest" 2>/dev/null) || { echo 0; return; }
-    name=$(basename "$name" .h5)
-    echo $((10#${name#step_}))
-}
-json_list() { local out="" h; for h in "$@"; do out="$out${out:+,}\"$h\""; done; echo "[$out]"; }
+. "$(dirname "$0")/restart_lib.sh"
 
 current=$(mktemp /tmp/rt_elastic_hosts.XXXXXX)
 trap 'rm -f "$current"' EXIT
@@ -110,12 +104,11 @@ while :; do
     hosts=("${alive[@]}")
     slots=("${alive_slots[@]}")
     new_np=$(world)
-    step=$(ckpt_step)
+    step=$(rt_ckpt_step "$run_dir")
     if [ "$new_np" -lt "$min_np" ]; then
         echo "elastic: error: $run_dir: $new_np slot(s) left on ${#hosts[@]} host(s) (lost: ${dropped[*]:-none}), fewer than --min-np $min_np" >&2
         exit 4
     fi
     echo "elastic: mpirun exited $rc; hosts lost: ${dropped[*]:-none}; restart $restarts at world size $new_np (was $np) from step $step" >&2
-    printf '{"event":"elastic_restart","step":%d,"old_world_size":%d,"new_world_size":%d,"hosts_dropped":%s,"restart":%d,"exit_code":%d}\n' \
-        "$step" "$np" "$new_np" "$(json_list "${dropped[@]}")" "$restarts" "$rc" >>"$run_dir/metrics.jsonl"
+    rt_elastic_event "$run_dir" "$step" "$np" "$new_np" "$restarts" "$rc" "" "${dropped[@]}"
 done
