@@ -102,14 +102,24 @@ def bpd(nll, d):
     return (nll / d + math.log(256)) / math.log(2)
 
 
-def parity(binary, ckpt, data):
-    passed = failed = 0
+class Checks:
+    """check(ok, msg) prints one ok/FAIL line; done() the summary and the exit code."""
 
-    def check(ok, msg):
-        nonlocal passed, failed
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def __call__(self, ok, msg):
         print(("ok   " if ok else "FAIL ") + msg)
-        passed += ok
-        failed += not ok
+        self.passed += bool(ok)
+        self.failed += not ok
+
+    def done(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
+def parity(binary, ckpt, data):
+    check = Checks()
 
     with h5py.File(ckpt) as f:
         state = {k: torch.from_numpy(f['params'][k][()]) for k in f['params']}
@@ -131,8 +141,7 @@ def parity(binary, ckpt, data):
         if out.returncode != 0:
             print(out.stderr)
             check(False, "ringtrain eval on the dequantised file failed")
-            print(f"{passed} passed, {failed} failed")
-            return 1
+            return check.done()
         ours = json.loads(out.stdout.strip().splitlines()[-1])
     with torch.no_grad():
         xt = torch.from_numpy(x.astype(np.float64))
@@ -147,8 +156,7 @@ def parity(binary, ckpt, data):
     check(abs(ours["test_bpd"] - bpd(nll, d)) <= 1e-4,
           f"nice bits/dim ringtrain {ours['test_bpd']:.6f} vs torch {bpd(nll, d):.6f}")
     check(inv_err <= 1e-5, f"torch inverse on ringtrain's weights x->z->x max err {inv_err:.1e} (tol 1e-5)")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 def ml_log_scale(h, prior):  # per column of h (n, D), float64 Newton from the rms guess
@@ -166,13 +174,7 @@ def ml_log_scale(h, prior):  # per column of h (n, D), float64 Newton from the r
 
 
 def datainit(data, B, zero_ckpt, ckpts):
-    passed = failed = 0
-
-    def check(ok, msg):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + msg)
-        passed += ok
-        failed += not ok
+    check = Checks()
 
     def params(path):
         with h5py.File(path) as f:
@@ -206,8 +208,7 @@ def datainit(data, B, zero_ckpt, ckpts):
                 first = (name, p["scale"])
             else:
                 check(np.array_equal(p["scale"], first[1]), f"{name}: the same scale bits as {first[0]}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 def lr_at(o, step, total):  # ringtrain's rt_lr_at: linear warmup, then the schedule
