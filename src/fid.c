@@ -94,6 +94,12 @@ typedef struct images {
 
 static void images_free(images *im) { rt_free(im->x), rt_free(im->y); }
 
+static void images_alloc(images *im, int64_t n, int64_t D, bool labels) {
+    im->n = n, im->D = D;
+    im->x = rt_malloc(rt_mul_size(rt_mul_size((size_t)n, (size_t)D), sizeof(float)));
+    if (labels) im->y = rt_malloc(rt_mul_size((size_t)n, sizeof(int32_t)));
+}
+
 /* the first n rows of a dataset split, normalised as the classifier's config says */
 static int read_split(const char *path, const char *split, const rt_config *c, int64_t n, int64_t D, images *im) {
     rt_dataset *d = NULL;
@@ -105,9 +111,7 @@ static int read_split(const char *path, const char *split, const rt_config *c, i
         rt_dataset_set_normalize(d, (float)c->data.mean, (float)c->data.std);
         int64_t *rows = rt_malloc(rt_mul_size((size_t)n, sizeof(int64_t)));
         for (int64_t i = 0; i < n; i++) rows[i] = i;
-        im->n = n, im->D = D;
-        im->x = rt_malloc(rt_mul_size(rt_mul_size((size_t)n, (size_t)D), sizeof(float)));
-        im->y = rt_malloc(rt_mul_size((size_t)n, sizeof(int32_t)));
+        images_alloc(im, n, D, true);
         rc = rt_dataset_read(d, rows, n, im->x, im->y);
         rt_free(rows);
     }
@@ -151,13 +155,10 @@ static int read_samples(const char *path, const rt_config *c, int64_t n, int64_t
     hid_t f;
     int rc = rt_h5_open(path, &f);
     if (!rc) {
-        im->n = n, im->D = D;
-        im->x = rt_malloc(rt_mul_size(rt_mul_size((size_t)n, (size_t)D), sizeof(float)));
+        bool labels = H5Lexists(f, "labels", H5P_DEFAULT) > 0;
+        images_alloc(im, n, D, labels);
         rc = read_rows(f, path, "/images", 4, D, n, H5T_NATIVE_FLOAT, im->x);
-        if (!rc && H5Lexists(f, "labels", H5P_DEFAULT) > 0) {
-            im->y = rt_malloc(rt_mul_size((size_t)n, sizeof(int32_t)));
-            rc = read_rows(f, path, "/labels", 1, 1, n, H5T_NATIVE_INT32, im->y);
-        }
+        if (!rc && labels) rc = read_rows(f, path, "/labels", 1, 1, n, H5T_NATIVE_INT32, im->y);
         H5Fclose(f);
     }
     rt_h5_unlock();
