@@ -1,6 +1,8 @@
 /* ckpt.c - HDF5 checkpoint write (atomic) and parameter load. */
 #include "ringtrain/ckpt.h"
 
+#include "h5chunk.h"
+
 #include "ringtrain/common.h"
 #include "ringtrain/h5util.h"
 #include "ringtrain/hooks.h"
@@ -9,6 +11,7 @@
 #include <cJSON.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,37 +44,24 @@ static const char *const CKPT_NAMES[] = {"/params", "/optim", "/optim/m", "/opti
 
 /* ---- write ---- */
 
-static int write_tensor(hid_t g, const char *name, const rt_tensor *t, const float *data) {
-    hsize_t dims[RT_MAX_DIMS], chunk[RT_MAX_DIMS];
+/* Chunks of at most ~1M elements along the first axis (Fletcher32 needs chunks). */
+static int write_tensor(hid_t g, const char *name, const rt_tensor *t, const float *data,
+                        rt_h5_scratch *scratch) {
+    hsize_t dims[RT_MAX_DIMS];
     int nd = t->ndim ? t->ndim : 1;
     int64_t inner = 1;
     for (int i = 0; i < nd; i++) {
         dims[i] = t->ndim ? (hsize_t)t->shape[i] : 1;
-        chunk[i] = dims[i] ? dims[i] : 1;
-        if (i > 0) inner *= (int64_t)chunk[i];
+        if (i > 0) inner *= (int64_t)dims[i];
     }
-    /* chunks of at most ~1M elements along the first axis (Fletcher32 needs chunks) */
     int64_t rows = (1 << 20) / (inner ? inner : 1);
     if (rows < 1) rows = 1;
-    if ((hsize_t)rows < chunk[0]) chunk[0] = (hsize_t)rows;
-    hid_t s = H5Screate_simple(nd, dims, NULL);
-    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
-    int rc = RT_OK;
-    if (t->numel > 0) {
-        H5Pset_chunk(p, nd, chunk);
-        H5Pset_fletcher32(p);
-    }
-    hid_t d = H5Dcreate2(g, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, p, H5P_DEFAULT);
-    if (d < 0 || (t->numel > 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                           data) < 0))
-        rc = rt_err(RT_ERUNTIME, "%s: cannot write dataset", name);
-    if (d >= 0) H5Dclose(d);
-    H5Pclose(p);
-    H5Sclose(s);
-    return rc;
+    hsize_t chunk_rows = (hsize_t)rows < dims[0] ? (hsize_t)rows : (dims[0] ? dims[0] : 1);
+    return rt_h5_write_f32_checked(g, name, nd, dims, chunk_rows, data, scratch);
 }
 
-static int write_group(hid_t file, const char *gname, const rt_params *p, const float *base) {
+static int write_group(hid_t file, const char *gname, const rt_params *p, const float *base,
+                       rt_h5_scratch *scratch) {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t g = H5Gcreate2(file, gname, lcpl, H5P_DEFAULT, H5P_DEFAULT);
@@ -79,9 +69,17 @@ static int write_group(hid_t file, const char *gname, const rt_params *p, const 
     if (g < 0) return rt_err(RT_ERUNTIME, "%s: cannot create group", gname);
     int rc = RT_OK;
     for (int i = 0; i < p->count && !rc; i++)
-        rc = write_tensor(g, p->items[i].name, &p->items[i].t, base + p->items[i].offset);
+        rc = write_tensor(g, p->items[i].name, &p->items[i].t, base + p->items[i].offset, scratch);
     H5Gclose(g);
     return rc;
+}
+
+/* Starts the kernel writing what f holds so far back to disk, without
+ * waiting, so the final fsync has less left to wait for. */
+static void start_writeback(hid_t f) {
+    int *fd = NULL;
+    if (H5Fget_vfd_handle(f, H5P_DEFAULT, (void **)&fd) >= 0 && fd)
+        (void)sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 static int ckpt_save_locked(const char *path, const rt_params *p, const float *m, const float *v,
@@ -96,15 +94,20 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     if (f < 0) return rt_err(RT_ERUNTIME, "%s: cannot create checkpoint", tmp);
-    int rc = write_group(f, "params", p, p->data);
+    rt_h5_scratch scratch = {0};
+    int rc = write_group(f, "params", p, p->data, &scratch);
     /* testing switch: die half-way through writing the checkpoint of step N */
     if (rt_hooks_get()->ckpt_crash_step == meta->step) {
         H5Fflush(f, H5F_SCOPE_GLOBAL);
         raise(SIGKILL);
     }
-    if (!rc && m) rc = write_group(f, "optim/m", p, m);
-    if (!rc && v) rc = write_group(f, "optim/v", p, v);
-    if (!rc && meta->ema) rc = write_group(f, "ema", p, meta->ema);
+    start_writeback(f);
+    if (!rc && m) rc = write_group(f, "optim/m", p, m, &scratch);
+    start_writeback(f);
+    if (!rc && v) rc = write_group(f, "optim/v", p, v, &scratch);
+    start_writeback(f);
+    if (!rc && meta->ema) rc = write_group(f, "ema", p, meta->ema, &scratch);
+    rt_free(scratch.p);
     if (!rc) rc = rt_h5_attr_write_int(f, "step", meta->step);
     if (!rc) rc = rt_h5_attr_write_int(f, "epoch", meta->epoch);
     /* without provenance the file is what format 2 was */

@@ -174,7 +174,16 @@ add("4", f"np=2 step with the ring, in one run: {batch * 1e3 / w:.2f} ms",
 PY
 
 echo "== 5. checkpoint write vs a raw write of the same bytes (params + AdamW m, v; goal <= 1.5x)"
-"${OBJDIR:-build/obj}/tests/bench/bench_ckpt" "$T" 1863690 50000000
+"${OBJDIR:-build/obj}/tests/bench/bench_ckpt" "$T" 1863690 50000000 | tee "$T/ckpt.txt"
+/usr/bin/python3 - "$T/ckpt.txt" <<'PY'
+import sys
+from goals import add
+for line in open(sys.argv[1]).read().splitlines()[1:]:
+    n, ck, raw, _ = line.split()
+    ratio = float(ck) / float(raw)
+    add("ckpt", f"checkpoint write, {int(n) / 1e6:.1f} M params: {float(ck):.3f} s",
+        f"raw write + fsync, same bytes: {float(raw):.3f} s", ratio, "<= 1.5x", ratio <= 1.5)
+PY
 
 echo
 echo "== 6. fashion_cnn at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2), global batch 128, $REPS alternated runs each (goal >= 1.5x)"
