@@ -220,7 +220,8 @@ install: $(BIN) $(LIB) $(SO)
 	install -m 644 include/ringtrain/*.h $(DESTDIR)$(PREFIX)/include/ringtrain/
 	install -m 644 configs/*.json $(DESTDIR)$(PREFIX)/share/ringtrain/configs/
 	install -m 755 slurm/*.sh slurm/*.sbatch $(DESTDIR)$(PREFIX)/share/ringtrain/slurm/
-	install -m 755 jobs/*.sh $(DESTDIR)$(PREFIX)/share/ringtrain/jobs/
+	install -m 755 $(filter-out jobs/restart_lib.sh,$(wildcard jobs/*.sh)) $(DESTDIR)$(PREFIX)/share/ringtrain/jobs/
+	install -m 644 jobs/restart_lib.sh $(DESTDIR)$(PREFIX)/share/ringtrain/jobs/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*RT_VERSION "\(.*\)"/\1/p' include/ringtrain/common.h)|' \
 	  ringtrain.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringtrain.pc
 

@@ -71,7 +71,9 @@ done <"$hostfile"
 [ ${#hosts[@]} -gt 0 ] || die "$hostfile: no hosts in it"
 
 world() { local n=0 s; for s in "${slots[@]}"; do n=$((n + s)); done; echo $n; }
-. "$(dirname "$0")/restart_lib.sh"
+lib="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/restart_lib.sh"
+# shellcheck source=jobs/restart_lib.sh
+. "$lib" || die "$lib: cannot read"
 
 current=$(mktemp /tmp/rt_elastic_hosts.XXXXXX)
 trap 'rm -f "$current"' EXIT

@@ -215,7 +215,8 @@ static int cmp_row(const void *a, const void *b) {
 
 int rt_feed_data_init(rt_feed *f, rt_model *m) {
     if (!rt_model_needs_data_init(m)) return RT_OK;
-    int64_t B = f->B, D = f->sample, chunk = f->cfg->train.eval_batch; /* the staging already holds that */
+    /* rank 0 alone reads the whole first global batch (B rows, not its slice), in reads of eval_batch rows */
+    int64_t B = f->B, D = f->sample, chunk = f->cfg->train.eval_batch;
     int64_t *rows = rt_malloc(rt_mul_size((size_t)B, sizeof(int64_t)));
     memcpy(rows, epoch_order(f, 0), (size_t)B * sizeof(int64_t));
     qsort(rows, (size_t)B, sizeof *rows, cmp_row); /* the reader wants them in order */
@@ -229,6 +230,7 @@ int rt_feed_data_init(rt_feed *f, rt_model *m) {
         rc = rt_dataset_read(f->train, rows + r, B - r < chunk ? B - r : chunk, x.data + r * D, y + r);
     for (int64_t i = 0; i < B; i++) keys[i] = rt_row_key(f->cfg->train.seed, 0, rows[i]);
     rt_model_batch b = {.x = &x, .y = y, .keys = keys, .quantized = rt_dataset_quantized(f->train)};
+    if (rc) rc = rt_err_prefix(rc, "model.scale_init \"data\": reading the first batch");
     rt_graph *g = rc ? NULL : rt_graph_create(64u << 20, 256);
     if (!rc) rc = rt_model_data_init(m, g, &b);
     rt_graph_destroy(g);

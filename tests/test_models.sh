@@ -141,6 +141,28 @@ rc=$((rc | $?))
 sed 's/^/    /' "$T/di.out"
 check "nice scale_init data vs a float64 oracle" $rc "$(tail -n1 "$T/di.out")"
 
+# the path real runs take: uint8 Fashion-MNIST, shuffled, dequantised by row
+# keys: the same scale bits at np = 1 and 3, and a bit-exact resume
+U8=(--quiet --set "data.train=$DATA" --set "data.test=$DATA" --set data.shuffle=true
+    --set model.hidden=64 --set model.hidden_layers=2 --set train.global_batch=96 --set model.scale_init=data)
+rc=0
+for np in 1 3; do
+    mpirun -np "$np" -q --oversubscribe "$BIN" train configs/fashion_nice.json "${U8[@]}" --set train.steps=1 \
+        --set optim.lr=1e-30 --set optim.schedule.warmup_steps=0 --run-dir "$T/u8_np$np" \
+        >/dev/null 2>"$T/u8.err" || { rc=1; sed 's/^/    /' "$T/u8.err" | head -n 3; }
+done
+out=$([ $rc -eq 0 ] && $PY - "$(latest u8_np1)" "$(latest u8_np3)" <<'PY' 2>&1
+import sys, h5py, numpy as np
+a, b = (h5py.File(p)["params/scale"][()] for p in sys.argv[1:3])
+ok = a.tobytes() == b.tobytes() and np.isfinite(a).all() and a.std() > 0.1
+print(f"np=1 and np=3 scale bits equal: {a.tobytes() == b.tobytes()}; s in [{a.min():.3f}, {a.max():.3f}]")
+sys.exit(0 if ok else 1)
+PY
+)
+check "nice scale_init data on uint8, shuffled: world-size independent" $((rc | $?)) "$out"
+resume_bitexact "nice scale_init data: bit-exact resume np=2" "$T/u8_resume" 10 \
+    "${MPI[@]}" "$BIN" train configs/fashion_nice.json "${U8[@]}" --set train.steps=10
+
 # ---- rectified flow: two moons generated here ----
 $PY tests/make_moons.py "$T/moons.h5"
 "${MPI[@]}" "$BIN" train configs/toy_moons_rectflow.json --run-dir "$T/moons" --quiet \

@@ -224,12 +224,15 @@ int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in
 /* The s maximising sum_i log p_prior(h_i e^s) + n s over the n values h_i
  * (stride apart): the prior fitted to h by its scale alone. normal: mean z^2
  * = 1, z = h e^s. logistic: mean z tanh(z/2) = 1, whose left side grows with
- * s; bisection in double. Within [-20, 20] (h all zero: 20). */
+ * s; bisection in double. Within [-20, 20]. A dimension that is 0 in every
+ * row has no spread to fit (its optimum, s -> inf, would make any later
+ * nonzero value there explode): it keeps s = 0. */
 static float fit_log_scale(const float *h, int64_t n, int64_t stride, int prior) {
     double lo = -20.0, hi = 20.0, sq = 0.0;
     for (int64_t i = 0; i < n; i++) sq += (double)h[i * stride] * h[i * stride];
+    if (sq == 0.0) return 0.0f;
     if (prior == NICE_NORMAL) {
-        double s = sq > 0.0 ? -0.5 * log(sq / (double)n) : hi;
+        double s = -0.5 * log(sq / (double)n);
         return (float)(s < lo ? lo : s > hi ? hi : s);
     }
     for (int it = 0; it < 60; it++) {
