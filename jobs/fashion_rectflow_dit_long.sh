@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
-# Trains fashion_rectflow_dit_long (30 epochs, EMA, about 55 min at np=2): jobs/fashion_rectflow_dit_long.sh [--set key=value ...]
+# Trains fashion_rectflow_dit_long (30 epochs, EMA, sized to about 50 min at np=2; not yet run to the end): jobs/fashion_rectflow_dit_long.sh [--set key=value ...]
 # NP ranks (default 2); see jobs/run.sh.
 exec "$(dirname "$0")/run.sh" configs/fashion_rectflow_dit_long.json "$@"
