@@ -44,20 +44,21 @@ static const char *const CKPT_NAMES[] = {"/params", "/optim", "/optim/m", "/opti
 
 /* ---- write ---- */
 
-/* Chunks of at most ~1M elements along the first axis (Fletcher32 needs chunks). */
+/* Chunks of about 1M elements along the first axis (Fletcher32 needs chunks). */
 static int write_tensor(hid_t g, const char *name, const rt_tensor *t, const float *data,
                         rt_h5_scratch *scratch) {
     hsize_t dims[RT_MAX_DIMS];
     int nd = t->ndim ? t->ndim : 1;
-    int64_t inner = 1;
-    for (int i = 0; i < nd; i++) {
-        dims[i] = t->ndim ? (hsize_t)t->shape[i] : 1;
-        if (i > 0) inner *= (int64_t)dims[i];
-    }
-    int64_t rows = (1 << 20) / (inner ? inner : 1);
-    if (rows < 1) rows = 1;
-    hsize_t chunk_rows = (hsize_t)rows < dims[0] ? (hsize_t)rows : (dims[0] ? dims[0] : 1);
-    return rt_h5_write_f32_checked(g, name, nd, dims, chunk_rows, data, scratch);
+    for (int i = 0; i < nd; i++) dims[i] = t->ndim ? (hsize_t)t->shape[i] : 1;
+    return rt_h5_write_f32_checked(g, name, nd, dims, 1 << 20, data, scratch);
+}
+
+/* Starts the kernel writing what file holds so far back to disk, without
+ * waiting, so the final fsync has less left to wait for. */
+static void start_writeback(hid_t file) {
+    int *fd = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&fd) >= 0 && fd)
+        (void)sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 static int write_group(hid_t file, const char *gname, const rt_params *p, const float *base,
@@ -71,15 +72,8 @@ static int write_group(hid_t file, const char *gname, const rt_params *p, const 
     for (int i = 0; i < p->count && !rc; i++)
         rc = write_tensor(g, p->items[i].name, &p->items[i].t, base + p->items[i].offset, scratch);
     H5Gclose(g);
+    start_writeback(file);
     return rc;
-}
-
-/* Starts the kernel writing what f holds so far back to disk, without
- * waiting, so the final fsync has less left to wait for. */
-static void start_writeback(hid_t f) {
-    int *fd = NULL;
-    if (H5Fget_vfd_handle(f, H5P_DEFAULT, (void **)&fd) >= 0 && fd)
-        (void)sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 static int ckpt_save_locked(const char *path, const rt_params *p, const float *m, const float *v,
@@ -101,11 +95,8 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
         H5Fflush(f, H5F_SCOPE_GLOBAL);
         raise(SIGKILL);
     }
-    start_writeback(f);
     if (!rc && m) rc = write_group(f, "optim/m", p, m, &scratch);
-    start_writeback(f);
     if (!rc && v) rc = write_group(f, "optim/v", p, v, &scratch);
-    start_writeback(f);
     if (!rc && meta->ema) rc = write_group(f, "ema", p, meta->ema, &scratch);
     rt_free(scratch.p);
     if (!rc) rc = rt_h5_attr_write_int(f, "step", meta->step);

@@ -228,9 +228,9 @@ int rt_feed_data_init(rt_feed *f, rt_model *m) {
     int rc = RT_OK;
     for (int64_t r = 0; r < B && !rc; r += chunk)
         rc = rt_dataset_read(f->train, rows + r, B - r < chunk ? B - r : chunk, x.data + r * D, y + r);
+    if (rc) rc = rt_err_prefix(rc, "model.scale_init \"data\": reading the first batch");
     for (int64_t i = 0; i < B; i++) keys[i] = rt_row_key(f->cfg->train.seed, 0, rows[i]);
     rt_model_batch b = {.x = &x, .y = y, .keys = keys, .quantized = rt_dataset_quantized(f->train)};
-    if (rc) rc = rt_err_prefix(rc, "model.scale_init \"data\": reading the first batch");
     rt_graph *g = rc ? NULL : rt_graph_create(64u << 20, 256);
     if (!rc) rc = rt_model_data_init(m, g, &b);
     rt_graph_destroy(g);

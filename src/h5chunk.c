@@ -64,13 +64,13 @@ static unsigned char *scratch_get(rt_h5_scratch *s, size_t n) {
 }
 
 int rt_h5_write_f32_checked(hid_t loc, const char *name, int ndim, const hsize_t *dims,
-                            hsize_t chunk_rows, const float *data, rt_h5_scratch *scratch) {
+                            hsize_t chunk_elems, const float *data, rt_h5_scratch *scratch) {
     hsize_t chunk[H5S_MAX_RANK], row = 1;
-    for (int i = 0; i < ndim; i++) {
-        chunk[i] = i ? dims[i] : chunk_rows;
-        if (i) row *= dims[i];
-    }
+    for (int i = 1; i < ndim; i++) row *= dims[i];
     bool empty = row == 0 || dims[0] == 0;
+    hsize_t chunk_rows = row && chunk_elems / row > 1 ? chunk_elems / row : 1;
+    if (chunk_rows > dims[0] && dims[0] > 0) chunk_rows = dims[0];
+    for (int i = 0; i < ndim; i++) chunk[i] = i ? dims[i] : chunk_rows;
     hid_t s = H5Screate_simple(ndim, dims, NULL);
     hid_t p = H5Pcreate(H5P_DATASET_CREATE);
     if (!empty) {

@@ -20,12 +20,13 @@ typedef struct rt_h5_scratch {
 } rt_h5_scratch;
 
 /* Writes data, float32 of shape dims[0..ndim) (ndim >= 1), as dataset `name`
- * under loc with chunks of chunk_rows along the first axis and all of the
- * others, Fletcher32 its one filter, so libhdf5 verifies every chunk on read.
+ * under loc in chunks of as many rows (along the first axis, all of the
+ * others) as fit chunk_elems elements, at least one, with Fletcher32 its one
+ * filter, so libhdf5 verifies every chunk on read.
  * Each chunk goes to H5Dwrite_chunk from scratch, zero-padded at the edge as
  * libhdf5 pads it, with its checksum appended. An empty dataset is written
  * unchunked. */
 int rt_h5_write_f32_checked(hid_t loc, const char *name, int ndim, const hsize_t *dims,
-                            hsize_t chunk_rows, const float *data, rt_h5_scratch *scratch);
+                            hsize_t chunk_elems, const float *data, rt_h5_scratch *scratch);
 
 #endif

@@ -81,7 +81,8 @@ static void fletcher_cases(hid_t f) {
 }
 
 /* dims[0..nd) written both ways; compares every chunk's stored bytes and the read-back. */
-static void chunk_case(hid_t f, const char *what, int nd, const hsize_t *dims, hsize_t chunk_rows) {
+static void chunk_case(hid_t f, const char *what, int nd, const hsize_t *dims, hsize_t chunk_elems,
+                       hsize_t chunk_rows) {
     static int seq;
     hsize_t row = 1, chunk[H5S_MAX_RANK];
     for (int i = 1; i < nd; i++) row *= dims[i];
@@ -94,7 +95,7 @@ static void chunk_case(hid_t f, const char *what, int nd, const hsize_t *dims, h
     snprintf(ours, sizeof ours, "ours%d", seq);
     snprintf(lib, sizeof lib, "lib%d", seq++);
     rt_h5_scratch scratch = {0};
-    bool ok = rt_h5_write_f32_checked(f, ours, nd, dims, chunk_rows, x, &scratch) == RT_OK;
+    bool ok = rt_h5_write_f32_checked(f, ours, nd, dims, chunk_elems, x, &scratch) == RT_OK;
     rt_free(scratch.p);
     for (int i = 0; i < nd; i++) chunk[i] = i ? dims[i] : chunk_rows;
     hid_t s = H5Screate_simple(nd, dims, NULL), p = H5Pcreate(H5P_DATASET_CREATE);
@@ -133,7 +134,7 @@ static void flipped_chunk(const char *dir) {
     for (int i = 0; i < 64; i++) x[i] = 0.25f * (float)i - 3.0f;
     hsize_t dims[1] = {64};
     rt_h5_scratch scratch = {0};
-    bool ok = f >= 0 && rt_h5_write_f32_checked(f, "x", 1, dims, 64, x, &scratch) == RT_OK;
+    bool ok = f >= 0 && rt_h5_write_f32_checked(f, "x", 1, dims, 1 << 20, x, &scratch) == RT_OK;
     rt_free(scratch.p);
     haddr_t at = HADDR_UNDEF;
     hid_t d = ok ? H5Dopen2(f, "x", H5P_DEFAULT) : -1;
@@ -176,9 +177,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     fletcher_cases(f);
-    chunk_case(f, "[3000, 700] in chunks of 1497 rows (a partial edge chunk)", 2, (hsize_t[]){3000, 700}, 1497);
-    chunk_case(f, "[1000001] in chunks of 262144", 1, (hsize_t[]){1000001}, 262144);
-    chunk_case(f, "[7, 3, 5] in one chunk", 3, (hsize_t[]){7, 3, 5}, 7);
+    chunk_case(f, "[3000, 700] in chunks of 1497 rows (a partial edge chunk)", 2, (hsize_t[]){3000, 700}, 1 << 20,
+               1497);
+    chunk_case(f, "[1000001] in chunks of 262144", 1, (hsize_t[]){1000001}, 1 << 18, 262144);
+    chunk_case(f, "[7, 3, 5] in one chunk", 3, (hsize_t[]){7, 3, 5}, 1 << 20, 7);
     H5Fclose(f);
     unlink(path);
     flipped_chunk(argv[1]);
