@@ -53,6 +53,8 @@ expect_bad "scale_init on a non-NICE model" "fashion_mlp.json: model.scale_init:
     "${train[@]}" $CFG --set model.scale_init=data
 expect_bad "an unknown scale_init" 'model.scale_init: expected one of zero|data, got "bogus"' "${train[@]}" \
     configs/fashion_nice.json --set model.scale_init=bogus
+expect_bad "a logit alpha of 0.5" "fashion_nice.json: model.logit_alpha: must be in [0, 0.5), got 0.5" "${train[@]}" \
+    configs/fashion_nice.json --set model.logit_alpha=0.5
 expect_bad "EMA decay of 1" "train.ema_decay: must be in [0, 1), got 1" "${train[@]}" $CFG --set train.ema_decay=1
 expect_bad "fractional steps" "train.steps: expected an integer, got 2.5" "${train[@]}" $CFG --set train.steps=2.5
 expect_bad "betas out of range" "optim.betas[1]: must be in [0, 1)" "${train[@]}" $CFG --set 'optim.betas=[0.9,1.5]'

@@ -112,6 +112,15 @@ if [ $rc -eq 0 ]; then
     "$OBJDIR/tests/test_pngdecode" "$T/nice.png" 242 242 >"$T/png.out" 2>&1
     check "nice sample grid" $((rc | $?)) "exit $rc; $(head -n1 "$T/png.out")"
 fi
+# model.logit_alpha: the logit in front of the flow, its log-det in the NLL, sigmoid after sampling
+train nice_logit configs/fashion_nice.json --set "data.train=$DATA" "${NICE_SET[@]}" --set train.steps=30 \
+    --set model.logit_alpha=0.05 --set model.scale_init=data
+rc=$?
+[ $rc -eq 0 ] && $PY tests/reference/nice_ref.py parity "$BIN" "$(latest nice_logit)" "$DATA" \
+    >"$T/nice_logit_parity.out" 2>&1
+rc=$((rc | $?))
+sed 's/^/    /' "$T/nice_logit_parity.out"
+check "nice logit_alpha 0.05: parity with torch" $rc "$(tail -n1 "$T/nice_logit_parity.out")"
 
 # ---- NICE model.scale_init "data": the initial scale against a float64 oracle, at np = 1, 2, 3 ----
 $PY - "$DATA" "$T/deq.h5" <<'PY'
@@ -127,11 +136,12 @@ DI=(--quiet --set "data.train=$T/deq.h5" --set "data.test=$T/deq.h5" --set data.
     --set model.hidden=64 --set model.hidden_layers=2 --set train.global_batch=96 --set train.steps=1
     --set optim.lr=1e-30 --set optim.schedule.warmup_steps=0)
 di_ckpts=() rc=0
-for run in "zero 1 zero logistic" "data 1 data logistic" "data 2 data logistic" "data 3 data logistic" \
-           "normal 2 data normal"; do
-    read -r name np init prior <<<"$run"
+for run in "zero 1 zero logistic 0" "data 1 data logistic 0" "data 2 data logistic 0" "data 3 data logistic 0" \
+           "normal 2 data normal 0" "logit 1 data logistic 0.05" "logit 3 data logistic 0.05"; do
+    read -r name np init prior alpha <<<"$run"
     mpirun -np "$np" -q --oversubscribe "$BIN" train configs/fashion_nice.json "${DI[@]}" \
-        --set "model.scale_init=$init" --set "model.prior=$prior" --run-dir "$T/di_${name}_np$np" \
+        --set "model.scale_init=$init" --set "model.prior=$prior" --set "model.logit_alpha=$alpha" \
+        --run-dir "$T/di_${name}_np$np" \
         >/dev/null 2>"$T/di.err" || { rc=1; sed 's/^/    /' "$T/di.err" | head -n 3; }
     [ "$name" = zero ] || di_ckpts+=("$(latest "di_${name}_np$np")")
 done

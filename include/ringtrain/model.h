@@ -166,7 +166,8 @@ RT_API int rt_model_velocity(rt_model *m, rt_graph *g, rt_tensor *xt, const floa
                              const int32_t *labels, rt_tensor **v);
 
 /** NICE only: x (n, D) -> z (n, D) through the couplings and scaling, or back
- * with inverse. Also gives the log-determinant (sum of the scales). */
+ * with inverse. With model.logit_alpha, x is the logit of the pixels: the
+ * loss and sampling apply it, this does not. */
 RT_API int rt_model_nice_transform(rt_model *m, rt_graph *g, int64_t n, const float *in,
                                    float *out, bool inverse);
 /** NICE only: the log-determinant of x -> z, the same for every x (sum of the scales). */

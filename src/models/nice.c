@@ -12,6 +12,9 @@
  * "couplings.<i>.net.<j>" and s is "scale", as the torch module
  * tests/reference/nice_ref.py builds. 8-bit data is dequantised with uniform
  * noise: x = (k + u) / 256, k the pixel, u ~ U(0, 1) from the row's key.
+ * model.logit_alpha a > 0 puts Real NVP's logit in front of the flow:
+ *   v = logit(a + (1 - 2a) x),  log |dv/dx| = log(1 - 2a) - log y - log(1 - y)
+ * with y = a + (1 - 2a) x, so the density and bits/dim stay those of x.
  * model.scale_init "data" starts the couplings at the identity and fits s to
  * the first batch (nice_data_init). */
 #include "family.h"
@@ -32,6 +35,7 @@ typedef struct nice_arch {
     int64_t hidden_layers; /* its hidden layers */
     int prior;             /* NICE_LOGISTIC or NICE_NORMAL */
     int scale_init;        /* NICE_SCALE_ZERO or NICE_SCALE_DATA */
+    double logit_alpha;    /* 0: none; else the logit's a, in (0, 0.5) */
 } nice_arch;
 
 enum { NICE_LOGISTIC, NICE_NORMAL };
@@ -170,22 +174,44 @@ static void dequantise(const rt_model_batch *b, int64_t D, float *out) {
     }
 }
 
+/* x (count values in [0, 1]) -> v = logit(a + (1 - 2a) x) in place; returns
+ * the sum of log |dv/dx|, in double. */
+static double to_logit(float *x, int64_t count, double a) {
+    double sum = 0.0, c = log1p(-2.0 * a);
+    for (int64_t i = 0; i < count; i++) {
+        double y = a + (1.0 - 2.0 * a) * (double)x[i];
+        x[i] = (float)(log(y) - log1p(-y));
+        sum += c - log(y) - log1p(-y);
+    }
+    return sum;
+}
+
+/* The rows the flow reads: b's x, dequantised if 8-bit, through the logit
+ * if the model has one (then *logdet_sum is its log |dv/dx| over all). */
+static const float *flow_input(const nice_state *st, rt_graph *g, const rt_model_batch *b, int64_t D,
+                               double *logdet_sum) {
+    int64_t n = b->x->shape[0];
+    *logdet_sum = 0.0;
+    if (!b->quantized && st->arch.logit_alpha == 0.0) return b->x->data;
+    float *x = rt_graph_scratch(g, (size_t)(n * D) * sizeof(float));
+    if (b->quantized) dequantise(b, D, x);
+    else memcpy(x, b->x->data, (size_t)(n * D) * sizeof(float));
+    if (st->arch.logit_alpha > 0.0) *logdet_sum = to_logit(x, n * D, st->arch.logit_alpha);
+    return x;
+}
+
 static rt_tensor *nice_loss(rt_model *m, rt_graph *g, const rt_model_batch *b, float scale,
                             rt_batch_stats *st) {
     int64_t n = b->x->shape[0], D = m->input_size, half = D / 2;
-    const float *x = b->x->data;
-    if (b->quantized) {
-        float *deq = rt_graph_scratch(g, (size_t)(n * D) * sizeof(float));
-        dequantise(b, D, deq);
-        x = deq;
-    }
+    double pre_logdet;
+    const float *x = flow_input(m->state, g, b, D, &pre_logdet);
     rt_tensor *h0, *h1;
     split_parity(g, x, n, half, &h0, &h1);
     nice_forward(m, g, &h0, &h1);
-    /* NLL summed over rows: -sum log p(z) - n * sum(s) */
+    /* NLL summed over rows: -sum log p(z) - n * sum(s) - the logit's log-det */
     rt_tensor *prior = rt_add(g, neg_log_prior(m, g, h0), neg_log_prior(m, g, h1));
     rt_tensor *logdet = rt_sum(g, ((nice_state *)m->state)->scale);
-    rt_tensor *loss = rt_add(g, rt_affine(g, prior, scale, 0.0f),
+    rt_tensor *loss = rt_add(g, rt_affine(g, prior, scale, (float)(-(double)scale * pre_logdet)),
                              rt_affine(g, logdet, -scale * (float)n, 0.0f));
     st->count += n;
     st->loss_sum += scale != 0.0f ? (double)loss->data[0] / (double)scale : 0.0;
@@ -265,6 +291,7 @@ static void nice_data_init(rt_model *m, rt_graph *g, const rt_model_batch *b) {
     float *h = rt_malloc(rt_mul_size((size_t)(n * D), sizeof(float)));
     if (b->quantized) dequantise(b, D, h);
     else memcpy(h, b->x->data, (size_t)(n * D) * sizeof(float));
+    if (st->arch.logit_alpha > 0.0) (void)to_logit(h, n * D, st->arch.logit_alpha);
     memset(st->scale->data, 0, (size_t)st->scale->numel * sizeof(float)); /* the transform gives h */
     for (int64_t r = 0; r < n; r += 256) {
         int64_t k = n - r < 256 ? n - r : 256;
@@ -294,6 +321,10 @@ static void nice_sample(rt_model *m, rt_graph *g, const rt_sample_opts *o, float
         int64_t k = n - r < 256 ? n - r : 256;
         rt_model_nice_transform(m, g, k, out + r * D, out + r * D, true);
     }
+    double a = ((const nice_state *)m->state)->arch.logit_alpha;
+    if (a > 0.0) /* v -> x = (sigmoid(v) - a) / (1 - 2a) */
+        for (int64_t i = 0; i < n * D; i++)
+            out[i] = (float)((1.0 / (1.0 + exp(-(double)out[i])) - a) / (1.0 - 2.0 * a));
 }
 
 #define A nice_arch
@@ -303,6 +334,7 @@ static const rt_key nice_keys[] = {
     KINT("hidden_layers", A, hidden_layers, "5", 1, 32),
     KENUM("prior", A, prior, "\"logistic\"", "logistic|normal"),
     KENUM("scale_init", A, scale_init, "\"zero\"", "zero|data"),
+    KNUM_IN("logit_alpha", A, logit_alpha, "0", 0, 0.5, false, true),
 };
 #undef A
 

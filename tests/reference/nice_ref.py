@@ -7,7 +7,9 @@ reference for the nice model.
       first 2000 test rows with fixed noise into a float32 file, and compares
       `ringtrain eval --data` on that file (mean NLL in nats, log-determinant)
       with torch on the same weights and inputs: relative difference <= 1e-5.
-      Also checks torch's own inverse on ringtrain's weights (x -> z -> x).
+      Also checks torch's own inverse on ringtrain's weights (x -> z -> x),
+      and `ringtrain sample --out FILE.h5` (/samples against torch's inverse
+      of its /noise). model.logit_alpha is followed throughout.
 
   nice_ref.py train CONFIG.json STEPS DATA.h5 INIT_OUT.h5
       Initialises the model (torch defaults), writes the initial weights to
@@ -53,11 +55,27 @@ class Coupling(torch.nn.Module):
 
 
 class NICE(torch.nn.Module):
-    def __init__(self, d, couplings, hidden, layers, prior):
+    """forward and inverse map the flow's input v; nll and to_pixels work on
+    pixels x in [0, 1], with v = logit(a + (1 - 2a) x) when alpha = a > 0."""
+
+    def __init__(self, d, couplings, hidden, layers, prior, alpha=0.0):
         super().__init__()
         self.couplings = torch.nn.ModuleList([Coupling(d // 2, hidden, layers) for _ in range(couplings)])
         self.scale = torch.nn.Parameter(torch.zeros(d))
         self.prior = prior
+        self.alpha = alpha
+
+    def to_flow(self, x):  # (v, log |dv/dx| per row)
+        if self.alpha == 0:
+            return x, torch.zeros(x.shape[0], dtype=x.dtype)
+        a = self.alpha
+        y = a + (1 - 2 * a) * x
+        v = torch.log(y) - torch.log1p(-y)
+        return v, (math.log1p(-2 * a) - torch.log(y) - torch.log1p(-y)).sum(1)
+
+    def to_pixels(self, z):
+        v = self.inverse(z)
+        return v if self.alpha == 0 else (torch.sigmoid(v) - self.alpha) / (1 - 2 * self.alpha)
 
     def forward(self, x):
         h0, h1 = x[:, 0::2], x[:, 1::2]
@@ -83,19 +101,20 @@ class NICE(torch.nn.Module):
         return out
 
     def nll(self, x):  # per row, nats
-        z = self.forward(x)
+        v, pre = self.to_flow(x)
+        z = self.forward(v)
         if self.prior == "normal":
             lp = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
         else:
             lp = -(torch.nn.functional.softplus(z) + torch.nn.functional.softplus(-z))
-        return -(lp.sum(1) + self.scale.sum())
+        return -(lp.sum(1) + self.scale.sum() + pre)
 
 
 def build(config):
     m = config["model"]
     d = int(np.prod(m["input"]))
     return NICE(d, m.get("couplings", 4), m.get("hidden", 1000), m.get("hidden_layers", 5),
-                m.get("prior", "logistic")), d
+                m.get("prior", "logistic"), m.get("logit_alpha", 0.0)), d
 
 
 def bpd(nll, d):
@@ -143,12 +162,25 @@ def parity(binary, ckpt, data):
             check(False, "ringtrain eval on the dequantised file failed")
             return check.done()
         ours = json.loads(out.stdout.strip().splitlines()[-1])
+        samples = os.path.join(tmp, "samples.h5")
+        out = subprocess.run([binary, "sample", ckpt, "--n", "16", "--temperature", "0.7", "--out", samples],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            print(out.stderr)
+            check(False, "ringtrain sample failed")
+            return check.done()
+        with h5py.File(samples) as f:
+            noise = torch.from_numpy(f["noise"][()].reshape(16, d).astype(np.float64))
+            drawn = f["samples"][()].reshape(16, d).astype(np.float64)
     with torch.no_grad():
         xt = torch.from_numpy(x.astype(np.float64))
         nll = float(model.nll(xt).mean())
         logdet = float(model.scale.sum())
-        back = model.inverse(model(xt))
-        inv_err = float((back - xt).abs().max())
+        v = model.to_flow(xt)[0]
+        back = model.inverse(model(v))
+        inv_err = float((back - v).abs().max())
+        want = model.to_pixels(noise).numpy()
+    samp_err = float(np.abs(drawn - want).max() / max(1.0, np.abs(want).max()))
     rel = abs(ours["test_nll"] - nll) / abs(nll)
     check(rel <= 1e-5, f"nice NLL ringtrain {ours['test_nll']:.6f} vs torch {nll:.6f} nats (rel {rel:.1e}, tol 1e-5)")
     rel = abs(ours["logdet"] - logdet) / max(1.0, abs(logdet))
@@ -156,6 +188,8 @@ def parity(binary, ckpt, data):
     check(abs(ours["test_bpd"] - bpd(nll, d)) <= 1e-4,
           f"nice bits/dim ringtrain {ours['test_bpd']:.6f} vs torch {bpd(nll, d):.6f}")
     check(inv_err <= 1e-5, f"torch inverse on ringtrain's weights x->z->x max err {inv_err:.1e} (tol 1e-5)")
+    check(samp_err <= 1e-4, f"ringtrain sample at T 0.7 vs torch's inverse of its /noise: max rel err "
+          f"{samp_err:.1e} (tol 1e-4), samples in [{want.min():.3f}, {want.max():.3f}]")
     return check.done()
 
 
@@ -183,7 +217,7 @@ def datainit(data, B, zero_ckpt, ckpts):
     zero, _ = params(zero_ckpt)
     with h5py.File(data) as f:
         x = f["train/x"][:B].reshape(B, -1).astype(np.float64)
-    first = None
+    first = {}
     for path in ckpts:
         p, cfg = params(path)
         name = os.path.basename(os.path.dirname(os.path.dirname(path)))
@@ -195,19 +229,25 @@ def datainit(data, B, zero_ckpt, ckpts):
         same = all(np.array_equal(p[k], zero[k]) for k in p if k.startswith("couplings.") and k not in lasts)
         check(same, f"{name}: the other coupling weights are the seed's")
         prior = cfg["model"].get("prior", "logistic")
-        want = ml_log_scale(x, prior)
+        alpha = cfg["model"].get("logit_alpha", 0.0)
+        h = x
+        if alpha:
+            y = alpha + (1 - 2 * alpha) * x.astype(np.float32).astype(np.float64)
+            h = (np.log(y) - np.log1p(-y)).astype(np.float32).astype(np.float64)
+        want = ml_log_scale(h, prior)
         resid = 0.0
         if prior != "normal":
             want, resid = want
         err = float(np.abs(p["scale"] - want).max() / max(1.0, np.abs(want).max()))
         check(err <= 1e-5 and resid <= 1e-9,
-              f"{name}: {prior} scale vs the float64 ML fit on {B} rows: max rel err {err:.1e} (tol 1e-5), "
+              f"{name}: {prior}{' logit' if alpha else ''} scale vs the float64 ML fit on {B} rows: max rel err {err:.1e} (tol 1e-5), "
               f"s in [{want.min():.3f}, {want.max():.3f}]")
         if prior == "logistic":
-            if first is None:
-                first = (name, p["scale"])
+            if (prior, alpha) not in first:
+                first[(prior, alpha)] = (name, p["scale"])
             else:
-                check(np.array_equal(p["scale"], first[1]), f"{name}: the same scale bits as {first[0]}")
+                ref = first[(prior, alpha)]
+                check(np.array_equal(p["scale"], ref[1]), f"{name}: the same scale bits as {ref[0]}")
     return check.done()
 
 
