@@ -29,6 +29,8 @@
 
 #include "ringtrain/common.h"
 
+#include "bf16.h"
+
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,6 +78,12 @@ struct rt_ring {
     double *segsq;         /* (max segments) owned segments' sums of squares */
     int max_segs;
     const char *name;      /* in errors: "ring", "intra-host ring", "inter-host ring" */
+    /* bf16 on the wire (rt_ring_allreduce_bf16): the call's residuals, NULL
+     * when it sends float32; and the bf16 form of the buffer, by position
+     * (max_count, allocated at the first such call) */
+    float *resid;
+    uint16_t *wire;
+    uint64_t bytes_sent;   /* payload handed to MPI_Isend since creation */
     /* hierarchical (rt_ring_create_hierarchical): counts >= hier_min go through
      * intra's reduce-scatter, inter's all-reduce of the owned chunk, and
      * intra's all-gather; smaller ones, and rt_ring_sum_f64, take this ring */
@@ -162,6 +170,7 @@ void rt_ring_destroy(rt_ring *r) {
     rt_free(r->sreq[0]);
     rt_free(r->sreq[1]);
     rt_free(r->segsq);
+    rt_free(r->wire);
     rt_free(r);
 }
 
@@ -245,7 +254,7 @@ static int wait_any(rt_ring *r, int n, int *idx, int *got, double deadline, cons
                           step, r->left_w, mpi_errstr(rc, es));
         if (flag) {
             *got = 0;
-            if (*idx != MPI_UNDEFINED) MPI_Get_count(&st, MPI_FLOAT, got);
+            if (*idx != MPI_UNDEFINED) MPI_Get_count(&st, r->resid ? MPI_UINT16_T : MPI_FLOAT, got);
             return RT_OK;
         }
         if (++spins % 16 == 0) {
@@ -309,12 +318,23 @@ static step_plan plan(const rt_ring *r, size_t count, int s) {
 
 static int nsegs(const rt_ring *r, size_t n) { return (int)((n + r->seg - 1) / r->seg); }
 
-/* Posts segment j of step p's send into req[j]. */
+/* Posts segment j of step p's send into req[j]. In bf16, a reduce-scatter
+ * step sends its partial sums rounded, and adds the rounding error to the
+ * residuals; the first all-gather step rounds the owned sums in buf as well
+ * (so the owner keeps the bits the others get); later all-gather steps
+ * forward the bf16 values as they arrived, unchanged. */
 static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_Request *req) {
     char es[MPI_MAX_ERROR_STRING];
     size_t off = (size_t)j * r->seg, len = p->sn - off < r->seg ? p->sn - off : r->seg;
+    size_t at = p->slo + off;
     int right = mod(r->rank + 1, r->size);
-    int rc = MPI_Isend(buf + p->slo + off, (int)len, MPI_FLOAT, right, r->tag + j % RT_RING_TAGS,
+    void *data = buf + at;
+    if (r->resid) {
+        if (p->reduce || p->k == 0) rt_bf16_encode(r->wire + at, buf + at, r->resid + at, len, !p->reduce);
+        data = r->wire + at;
+    }
+    r->bytes_sent += len * (r->resid ? sizeof(uint16_t) : sizeof(float));
+    int rc = MPI_Isend(data, (int)len, r->resid ? MPI_UINT16_T : MPI_FLOAT, right, r->tag + j % RT_RING_TAGS,
                        r->comm, &req[j]);
     if (rc != MPI_SUCCESS)
         return rt_err(RT_ECOMM, "%s %s step %d: MPI_Isend to rank %d: %s", r->name, p->phase, p->k,
@@ -322,15 +342,17 @@ static int send_segment(rt_ring *r, float *buf, const step_plan *p, int j, MPI_R
     return RT_OK;
 }
 
-/* Posts the receive of segment j of step p: into its place in buf for an
- * all-gather step, into scratch slot j % slots for a reduce-scatter step. */
+/* Posts the receive of segment j of step p: into its place in buf (in
+ * bf16: in wire) for an all-gather step, into scratch slot j % slots for a
+ * reduce-scatter step. */
 static int post_recv(rt_ring *r, float *buf, const step_plan *p, int j) {
     char es[MPI_MAX_ERROR_STRING];
     size_t off = (size_t)j * r->seg, len = p->rn - off < r->seg ? p->rn - off : r->seg;
-    float *dst = p->reduce ? r->scratch + (size_t)(j % r->slots) * r->seg : buf + p->rlo + off;
+    void *dst = r->resid ? (void *)(r->wire + p->rlo + off) : (void *)(buf + p->rlo + off);
+    if (p->reduce) dst = r->scratch + (size_t)(j % r->slots) * r->seg;
     int left = mod(r->rank - 1, r->size);
-    int rc = MPI_Irecv(dst, (int)len, MPI_FLOAT, left, r->tag + j % RT_RING_TAGS, r->comm,
-                       &r->rreq[j]);
+    int rc = MPI_Irecv(dst, (int)len, r->resid ? MPI_UINT16_T : MPI_FLOAT, left, r->tag + j % RT_RING_TAGS,
+                       r->comm, &r->rreq[j]);
     if (rc != MPI_SUCCESS)
         return rt_err(RT_ECOMM, "%s %s step %d: MPI_Irecv from rank %d: %s", r->name, p->phase, p->k,
                       r->left_w, mpi_errstr(rc, es));
@@ -338,6 +360,15 @@ static int post_recv(rt_ring *r, float *buf, const step_plan *p, int j) {
 }
 
 /* ---- ring: reduce-scatter then all-gather, one pipeline ---- */
+
+/* dst += the segment that landed in slot (float32, or bf16 in its first
+ * half), and with sq, *sq = the sum of the squared results. */
+static void add_segment(const rt_ring *r, float *dst, float *slot, size_t len, double *sq) {
+    if (r->resid && sq) *sq = rt_bf16_add_sumsq(dst, (const uint16_t *)slot, len);
+    else if (r->resid) rt_bf16_add(dst, (const uint16_t *)slot, len);
+    else if (sq) *sq = add_sumsq(dst, slot, len);
+    else add_into(dst, slot, len);
+}
 
 /* Runs steps [s0, s1) of the 2(N-1) schedule: all of them for an all-reduce,
  * the first N-1 for a reduce-scatter, the last N-1 for an all-gather. With
@@ -354,6 +385,7 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
             for (size_t i = 0; i < count; i++) *sumsq += (double)buf[i] * (double)buf[i];
         return RT_OK;
     }
+    if (r->resid && !r->wire) r->wire = rt_alloc_aligned(rt_mul_size(r->max_count + 1, sizeof *r->wire));
     step_plan cur = plan(r, count, s0);
     for (int j = 0; j < nsegs(r, cur.sn); j++) {
         int rc = send_segment(r, buf, &cur, j, r->sreq[s0 % 2]);
@@ -387,11 +419,10 @@ static int run_steps(rt_ring *r, float *buf, size_t count, int s0, int s1, doubl
                               "(do all ranks pass the same count?)", r->name, cur.phase, cur.k, j, r->left_w, got, len);
             if (cur.reduce) {
                 float *slot = r->scratch + (size_t)(j % r->slots) * r->seg;
-                if (square)
-                    r->segsq[j] = add_sumsq(buf + cur.rlo + off, slot, len);
-                else
-                    add_into(buf + cur.rlo + off, slot, len);
+                add_segment(r, buf + cur.rlo + off, slot, len, square ? &r->segsq[j] : NULL);
                 if (j + window < nr && (rc = post_recv(r, buf, &cur, j + window))) return rc;
+            } else if (r->resid) {
+                rt_bf16_decode(buf + cur.rlo + off, r->wire + cur.rlo + off, len);
             }
             /* what just landed is what goes out next: forward it at once */
             if (more && (rc = send_segment(r, buf, &next, j, sreq_next))) return rc;
@@ -430,35 +461,80 @@ static void flat_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi) {
     *hi = chunk_lo(count, c + 1, r->size);
 }
 
+/* The three calls below, on float32 (resid NULL) or bf16 with resid the
+ * residuals: every stage's rings round into the same array, by position. */
+static int allreduce(rt_ring *r, float *buf, size_t count, float *resid);
+static int reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq, float *resid);
+static int allgather(rt_ring *r, float *buf, size_t count, float *resid);
+
+/* Steps [s0, s1) of r's own schedule, with its residuals set for the call. */
+static int flat(rt_ring *r, float *buf, size_t count, int s0, int s1, double *sumsq, float *resid) {
+    r->resid = resid;
+    int rc = run_steps(r, buf, count, s0, s1, sumsq);
+    r->resid = NULL;
+    return rc;
+}
+
 /* Within a host, a reduce-scatter leaves local rank i the host's sum of its
  * chunk; the ranks that own the same chunk on every host (one inter-host ring
  * per local rank, all running at once) sum it across hosts; an all-gather
  * within the host spreads the chunks. Each stage is a ring of its own, with
  * its own deadlines and a summation order fixed by the ranks' places, so
  * every rank gets the same bits whatever the timing. */
-int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) {
-    if (!hierarchical(r, count)) return run_steps(r, buf, count, 0, 2 * (r->size - 1), NULL);
+static int allreduce(rt_ring *r, float *buf, size_t count, float *resid) {
+    if (!hierarchical(r, count)) return flat(r, buf, count, 0, 2 * (r->size - 1), NULL, resid);
     size_t lo, hi;
     rt_ring_owned(r->intra, count, &lo, &hi);
-    int rc = rt_ring_reduce_scatter(r->intra, buf, count, NULL);
-    if (!rc) rc = rt_ring_allreduce(r->inter, buf + lo, hi - lo);
-    return rc ? rc : rt_ring_allgather(r->intra, buf, count);
+    int rc = reduce_scatter(r->intra, buf, count, NULL, resid);
+    if (!rc) rc = allreduce(r->inter, buf + lo, hi - lo, resid ? resid + lo : NULL);
+    return rc ? rc : allgather(r->intra, buf, count, resid);
 }
+
+static int reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq, float *resid) {
+    if (!hierarchical(r, count)) return flat(r, buf, count, 0, r->size - 1, sumsq, resid);
+    size_t lo, hi;
+    rt_ring_owned(r->intra, count, &lo, &hi);
+    int rc = reduce_scatter(r->intra, buf, count, NULL, resid);
+    return rc ? rc : reduce_scatter(r->inter, buf + lo, hi - lo, sumsq, resid ? resid + lo : NULL);
+}
+
+static int allgather(rt_ring *r, float *buf, size_t count, float *resid) {
+    if (!hierarchical(r, count)) return flat(r, buf, count, r->size - 1, 2 * (r->size - 1), NULL, resid);
+    size_t lo, hi;
+    rt_ring_owned(r->intra, count, &lo, &hi);
+    int rc = allgather(r->inter, buf + lo, hi - lo, resid ? resid + lo : NULL);
+    return rc ? rc : allgather(r->intra, buf, count, resid);
+}
+
+int rt_ring_allreduce(rt_ring *r, float *buf, size_t count) { return allreduce(r, buf, count, NULL); }
 
 int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq) {
-    if (!hierarchical(r, count)) return run_steps(r, buf, count, 0, r->size - 1, sumsq);
-    size_t lo, hi;
-    rt_ring_owned(r->intra, count, &lo, &hi);
-    int rc = rt_ring_reduce_scatter(r->intra, buf, count, NULL);
-    return rc ? rc : rt_ring_reduce_scatter(r->inter, buf + lo, hi - lo, sumsq);
+    return reduce_scatter(r, buf, count, sumsq, NULL);
 }
 
-int rt_ring_allgather(rt_ring *r, float *buf, size_t count) {
-    if (!hierarchical(r, count)) return run_steps(r, buf, count, r->size - 1, 2 * (r->size - 1), NULL);
-    size_t lo, hi;
-    rt_ring_owned(r->intra, count, &lo, &hi);
-    int rc = rt_ring_allgather(r->inter, buf + lo, hi - lo);
-    return rc ? rc : rt_ring_allgather(r->intra, buf, count);
+int rt_ring_allgather(rt_ring *r, float *buf, size_t count) { return allgather(r, buf, count, NULL); }
+
+/* The last call's residuals join this call's sums, and start over at zero. */
+static void feed_back(float *buf, float *resid, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        buf[i] += resid[i];
+        resid[i] = 0.0f;
+    }
+}
+
+int rt_ring_allreduce_bf16(rt_ring *r, float *buf, size_t count, float *resid) {
+    feed_back(buf, resid, count);
+    return r->size > 1 ? allreduce(r, buf, count, resid) : RT_OK;
+}
+
+int rt_ring_reduce_scatter_bf16(rt_ring *r, float *buf, size_t count, double *sumsq, float *resid) {
+    feed_back(buf, resid, count);
+    return reduce_scatter(r, buf, count, sumsq, r->size > 1 ? resid : NULL);
+}
+
+uint64_t rt_ring_bytes_sent(const rt_ring *r) {
+    if (!r) return 0;
+    return r->bytes_sent + rt_ring_bytes_sent(r->intra) + rt_ring_bytes_sent(r->inter);
 }
 
 void rt_ring_owned(const rt_ring *r, size_t count, size_t *lo, size_t *hi) {
@@ -487,7 +563,7 @@ int rt_ring_sum_f64(rt_ring *r, double *v, int n, double *scratch) {
     flat_owned(r, count, &lo, &hi); /* the flat ring, hierarchical or not */
     RT_CHECK(hi - lo == (size_t)(2 * n), "ring: sum_f64 chunk of %zu floats", hi - lo);
     memcpy(scratch + lo / 2, v, (size_t)n * sizeof *v);
-    int rc = run_steps(r, (float *)scratch, count, N - 1, 2 * (N - 1), NULL);
+    int rc = flat(r, (float *)scratch, count, N - 1, 2 * (N - 1), NULL, NULL);
     if (rc) return rc;
     for (int k = 0; k < n; k++) v[k] = 0.0;
     for (int q = 0; q < N; q++) /* rank q owns chunk q + 1 */

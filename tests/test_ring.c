@@ -11,7 +11,8 @@
  *     NaN in between: the owned range after the reduce-scatter, and the whole
  *     buffer after the all-gather, are bit for bit what rt_ring_allreduce gives;
  *   - every rank ends with identical bits.
- * It also checks rt_ring_sum_f64 against sums computed from the known inputs.
+ * It also checks rt_ring_sum_f64 against sums computed from the known inputs,
+ * and the bf16 wire (rt_ring_allreduce_bf16, run_bf16) at the same counts.
  * With RT_RING_ORDER=topology the rings run on rt_dist_topology's host-major
  * communicator (the trainer's), and the order is printed and checked: each
  * host's ranks are neighbours. With RT_ALGORITHM=hierarchical every case runs
@@ -139,6 +140,135 @@ static void run(size_t count, size_t seg_bytes, ring_mode m) {
     rt_free(mag);
 }
 
+/* ---- bf16 on the wire, with error feedback ---- */
+
+static bool all_bf16(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        if (u & 0xffffu) return false;
+    }
+    return true;
+}
+
+/* max over i of |got[i] - want[i]| / mag[i] */
+static double rel_err(const float *got, const double *want, const float *mag, size_t n) {
+    double err = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]) / ((double)mag[i] + 1e-30);
+        if (e > err) err = e;
+    }
+    return err;
+}
+
+/* sum over ranks of resid, plus res, in double on every rank (the oracle's side) */
+static void resid_plus(const float *resid, const float *res, double *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = (double)resid[i];
+    MPI_Allreduce(MPI_IN_PLACE, out, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    for (size_t i = 0; i < n; i++) out[i] += (double)res[i];
+}
+
+/* The bf16 all-reduce and reduce-scatter against MPI_Allreduce: sums that
+ * bf16 holds exactly come out exact with zero residuals; random floats come
+ * out as bf16 values within N 2^-8 of the sum of |x| (one rounding per hop),
+ * the same bits on every rank, and the residuals over all ranks plus the
+ * result are the sum within float32 rounding (1e-5); four calls on the same
+ * inputs add up to four times the sum, and without the feedback (residuals
+ * dropped) they do not; half the bytes of the float32 ring. */
+static void run_bf16(size_t count, size_t seg_bytes) {
+    size_t n1 = count + 1;
+    float *a = rt_malloc(n1 * sizeof(float)), *x = rt_malloc(n1 * sizeof(float));
+    float *mag = rt_malloc(n1 * sizeof(float)), *resid = rt_calloc(n1, sizeof(float));
+    float *acc = rt_calloc(n1, sizeof(float));
+    double *want = rt_malloc(n1 * sizeof(double)), *got = rt_malloc(n1 * sizeof(double));
+    rt_ring *r = new_ring(75, count, seg_bytes);
+    double N = (double)world, tol_bf = N * 0x1.0p-8;
+
+    /* small integers: every partial sum is a bf16 value */
+    for (size_t i = 0; i < count; i++) a[i] = (float)((rank + 1) * (int)(i % 5) - 2);
+    for (size_t i = 0; i < count; i++) want[i] = 0.0, x[i] = a[i];
+    MPI_Allreduce(x, mag, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    int rc = rt_ring_allreduce_bf16(r, a, count, resid);
+    size_t bad = 0;
+    for (size_t i = 0; i < count; i++) bad += a[i] != mag[i] || resid[i] != 0.0f;
+    report(rc == 0 && bad == 0 && same_on_all_ranks(a, count), "bf16 small integers: exact, zero residuals",
+           count, seg_bytes, (double)bad);
+
+    /* random floats, one call */
+    rt_rng g;
+    rt_rng_seed(&g, 999, (uint64_t)rank);
+    for (size_t i = 0; i < count; i++) x[i] = rt_rng_normal(&g) * (float)(1 + rank), resid[i] = 0.0f;
+    for (size_t i = 0; i < count; i++) want[i] = (double)x[i];
+    MPI_Allreduce(MPI_IN_PLACE, want, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    for (size_t i = 0; i < count; i++) mag[i] = fabsf(x[i]);
+    MPI_Allreduce(MPI_IN_PLACE, mag, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    memcpy(a, x, count * sizeof *a);
+    uint64_t b0 = rt_ring_bytes_sent(r);
+    rc = rt_ring_allreduce_bf16(r, a, count, resid);
+    uint64_t b_bf16 = rt_ring_bytes_sent(r) - b0;
+    double err = rel_err(a, want, mag, count);
+    resid_plus(resid, a, got, count);
+    double ident = 0.0;
+    for (size_t i = 0; i < count; i++) ident = fmax(ident, fabs(got[i] - want[i]) / ((double)mag[i] + 1e-30));
+    bool ok = rc == 0 && err <= tol_bf && ident <= 1e-5 && (world == 1 || all_bf16(a, count)) &&
+              same_on_all_ranks(a, count);
+    report(ok, "bf16 random floats: bf16 values (N > 1), err <= N 2^-8, same bits; sum(resid) + result = sum <= 1e-5",
+           count, seg_bytes, ident);
+
+    /* four calls with feedback add up; dropping the residuals breaks that */
+    for (int fb = 1; fb >= 0; fb--) {
+        for (size_t i = 0; i < count; i++) acc[i] = 0.0f, resid[i] = 0.0f;
+        for (int k = 0; k < 4 && !rc; k++) {
+            memcpy(a, x, count * sizeof *a);
+            if (!fb) memset(resid, 0, count * sizeof *resid);
+            rc = rt_ring_allreduce_bf16(r, a, count, resid);
+            for (size_t i = 0; i < count; i++) acc[i] += a[i];
+        }
+        resid_plus(fb ? resid : acc, fb ? acc : (float[]){0}, got, fb ? count : 0);
+        double e = 0.0;
+        for (size_t i = 0; i < count && fb; i++) e = fmax(e, fabs(got[i] - 4.0 * want[i]) / (4.0 * mag[i] + 1e-30));
+        for (size_t i = 0; i < count && !fb; i++) e = fmax(e, fabs((double)acc[i] - 4.0 * want[i]) / (4.0 * mag[i] + 1e-30));
+        if (fb)
+            report(rc == 0 && e <= 1e-5, "bf16 four calls with feedback: sum(results) + sum(resid) = 4 sum <= 1e-5",
+                   count, seg_bytes, e);
+        else if (count >= 1000 && world > 1)
+            report(rc == 0 && e > 1e-4, "bf16 negative control: without feedback four calls miss 4 sum by > 1e-4",
+                   count, seg_bytes, e);
+    }
+
+    /* the float32 ring's bytes for the same count */
+    memcpy(a, x, count * sizeof *a);
+    b0 = rt_ring_bytes_sent(r);
+    rc = rc ? rc : rt_ring_allreduce(r, a, count);
+    uint64_t b_f32 = rt_ring_bytes_sent(r) - b0;
+    report(rc == 0 && 2 * b_bf16 == b_f32 && (world == 1 || count < 2 || b_f32 > 0),
+           "bf16 sends half the float32 ring's bytes", count, seg_bytes, (double)b_bf16);
+
+    /* reduce-scatter: the owned range in float32, zero residuals there, the identity */
+    memcpy(a, x, count * sizeof *a);
+    memset(resid, 0, count * sizeof *resid);
+    double sumsq = -1.0, sq = 0.0;
+    rc = rc ? rc : rt_ring_reduce_scatter_bf16(r, a, count, &sumsq, resid);
+    size_t lo, hi;
+    rt_ring_owned(r, count, &lo, &hi);
+    for (size_t i = 0; i < count; i++) acc[i] = i >= lo && i < hi ? a[i] : 0.0f;
+    for (size_t i = lo; i < hi; i++) sq += (double)a[i] * (double)a[i];
+    bad = !(fabs(sumsq - sq) <= 1e-12 * sq);
+    for (size_t i = lo; i < hi; i++) bad += resid[i] != 0.0f;
+    resid_plus(resid, acc, got, count); /* every rank's resid; acc is this rank's owned part */
+    for (size_t i = 0; i < count; i++) got[i] -= (double)acc[i];
+    MPI_Allreduce(MPI_IN_PLACE, acc, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); /* owned ranges tile */
+    for (size_t i = 0; i < count; i++) got[i] += (double)acc[i];
+    ident = 0.0;
+    for (size_t i = 0; i < count; i++) ident = fmax(ident, fabs(got[i] - want[i]) / ((double)mag[i] + 1e-30));
+    report(rc == 0 && bad == 0 && ident <= 1e-5,
+           "bf16 reduce-scatter: sumsq, zero owned residuals, sum(resid) + owned = sum <= 1e-5", count, seg_bytes,
+           ident);
+
+    rt_ring_destroy(r);
+    rt_free(a), rt_free(x), rt_free(mag), rt_free(resid), rt_free(acc), rt_free(want), rt_free(got);
+}
+
 /* The host-major ring: every host's ranks form one run of ring positions, in
  * rank order, and hosts follow in the order of their lowest ranks. */
 static void check_topology(void) {
@@ -216,6 +346,7 @@ int main(int argc, char **argv) {
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
             if (segs[s] == 256 && counts[c] > 100000) continue; /* tiny segments: small counts */
             for (int m = WHOLE; m <= SPLIT; m++) run(counts[c], segs[s], (ring_mode)m);
+            run_bf16(counts[c], segs[s]);
         }
     /* sum_f64: rank q contributes {q + 0.1, 1e-17 * (q + 1), -q - 1}; the sum in
      * the ring's rank order is computed here from those formulas, in double */

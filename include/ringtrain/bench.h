@@ -27,5 +27,10 @@ RT_API int rt_bench_allreduce_on(MPI_Comm comm, rt_ring *ring, const size_t *siz
                                  size_t segment_bytes, int iters, bool json);
 /** The largest of sizes (bytes) in floats. */
 RT_API size_t rt_bench_max_count(const size_t *sizes, int nsizes);
+/** rt_bench_allreduce_on with bf16 on the ring's wire (rt_ring_allreduce_bf16)
+ * against the float32 ring on the same ring, rounds alternated; busbw counts
+ * float32 bytes on both sides, so the ratio is what compression buys. */
+RT_API int rt_bench_allreduce_bf16_on(MPI_Comm comm, rt_ring *ring, const size_t *sizes, int nsizes,
+                                      size_t segment_bytes, int fixed_iters, bool json);
 
 #endif

@@ -17,6 +17,7 @@
 #include <mpi.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct rt_ring rt_ring;
 
@@ -70,6 +71,27 @@ RT_API int rt_ring_allreduce(rt_ring *r, float *buf, size_t count);
 RT_API int rt_ring_reduce_scatter(rt_ring *r, float *buf, size_t count, double *sumsq);
 RT_API int rt_ring_allgather(rt_ring *r, float *buf, size_t count);
 /** @} */
+/** @{ */
+/** rt_ring_allreduce and rt_ring_reduce_scatter with the data on the wire
+ * as bfloat16 (round to nearest even), half the bytes, and error feedback.
+ * resid (count floats, this rank's own, zero at the start of a run) holds
+ * the rounding errors of the last call: they are added into buf first, then
+ * resid starts over and gets this call's. A rank rounds what it sends of its
+ * partial sums (and, in the all-reduce, its owned sums, which every rank then
+ * gets as the same bf16 values); what it receives it adds in float32. So
+ * over all ranks, the sums of resid plus the result are the sums of the
+ * inputs, up to float32 rounding: what one call's result lacks, the next
+ * call's inputs carry. Every rank ends with the same bits; the order of the
+ * operations is fixed by the ranks' places, as in the float32 ring. The
+ * reduce-scatter's owned range is float32 (it never leaves the rank), and
+ * resid is zero there. At one rank nothing is rounded. */
+RT_API int rt_ring_allreduce_bf16(rt_ring *r, float *buf, size_t count, float *resid);
+RT_API int rt_ring_reduce_scatter_bf16(rt_ring *r, float *buf, size_t count, double *sumsq,
+                                       float *resid);
+/** @} */
+/** Bytes this rank has handed to MPI_Isend on r (and its stages) since it
+ * was created: the payload on the wire, bf16 or float32. */
+RT_API uint64_t rt_ring_bytes_sent(const rt_ring *r);
 /** This rank's owned range [*lo, *hi) of a count-float buffer: one chunk of
  * about count / N (chunk rank + 1 of the schedule above; for a hierarchical
  * count, the inter-host ring's chunk of the intra-host ring's). */

@@ -17,7 +17,8 @@
 
 static const char *const usage_bench =
     "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--order topology|rank]\n"
-    "                                 [--algorithm ring|hierarchical] [--iters N] [--json]\n"
+    "                                 [--algorithm ring|hierarchical] [--compress none|bf16]\n"
+    "                                 [--iters N] [--json]\n"
     "\n"
     "  --sizes LIST     buffer sizes in bytes, with K/M/G suffixes\n"
     "                   (default 4K,16K,64K,256K,1M,4M,16M,64M)\n"
@@ -25,6 +26,8 @@ static const char *const usage_bench =
     "  --order O        the ring's rank order: topology (host-major, as train runs it;\n"
     "                   the default) or rank (the launcher's)\n"
     "  --algorithm A    ring (default), or hierarchical: rings within hosts, then across\n"
+    "  --compress C     none (default: the ring against MPI_Allreduce), or bf16: the ring\n"
+    "                   with bf16 on the wire against the float32 ring (busbw in float32 bytes)\n"
     "  --iters N        timed calls per round at every size (default: 128 MiB of them)\n"
     "  --json           one JSON object per size instead of a table\n"
     "\n"
@@ -60,14 +63,16 @@ static int parse_sizes(const char *list, size_t *sizes) {
 
 int cli_bench(int argc, char **argv) {
     size_t sizes[MAX_SIZES] = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
-    const char *what = NULL, *list = NULL, *order = "topology", *algo = "ring";
+    const char *what = NULL, *list = NULL, *order = "topology", *algo = "ring", *comp = "none";
     static const char *const orders[] = {"topology", "rank", NULL}, *const algos[] = {"ring", "hierarchical", NULL};
+    static const char *const comps[] = {"none", "bf16", NULL};
     long long kb = 512, iters = 0;
     bool json = false;
     const arg_opt o[] = {
         {.name = "--sizes", .kind = ARG_STR, .out = &list},
         {.name = "--order", .kind = ARG_CHOICE, .out = &order, .what = "topology or rank", .choices = orders},
         {.name = "--algorithm", .kind = ARG_CHOICE, .out = &algo, .what = "ring or hierarchical", .choices = algos},
+        {.name = "--compress", .kind = ARG_CHOICE, .out = &comp, .what = "none or bf16", .choices = comps},
         {.name = "--iters", .kind = ARG_INT, .out = &iters, .lo = 1, .hi = 100000, .what = "a count in [1, 100000]"},
         {.name = "--segment-kb", .kind = ARG_INT, .out = &kb, .lo = 1, .hi = 1 << 20, .what = "a size in [1, 1048576]"},
         {.name = "--json", .kind = ARG_FLAG, .out = &json},
@@ -90,7 +95,8 @@ int cli_bench(int argc, char **argv) {
     size_t max = rt_bench_max_count(sizes, nsizes), seg = (size_t)kb << 10;
     rt_ring *ring = strcmp(algo, "ring") == 0 ? rt_ring_create(comm, 202, max, seg, 300.0)
                     : rt_ring_create_hierarchical(comm, topo.host, topo.local_rank, 202, max, seg, 0, 300.0);
-    rc = rt_bench_allreduce_on(comm, ring, sizes, nsizes, seg, (int)iters, json);
+    rc = strcmp(comp, "bf16") == 0 ? rt_bench_allreduce_bf16_on(comm, ring, sizes, nsizes, seg, (int)iters, json)
+                                   : rt_bench_allreduce_on(comm, ring, sizes, nsizes, seg, (int)iters, json);
     rt_ring_destroy(ring);
     MPI_Comm_free(&comm);
     return rc;

@@ -8,7 +8,10 @@
 #   - 2 hosts x 2 ranks placed round-robin (--map-by node): the host-major
 #     ring against the launcher's rank order at 16 MiB (goal >= 1.8x, bound 2x),
 #     and the hierarchical all-reduce against the host-major ring (goal >= 1.35x,
-#     bound 1.5x).
+#     bound 1.5x);
+#   - 2 hosts x 1 rank: the ring with bf16 on the wire against the float32
+#     ring, busbw in float32 bytes, 16 and 64 MiB (the compression issue's
+#     goal >= 1.8x, bound 2x).
 # usage: tests/bench/cluster_bench.sh [BIN]   (RATE=400 ITERS=3 SIZES=4M,16M,64M)
 set -u
 BIN=${1:-build/ringtrain}
@@ -35,6 +38,7 @@ bench h4 4 1 -- --sizes "$SIZES"
 bench topo_rank 2 2 --map-by node -- --sizes 16M --order rank
 bench topo_host 2 2 --map-by node -- --sizes 16M --order topology
 bench topo_hier 2 2 --map-by node -- --sizes 16M --algorithm hierarchical
+bench bf16 2 1 -- --sizes 16M,64M --compress bf16
 /usr/bin/python3 - "$T" "$bound" <<'PY'
 import json, sys, os
 d, bound = sys.argv[1], float(sys.argv[2])
@@ -56,6 +60,9 @@ h = rows("topo_hier")
 if h and b:
     table.append(("hierarchical, 2x2 --map-by node, 16 MiB", h[0]["ring_busbw_gbs"], "host-major ring",
                   b[0]["ring_busbw_gbs"], 1.35))
+for r in rows("bf16"):
+    table.append((f"bf16 on the wire, 2 hosts x 1, {r['bytes'] >> 20} MiB", r["ring_busbw_gbs"], "float32 ring",
+                  r["f32_busbw_gbs"], 1.8))
 print(f"{'figure':52s} {'GB/s':>8s}  {'peer or bound':16s} {'GB/s':>8s} {'ratio':>7s} {'goal':>6s}  met")
 met = 0
 for name, v, peer, pv, goal in table:
