@@ -1,6 +1,7 @@
 /* ckpt.c - HDF5 checkpoint write (atomic) and parameter load. */
 #include "ringtrain/ckpt.h"
 
+#include "ckpt_resid.h"
 #include "h5chunk.h"
 
 #include "ringtrain/common.h"
@@ -40,7 +41,8 @@ static int check_space(const char *path, size_t bytes) {
 }
 
 /* the paths the readers look up, for the probe of an unsealed file (h5util.h) */
-static const char *const CKPT_NAMES[] = {"/params", "/optim", "/optim/m", "/optim/v", "/ema", NULL};
+static const char *const CKPT_NAMES[] = {"/params", "/optim", "/optim/m", "/optim/v", "/ema",
+                                         "/dist", "/dist/residual", NULL};
 
 /* ---- write ---- */
 
@@ -82,7 +84,8 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     char tmp[2048];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int copies = 1 + (m != NULL) + (v != NULL) + (meta->ema != NULL);
-    int space = check_space(path, rt_mul_size(p->total * sizeof(float), (size_t)copies));
+    size_t resid = meta->residual ? (size_t)meta->residual_rows * p->train_total * sizeof(float) : 0;
+    int space = check_space(path, rt_mul_size(p->total * sizeof(float), (size_t)copies) + resid);
     if (space) return space;
     hid_t fcpl = rt_h5_seal_fcpl();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
@@ -98,6 +101,8 @@ static int ckpt_save_locked(const char *path, const rt_params *p, const float *m
     if (!rc && m) rc = write_group(f, "optim/m", p, m, &scratch);
     if (!rc && v) rc = write_group(f, "optim/v", p, v, &scratch);
     if (!rc && meta->ema) rc = write_group(f, "ema", p, meta->ema, &scratch);
+    if (!rc && meta->residual)
+        rc = rt_ckpt_write_residual(f, meta->residual, meta->residual_rows, p->train_total, &scratch);
     rt_free(scratch.p);
     if (!rc) rc = rt_h5_attr_write_int(f, "step", meta->step);
     if (!rc) rc = rt_h5_attr_write_int(f, "epoch", meta->epoch);

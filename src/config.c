@@ -58,6 +58,7 @@ static const rt_key keys[] = {
     KNUM_POS("dist.timeout_s", rt_config, dist.timeout_s, "300", 0, 1e6),
     KENUM("dist.ring_order", rt_config, dist.ring_order, "\"topology\"", "topology|rank"),
     KENUM("dist.algorithm", rt_config, dist.algorithm, "\"auto\"", "ring|hierarchical|auto"),
+    KENUM("dist.compress", rt_config, dist.compress, "\"none\"", "none|bf16"),
 };
 #undef BIG
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

@@ -4,6 +4,7 @@
 #include "ringtrain/common.h"
 #include "ringtrain/flight.h"
 
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -154,6 +155,33 @@ int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm) {
         if (rc) return rc;
     }
     return RT_OK;
+}
+
+/* Straight into all when n fits MPI's int counts; otherwise in pieces of at
+ * most INT_MAX / size floats per rank, each gathered into rank 0's tmp and
+ * moved to its rows of all. */
+int rt_dist_gather(const float *buf, size_t n, float *all, MPI_Comm comm) {
+    int size = 1, rank = 0;
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &rank);
+    size_t piece = (size_t)INT_MAX / (size_t)size, step = n < piece ? n : piece;
+    if (n <= piece) {
+        MPI_Request req;
+        return wait_collective(&req, MPI_Igather(buf, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, 0, comm, &req),
+                               "gathering rank state to rank 0");
+    }
+    float *tmp = rank == 0 ? rt_malloc(rt_mul_size(step, (size_t)size * sizeof(float))) : NULL;
+    int rc = RT_OK;
+    for (size_t off = 0; off < n && !rc; off += step) {
+        int len = (int)(n - off < step ? n - off : step);
+        MPI_Request req;
+        rc = wait_collective(&req, MPI_Igather(buf + off, len, MPI_FLOAT, tmp, len, MPI_FLOAT, 0, comm, &req),
+                             "gathering rank state to rank 0");
+        for (int q = 0; !rc && rank == 0 && q < size; q++)
+            memcpy(all + (size_t)q * n + off, tmp + (size_t)q * (size_t)len, (size_t)len * sizeof(float));
+    }
+    rt_free(tmp);
+    return rc;
 }
 
 uint64_t rt_dist_checksum(const float *buf, size_t n) { return rt_fnv1a(buf, n * sizeof(float)); }

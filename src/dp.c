@@ -1,6 +1,7 @@
 /* dp.c - the data-parallel step: bucketed ring sums, small sums, (sharded) update. */
 #include "ringtrain/dp.h"
 
+#include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/dist.h"
 #include "ringtrain/flight.h"
@@ -9,6 +10,8 @@
 #include "ringtrain/ring.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #define SUMS 4 /* doubles of rt_step_sums on the ring */
 
@@ -26,6 +29,11 @@ struct rt_dp {
     double *scratch;      /* (SUMS * world) for rt_ring_sum_f64 */
     rt_topology topo;
     MPI_Comm ring_comm;   /* comm's ranks in the ring's order */
+    int position;         /* this rank's place in it */
+    float *resid;         /* dist.compress bf16: this rank's residuals (p->train_total) */
+    float *resid_all;     /* rank 0, at checkpoints: every position's, in ring order */
+    uint64_t bytes_mark;  /* the ring's byte count when the step began */
+    int warned;           /* the residuals' world-size warning was given */
 };
 
 /* dist.algorithm "auto" takes the hierarchical stages where every host holds
@@ -85,6 +93,16 @@ rt_dp *rt_dp_create(rt_params *p, rt_graph *g, const rt_config *c, MPI_Comm comm
     d->overlap = c->dist.overlap == RT_ON ||
                  (c->dist.overlap == RT_AUTO && (d->cores > 1 || rt_ring_crosses_hosts(d->ring)));
     d->sync = rt_gradsync_create(p, d->ring, c->dist.bucket_mb, d->overlap, d->shard);
+    MPI_Comm_rank(d->ring_comm, &d->position);
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    RT_CHECK((d->position == 0) == (rank == 0), "dp: rank 0 is not the ring's position 0");
+    /* at one rank nothing travels, but residuals resumed from a larger job
+     * still join the first step's gradients */
+    if (c->dist.compress == RT_COMPRESS_BF16 && rt_hooks_get()->no_sync != RT_SYNC_NEVER) {
+        d->resid = rt_calloc(p->train_total ? p->train_total : 1, sizeof *d->resid);
+        rt_gradsync_set_residuals(d->sync, d->resid);
+    }
     rt_graph_set_param_hook(g, p->ntrain, rt_gradsync_param_ready, d->sync);
     return d;
 }
@@ -95,6 +113,8 @@ void rt_dp_destroy(rt_dp *d) {
     rt_ring_destroy(d->ring);
     if (d->ring_comm != MPI_COMM_NULL) MPI_Comm_free(&d->ring_comm);
     rt_free(d->scratch);
+    rt_free(d->resid);
+    rt_free(d->resid_all);
     rt_free(d);
 }
 
@@ -103,8 +123,17 @@ const char *rt_dp_algorithm(const rt_dp *d) {
     return rt_ring_is_hierarchical(d->ring, d->p->total) ? "hierarchical" : "ring";
 }
 bool rt_dp_overlap(const rt_dp *d) { return d->overlap; }
+const char *rt_dp_compress(const rt_dp *d) { return d->resid ? "bf16" : "none"; }
+uint64_t rt_dp_step_bytes(const rt_dp *d) { return rt_ring_bytes_sent(d->ring) - d->bytes_mark; }
+
+size_t rt_dp_extra_bytes(const rt_dp *d) {
+    if (!d->resid) return 0;
+    size_t n = d->p->train_total, wire = d->world > 1 ? 2 * n : 0; /* the ring's bf16 copy of a bucket */
+    return 4 * n + wire + (d->position == 0 && d->world > 1 ? 4 * n * (size_t)d->world : 0);
+}
 
 void rt_dp_begin_step(rt_dp *d) {
+    d->bytes_mark = rt_ring_bytes_sent(d->ring);
     if (!d->grad_zeroed) rt_params_zero_grad(d->p);
     d->grad_zeroed = false;
     d->synced = false;
@@ -139,6 +168,9 @@ int rt_dp_exchange(rt_dp *d, rt_step_sums *s, double *grad_norm, rt_dp_times *t)
         if (rc) return rc;
     }
     *grad_norm = shard ? sqrt(s->grad_sumsq) : rt_grad_norm(d->p->grad, d->p->train_total);
+    /* a non-finite gradient (every rank sees the same norm) would live on in
+     * the residuals and poison every later step: the skipped step drops them */
+    if (d->resid && !isfinite(*grad_norm)) memset(d->resid, 0, d->p->train_total * sizeof *d->resid);
     return RT_OK;
 }
 
@@ -171,9 +203,29 @@ int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip
 
 int rt_dp_gather_state(rt_dp *d, rt_optim *o) {
     rt_flight_phase_only(RT_PHASE_CHECKPOINT);
-    if (!d->shard) return RT_OK;
+    int rc = RT_OK;
+    if (d->resid) { /* every position's residuals to rank 0 (position 0), the checkpoint's writer */
+        size_t n = d->p->train_total;
+        if (d->position == 0 && !d->resid_all)
+            d->resid_all = rt_malloc(rt_mul_size(rt_mul_size(n, (size_t)d->world), sizeof(float)));
+        rc = rt_dist_gather(d->resid, n, d->resid_all, d->ring_comm);
+    }
+    if (rc || !d->shard) return rc;
     double secs = 0.0;
-    int rc = rt_gradsync_gather(d->sync, rt_optim_m(o), &secs);
+    rc = rt_gradsync_gather(d->sync, rt_optim_m(o), &secs);
     if (!rc && rt_optim_v(o)) rc = rt_gradsync_gather(d->sync, rt_optim_v(o), &secs);
+    return rc;
+}
+
+const float *rt_dp_residuals(const rt_dp *d) { return d->position == 0 ? d->resid_all : NULL; }
+
+int rt_dp_load_residuals(rt_dp *d, const char *path) {
+    if (!d->resid) return RT_OK;
+    int64_t rows = 0;
+    int rc = rt_ckpt_load_residual(path, d->position, d->world, d->resid, d->p->train_total, &rows);
+    if (!rc && rows && rows != d->world && d->position == 0 && !d->warned++) /* once: resume may load twice */
+        fprintf(stderr, "ringtrain: warning: %s: dist.compress bf16: its residuals are of %lld ranks, this job has "
+                        "%d: rank 0 takes their sum, so none of the compensation is lost\n",
+                path, (long long)rows, d->world);
     return rc;
 }

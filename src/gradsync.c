@@ -24,6 +24,7 @@ struct rt_gradsync {
     rt_ring *ring;
     bool overlap;
     bool shard;       /* reduce-scatter only: each rank keeps its owned ranges */
+    float *resid;     /* bf16 on the wire: residuals by arena position; NULL: float32 */
     int nb;
     bucket *b;        /* (nb) buckets, b[0] holds the last parameters */
     int *of_param;    /* (p->count) bucket of each parameter */
@@ -52,8 +53,11 @@ static int reduce_bucket(rt_gradsync *s, int i, double *secs) {
     float *g = s->p->grad + s->b[i].lo;
     size_t n = s->b[i].hi - s->b[i].lo;
     rt_flight_comm(s->shard ? RT_COMM_REDUCE_SCATTER : RT_COMM_ALLREDUCE, i, s->nb);
-    int rc = s->shard ? rt_ring_reduce_scatter(s->ring, g, n, &s->sumsq[i])
-                      : rt_ring_allreduce(s->ring, g, n);
+    float *res = s->resid ? s->resid + s->b[i].lo : NULL;
+    int rc = res && s->shard ? rt_ring_reduce_scatter_bf16(s->ring, g, n, &s->sumsq[i], res)
+             : res           ? rt_ring_allreduce_bf16(s->ring, g, n, res)
+             : s->shard      ? rt_ring_reduce_scatter(s->ring, g, n, &s->sumsq[i])
+                             : rt_ring_allreduce(s->ring, g, n);
     if (!rc) rt_flight_comm(RT_COMM_IDLE, -1, 0);
     *secs += rt_now() - t0;
     return rc;
@@ -181,6 +185,12 @@ void rt_gradsync_destroy(rt_gradsync *s) {
 }
 
 int rt_gradsync_num_buckets(const rt_gradsync *s) { return s->nb; }
+
+void rt_gradsync_set_residuals(rt_gradsync *s, float *resid) {
+    pthread_mutex_lock(&s->mu);
+    s->resid = resid;
+    pthread_mutex_unlock(&s->mu);
+}
 
 void rt_gradsync_begin(rt_gradsync *s) {
     pthread_mutex_lock(&s->mu);

@@ -51,6 +51,14 @@ const rt_hooks *rt_hooks_get(void) {
     return &hooks;
 }
 
+void rt_hooks_warn_no_sync(int rank) {
+    const rt_hooks *h = rt_hooks_get();
+    if (h->no_sync == RT_SYNC_ALWAYS || rank != 0) return;
+    fprintf(stderr, "ringtrain: warning: RINGTRAIN_BENCH_NO_SYNC is set: gradients are not synchronised%s, "
+                    "replicas diverge (benchmark only)\n",
+            h->no_sync == RT_SYNC_ALTERNATE ? " in every other log window" : "");
+}
+
 void rt_hooks_fault_start(void) {
     const char *f = getenv("RINGTRAIN_FAULT_START_CRASH");
     int fd = f && *f ? open(f, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;

@@ -67,6 +67,7 @@ float *rt_optim_v(rt_optim *o) { return o->v; }
 int64_t rt_optim_t(const rt_optim *o) { return o->t; }
 void rt_optim_set_t(rt_optim *o, int64_t t) { o->t = t; }
 rt_optim_kind rt_optim_type(const rt_optim *o) { return o->type; }
+const char *rt_optim_name(const rt_optim *o) { return o->type == RT_OPTIM_ADAMW ? "adamw" : "sgd"; }
 
 /* ---- AdamW: float arithmetic in the order torch's single-tensor path uses ---- */
 

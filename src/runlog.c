@@ -12,6 +12,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 struct rt_runlog {
     int rank;
@@ -66,6 +67,7 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
         rt_event_num(e, "cores_per_rank", s->cores);
         rt_event_bool(e, "overlap", s->overlap);
         if (s->algorithm) rt_event_str(e, "algorithm", s->algorithm);
+        if (s->compress) rt_event_str(e, "compress", s->compress);
         rt_event_str(e, "blas_kernels", kernels);
         rt_event_num(e, "blas_threads", threads);
         if (s->nchanges) rt_event_json(e, "config_changes", rt_config_changes_json(s->changes, s->nchanges));
@@ -82,11 +84,13 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
                       detected ? " (OpenBLAS took this CPU for " : "", detected ? detected : "",
                       detected ? "; ringtrain chose from its features)" : "", threads, threads > 1 ? "s" : "");
     if (s->ring)
-        rt_progress_print(l->progress, "%s: %d core%s per rank, buckets reduced %s (dist.overlap %s)",
+        rt_progress_print(l->progress, "%s: %d core%s per rank, buckets reduced %s (dist.overlap %s)%s",
                           s->algorithm ? s->algorithm : "ring", s->cores, s->cores > 1 ? "s" : "",
                           s->overlap ? "on a communication thread while backward runs"
                                      : "after backward, on the training thread",
-                          s->overlap_setting);
+                          s->overlap_setting,
+                          s->compress && strcmp(s->compress, "bf16") == 0
+                              ? ", gradients as bf16 with error feedback (dist.compress)" : "");
 }
 
 void rt_runlog_step(rt_runlog *l, int64_t step, double loss, double lr) {
@@ -123,6 +127,7 @@ void rt_runlog_window(rt_runlog *l, const rt_window *w) {
     rt_event_num(r, "t_wait_s", w->t_wait);
     rt_event_num(r, "t_data_s", w->t_data);
     rt_event_num(r, "skipped", (double)w->skipped);
+    rt_event_num(r, "wire_bytes", w->wire_bytes);
     if (w->bench_sync >= 0) rt_event_bool(r, "bench_sync", w->bench_sync == 1);
     rt_event_write(r, l->metrics, NULL);
 }

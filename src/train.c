@@ -77,13 +77,12 @@ static void install_signal_handlers(void) {
 
 /* ---- setup ---- */
 
-static const char *optim_name(const rt_optim *o) { return rt_optim_type(o) == RT_OPTIM_ADAMW ? "adamw" : "sgd"; }
-
 static int load_state(rt_trainer *t, const char *path) {
     rt_ckpt_info info;
-    int rc = rt_ckpt_load(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), optim_name(t->optim), &info);
+    int rc = rt_ckpt_load(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), rt_optim_name(t->optim), &info);
     bool ema = false; /* without /ema, the EMA starts from the parameters resumed */
     if (!rc && rt_optim_ema(t->optim)) rc = rt_ckpt_load_ema(path, t->params, rt_optim_ema(t->optim), &ema);
+    if (!rc) rc = rt_dp_load_residuals(t->dp, path);
     if (rc) return rc;
     if (ema) rt_optim_ema_loaded(t->optim);
     if (info.seed != (int64_t)t->cfg->train.seed)
@@ -191,21 +190,20 @@ int rt_trainer_create(rt_config *cfg, const rt_train_opts *opts, MPI_Comm comm, 
     t->optim = rt_optim_create(cfg, t->params->total);
     if (!(rc = rt_optim_set_groups(t->optim, t->params, cfg)))
         rc = rt_feed_create(cfg, t->model, t->rank, t->world, &t->feed);
-    if (!(rc = rt_dist_agree(rc, comm))) rc = start_run(t, opts);
+    if (!(rc = rt_dist_agree(rc, comm))) { /* the ring exists before a resume: it holds bf16 residuals */
+        t->graph = rt_graph_create(64u << 20, 256);
+        t->dp = rt_dp_create(t->params, t->graph, cfg, comm);
+        rc = start_run(t, opts);
+    }
     if (rc) {
         rt_trainer_destroy(t);
         return rc;
     }
     t->steps_per_epoch = rt_feed_steps_per_epoch(t->feed);
     t->total_steps = rt_feed_total_steps(t->feed);
-    t->graph = rt_graph_create(64u << 20, 256);
-    t->dp = rt_dp_create(t->params, t->graph, cfg, comm);
     t->eval = rt_evaluator_create(t->model, cfg->train.eval_batch, cfg->train.seed);
     t->no_sync = t->hooks->no_sync == RT_SYNC_NEVER;
-    if (t->hooks->no_sync != RT_SYNC_ALWAYS && t->rank == 0)
-        fprintf(stderr, "ringtrain: warning: RINGTRAIN_BENCH_NO_SYNC is set: gradients are not synchronised%s, "
-                        "replicas diverge (benchmark only)\n",
-                t->hooks->no_sync == RT_SYNC_ALTERNATE ? " in every other log window" : "");
+    rt_hooks_warn_no_sync(t->rank);
     install_signal_handlers();
     *out = t;
     return RT_OK;
@@ -341,9 +339,9 @@ static int save_checkpoint(rt_trainer *t, char *path, size_t len) {
         rt_ckpt_meta meta = {
             .step = t->step, .epoch = t->step / t->steps_per_epoch, .world_size = t->world,
             .seed = (int64_t)t->cfg->train.seed, .optim_t = rt_optim_t(t->optim),
-            .optim_type = optim_name(t->optim), .config_json = json, .job_id = t->launch.job_id,
+            .optim_type = rt_optim_name(t->optim), .config_json = json, .job_id = t->launch.job_id,
             .requeue_count = t->launch.requeue_count, .skipped_steps = t->skipped,
-            .ema = rt_optim_ema(t->optim),
+            .ema = rt_optim_ema(t->optim), .residual = rt_dp_residuals(t->dp), .residual_rows = t->world,
         };
         rc = rt_ckpt_save_prov(path, t->params, rt_optim_m(t->optim), rt_optim_v(t->optim), &meta, t->prov);
         rt_free(json);
@@ -365,6 +363,7 @@ static void log_start(rt_trainer *t) {
         .overlap_setting = c->dist.overlap == RT_AUTO ? "auto" : overlap ? "true" : "false",
         .ring = t->world > 1 && t->hooks->no_sync != RT_SYNC_NEVER, .log_every = c->train.log_every,
         .changes = t->changes, .nchanges = t->nchanges, .algorithm = rt_dp_algorithm(t->dp),
+        .compress = rt_dp_compress(t->dp),
     };
     rt_runlog_start(t->log, &s);
 }
@@ -378,6 +377,7 @@ static void log_window(rt_trainer *t, double loss, int64_t steps, double secs) {
         .t_compute = t->t_compute, .t_comm = t->t_comm, .t_wait = t->t_wait, .t_data = t->t_data,
         /* every step of a window is of one kind: the last one's */
         .bench_sync = t->hooks->no_sync == RT_SYNC_ALTERNATE ? !t->no_sync : -1,
+        .wire_bytes = (double)rt_dp_step_bytes(t->dp),
     };
     rt_runlog_window(t->log, &w);
 }
@@ -401,8 +401,8 @@ static int log_done(rt_trainer *t, double loss, const rt_metric *met, int nmet, 
     double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
     int rc = rt_dist_max(&rss, t->comm);
     if (rc) return rc;
-    double data = rt_feed_bytes(t->feed);
-    double need = 16.0 * (double)t->params->total + (double)rt_arena_capacity(rt_graph_arena(t->graph)) + data;
+    double data = rt_feed_bytes(t->feed), dist = (double)rt_dp_extra_bytes(t->dp); /* bf16 residuals */
+    double need = 16.0 * (double)t->params->total + (double)rt_arena_capacity(rt_graph_arena(t->graph)) + data + dist;
     rt_run_done d = {
         .step = t->step, .epoch = t->step / t->steps_per_epoch, .loss = loss,
         .samples_per_s = wall > 0 ? (double)(steps * t->B) / wall : 0.0, .wall_s = wall, .metrics = met,

@@ -102,6 +102,7 @@ if [ "$MODE" != sanitize ]; then
     suite "examples against the installed library" tests/test_examples.sh "$BIN" "$DATA"
     suite "reproduce and diff" tests/test_reproduce.sh "$BIN" "$DATA"
     suite "EMA of the parameters" tests/test_ema.sh "$BIN" "$DATA"
+    suite "bf16 gradients on the wire" tests/test_compress.sh "$BIN" "$DATA"
     suite "FID and class agreement" tests/test_fid.sh "$BIN" "$DATA"
     suite "keypoint heads" tests/test_kp.sh "$BIN" data/fashion-keypoints.h5 "$DATA" "$OBJDIR"
     suite "bad input at np=2" env NP=2 tests/test_bad_input.sh "$BIN"

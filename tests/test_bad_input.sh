@@ -59,6 +59,8 @@ expect_bad "EMA decay of 1" "train.ema_decay: must be in [0, 1), got 1" "${train
 expect_bad "fractional steps" "train.steps: expected an integer, got 2.5" "${train[@]}" $CFG --set train.steps=2.5
 expect_bad "betas out of range" "optim.betas[1]: must be in [0, 1)" "${train[@]}" $CFG --set 'optim.betas=[0.9,1.5]'
 expect_bad "unknown optimizer" "optim.type: expected one of adamw|sgd" "${train[@]}" $CFG --set optim.type=adam
+expect_bad "an unknown dist.compress" 'dist.compress: expected one of none|bf16, got "fp8"' "${train[@]}" $CFG \
+    --set dist.compress=fp8
 expect_bad "overlap not a switch" "dist.overlap: expected true, false or \"auto\", got \"maybe\"" "${train[@]}" $CFG --set dist.overlap=maybe
 expect_bad "unknown schedule" "optim.schedule.type: expected one of" "${train[@]}" $CFG --set optim.schedule.type=exp
 expect_bad "unknown layer type" "model.layers[1].type: unknown layer type \"swish\"" "${train[@]}" $CFG --set model.layers.1.type=swish

@@ -9,11 +9,16 @@
  *             whose edge chunk is partial, a 1-D one, one whose chunk is the
  *             whole tensor), the data reads back bit for bit through the
  *             checksum, and a flipped byte in a chunk fails that read.
+ *   residual  /dist/residual (dist.compress bf16) round-trips through
+ *             rt_ckpt_save and rt_ckpt_load_residual: each row at the world
+ *             size that wrote it; at another, ring position 0 gets the rows'
+ *             sum and the others zeros; none in the file gives zeros.
  *
  * Usage: test_h5 DIR (a scratch directory). Output: "ok ..."/"FAIL ..." lines
  * and "N passed, M failed". */
 #include "../src/h5chunk.h"
 #include "report.h"
+#include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/h5util.h"
 #include "ringtrain/rng.h"
@@ -162,6 +167,49 @@ static void flipped_chunk(const char *dir) {
     unlink(path);
 }
 
+/* A checkpoint of a two-tensor model (7 floats trained, 3 frozen) with 2
+ * rows of residuals, read back at world sizes 2 and 3, and one without. */
+static void residual_rows(const char *dir) {
+    rt_params p;
+    rt_params_init(&p, 4);
+    rt_params_add(&p, "w", 1, (int[]){7});
+    rt_params_add_frozen(&p, "f", 1, (int[]){3});
+    rt_params_finalize(&p);
+    size_t n = p.train_total;
+    float *rows = rt_calloc(2 * n, sizeof(float)), *out = rt_calloc(n, sizeof(float));
+    for (size_t i = 0; i < n; i++) rows[i] = 0.25f * (float)i + 1.0f, rows[n + i] = -0.5f * (float)i;
+    char path[1024], bare[1024];
+    snprintf(path, sizeof path, "%s/test_h5_resid.h5", dir);
+    snprintf(bare, sizeof bare, "%s/test_h5_bare.h5", dir);
+    rt_ckpt_meta meta = {.world_size = 2, .optim_type = "adamw", .config_json = "{}", .residual = rows,
+                         .residual_rows = 2};
+    int rc = rt_ckpt_save(path, &p, NULL, NULL, &meta);
+    meta.residual = NULL;
+    rc |= rt_ckpt_save(bare, &p, NULL, NULL, &meta);
+    int64_t found = -1;
+    bool ok = rc == 0;
+    for (int q = 0; q < 2 && ok; q++)
+        ok = rt_ckpt_load_residual(path, q, 2, out, n, &found) == 0 && found == 2 &&
+             memcmp(out, rows + (size_t)q * n, n * sizeof *out) == 0;
+    report(ok, "residual: each of 2 rows read back bit for bit at world size 2 (%zu floats a row)", n);
+    ok = rt_ckpt_load_residual(path, 0, 3, out, n, &found) == 0 && found == 2;
+    for (size_t i = 0; i < n && ok; i++) ok = out[i] == rows[i] + rows[n + i];
+    bool zeros = true;
+    for (int q = 1; q < 3 && zeros; q++) {
+        zeros = rt_ckpt_load_residual(path, q, 3, out, n, &found) == 0;
+        for (size_t i = 0; i < n; i++) zeros &= out[i] == 0.0f;
+    }
+    report(ok && zeros, "residual: at world size 3, position 0 gets the 2 rows' sum, positions 1 and 2 zeros");
+    out[0] = 9.0f;
+    ok = rt_ckpt_load_residual(bare, 0, 2, out, n, &found) == 0 && found == 0 && out[0] == 0.0f;
+    report(ok, "residual: a checkpoint without /dist/residual gives zeros and 0 rows");
+    unlink(path);
+    unlink(bare);
+    rt_free(rows);
+    rt_free(out);
+    rt_params_free(&p);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: test_h5 DIR\n");
@@ -184,5 +232,6 @@ int main(int argc, char **argv) {
     H5Fclose(f);
     unlink(path);
     flipped_chunk(argv[1]);
+    residual_rows(argv[1]);
     return report_finish();
 }

@@ -40,6 +40,9 @@ typedef struct rt_ckpt_meta {
     int64_t requeue_count;   /**< scheduler restarts of this job */
     int64_t skipped_steps;   /**< updates skipped for non-finite values so far */
     const float *ema;        /**< EMA of the parameters in their layout, written as /ema; NULL: none */
+    const float *residual;   /**< dist.compress bf16: residual_rows rows of the trained prefix's
+                                  length, row q ring position q's, as /dist/residual; NULL: none */
+    int64_t residual_rows;
 } rt_ckpt_meta;
 
 /** What rt_ckpt_load found besides the tensors. */
@@ -70,6 +73,13 @@ RT_API int rt_ckpt_load(const char *path, rt_params *p, float *m, float *v, cons
  * ema, in p's layout; *found is false, and ema untouched, when the file has
  * no /ema group. */
 RT_API int rt_ckpt_load_ema(const char *path, const rt_params *p, float *ema, bool *found);
+/** Reads /dist/residual (rows of n floats) into out for ring position row
+ * of a job of `rows` ranks: its own row when the file has `rows` of them;
+ * otherwise position 0 gets the sum of the file's rows and the others zeros.
+ * *rows_found is the file's row count, 0 (and out zero) when it has none. A
+ * length that is not rows x n is an RT_EBADINPUT error naming the file. */
+RT_API int rt_ckpt_load_residual(const char *path, int64_t row, int64_t rows, float *out, size_t n,
+                                 int64_t *rows_found);
 /** The weights `sample` and `eval` use, into p's parameters: which is
  * "params", "ema" (an RT_EBADINPUT error when the file has none) or NULL for
  * the EMA when the file has one and the parameters otherwise. *used, when

@@ -43,6 +43,7 @@ typedef enum rt_sched_kind {
 enum { RT_NONFINITE_ABORT, RT_NONFINITE_SKIP };
 enum { RT_RING_ORDER_TOPOLOGY, RT_RING_ORDER_RANK };
 enum { RT_ALGO_RING, RT_ALGO_HIERARCHICAL, RT_ALGO_AUTO }; /* dist.algorithm */
+enum { RT_COMPRESS_NONE, RT_COMPRESS_BF16 };                /* dist.compress */
 enum { RT_OFF, RT_ON, RT_AUTO }; /* a switch that may be left to the machine */
 
 typedef struct rt_config {
@@ -105,6 +106,7 @@ typedef struct rt_config {
         double timeout_s;
         int ring_order;           /**< RT_RING_ORDER_TOPOLOGY (host-major) or _RANK */
         int algorithm;            /**< RT_ALGO_RING, _HIERARCHICAL or _AUTO */
+        int compress;             /**< RT_COMPRESS_NONE or _BF16: gradients on the wire */
     } dist;
     void *resolved; /**< cJSON tree with defaults filled in, owned */
 } rt_config;

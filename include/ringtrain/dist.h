@@ -29,6 +29,10 @@ RT_API int rt_dist_sum(double *v, int n, MPI_Comm comm);
 RT_API int rt_dist_max(double *v, MPI_Comm comm);
 /** Copies rank 0's buffer of n floats to every rank. */
 RT_API int rt_dist_bcast(float *buf, size_t n, MPI_Comm comm);
+/** Rank 0's all (size x n floats; ignored elsewhere) gets every rank's buf
+ * of n floats, row q from comm's rank q (in pieces: any n). Collective; a
+ * rank that never joins is an RT_ECOMM error after the timeout. */
+RT_API int rt_dist_gather(const float *buf, size_t n, float *all, MPI_Comm comm);
 /** Cores this rank can call its own: the CPUs of its affinity mask, or the
  * node's online cores shared among the ranks on it, whichever is fewer (at
  * least 1). Collective over comm (it counts the ranks on each node). */

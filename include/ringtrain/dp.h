@@ -21,6 +21,7 @@
 
 #include <mpi.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct rt_dp rt_dp;
 
@@ -57,6 +58,16 @@ RT_API bool rt_dp_overlap(const rt_dp *d);
 /** The gradient all-reduce: "hierarchical" when the model's buckets take its
  * stages (dist.algorithm), else "ring". */
 RT_API const char *rt_dp_algorithm(const rt_dp *d);
+/** dist.compress as it runs: "bf16" (gradients on the wire as bf16 with
+ * error feedback) or "none" (also a single rank's, which sends nothing). */
+RT_API const char *rt_dp_compress(const rt_dp *d);
+/** Bytes this rank has handed to the ring since the current step's
+ * rt_dp_begin_step: after a step, its gradients, sums and gathers. */
+RT_API uint64_t rt_dp_step_bytes(const rt_dp *d);
+/** Memory d holds beyond the parameters and optimizer: with bf16 the
+ * residuals, the ring's bf16 copy, and on rank 0 every rank's residuals for
+ * checkpoints; 0 otherwise. For the run's memory bound. */
+RT_API size_t rt_dp_extra_bytes(const rt_dp *d);
 
 /** Starts a step: zeroes the gradients unless the last update already did. */
 RT_API void rt_dp_begin_step(rt_dp *d);
@@ -77,7 +88,16 @@ RT_API int rt_dp_meet(rt_dp *d, rt_step_sums *s);
 RT_API int rt_dp_update(rt_dp *d, rt_optim *o, double lr, double grad_norm, double clip,
                         rt_dp_times *t);
 /** Before a checkpoint: the whole optimizer state on every rank (sharded, each
- * rank's moments are current on its owned ranges only). */
+ * rank's moments are current on its owned ranges only), and with bf16 every
+ * rank's residuals on rank 0. Collective. */
 RT_API int rt_dp_gather_state(rt_dp *d, rt_optim *o);
+/** Rank 0 after rt_dp_gather_state with bf16: world rows of the trained
+ * prefix's length, row q ring position q's residuals (for rt_ckpt_meta);
+ * NULL otherwise. Owned by d. */
+RT_API const float *rt_dp_residuals(const rt_dp *d);
+/** With bf16: this rank's residuals from the checkpoint at path
+ * (rt_ckpt_load_residual; zeros when it has none, a warning when it was
+ * written by another world size). Without: nothing. */
+RT_API int rt_dp_load_residuals(rt_dp *d, const char *path);
 
 #endif

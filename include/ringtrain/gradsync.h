@@ -34,6 +34,11 @@ typedef struct rt_gradsync rt_gradsync;
  * then owns between begin and finish). Starts the thread when overlap. */
 RT_API rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap,
                                        bool shard);
+/** Gradients travel as bf16 from now on (rt_ring_allreduce_bf16), with
+ * resid (the arena's trained prefix, p->train_total floats, the caller's)
+ * as the error-feedback residuals of every bucket at its range; NULL: float32
+ * again. Call while no synchronisation is armed. */
+RT_API void rt_gradsync_set_residuals(rt_gradsync *s, float *resid);
 /** Frees the buckets and their ring (NULL: no-op). */
 RT_API void rt_gradsync_destroy(rt_gradsync *s);
 /** Arms one synchronisation: the next param_ready calls count towards it. */

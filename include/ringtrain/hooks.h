@@ -34,6 +34,9 @@ typedef struct rt_hooks {
 /** The switches, parsed from the environment on the first call (the same
  * struct afterwards). A malformed value leaves its switch off. */
 RT_API const rt_hooks *rt_hooks_get(void);
+/** Rank 0's warning on stderr when RINGTRAIN_BENCH_NO_SYNC turns the ring
+ * off (in every step or every other log window); otherwise nothing. */
+RT_API void rt_hooks_warn_no_sync(int rank);
 
 /** RINGTRAIN_FAULT_START_CRASH=FILE: the first process to create FILE (it
  * must not exist) dies of SIGSEGV, as a step that crashes while MPI starts

@@ -52,6 +52,8 @@ RT_API int64_t rt_optim_t(const rt_optim *o);
 RT_API void rt_optim_set_t(rt_optim *o, int64_t t);
 RT_API rt_optim_kind rt_optim_type(const rt_optim *o);
 /** @} */
+/** "adamw" or "sgd": the type as checkpoints name it. */
+RT_API const char *rt_optim_name(const rt_optim *o);
 
 /** @{ */
 /** The exponential moving average of the parameters (train.ema_decay d > 0;

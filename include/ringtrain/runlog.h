@@ -33,6 +33,7 @@ typedef struct rt_run_start {
     const struct rt_cfg_change *changes; /**< config changes a resume brought (nchanges) */
     int nchanges;
     const char *algorithm;      /**< the gradient all-reduce: "ring" or "hierarchical" (NULL: not said) */
+    const char *compress;       /**< gradients on the wire: "bf16" or "none" (NULL: not said) */
 } rt_run_start;
 
 /** One log window: its last step and the time split of that step. */
@@ -42,6 +43,7 @@ typedef struct rt_window {
     double samples_per_s, step_s;  /**< over the window */
     double t_compute, t_comm, t_wait, t_data;
     int bench_sync;                /**< RINGTRAIN_BENCH_NO_SYNC=alternate: 1 with the ring, 0 without; -1 off */
+    double wire_bytes;             /**< bytes this rank sent on the ring in the window's last full step */
 } rt_window;
 
 /** The done line: final figures of the run. */
