@@ -130,6 +130,24 @@ static void *comm_main(void *arg) {
     return NULL;
 }
 
+int rt_gradsync_plan(const rt_params *p, double bucket_mb, size_t *lo, size_t *hi, int *of_param) {
+    size_t target = (size_t)(bucket_mb * 1024.0 * 1024.0 / sizeof(float));
+    if (target < 1) target = 1;
+    int nb = 0;
+    /* walk parameters from the last: ranges [offset(i), end) grow downwards */
+    size_t end = p->train_total; /* the trained prefix: frozen tensors are not summed */
+    for (int i = p->ntrain - 1; i >= 0; i--) {
+        if (of_param) of_param[i] = nb;
+        size_t at = p->items[i].offset;
+        if (end - at >= target || i == 0) {
+            lo[nb] = i == 0 ? 0 : at;
+            hi[nb] = end;
+            end = lo[nb++];
+        }
+    }
+    return nb;
+}
+
 rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap,
                                 bool shard) {
     rt_gradsync *s = rt_calloc(1, sizeof *s);
@@ -140,25 +158,16 @@ rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, b
     int level = MPI_THREAD_SINGLE;
     MPI_Query_thread(&level);
     s->overlap = overlap && rt_ring_size(ring) > 1 && level >= MPI_THREAD_SERIALIZED;
-    size_t target = (size_t)(bucket_mb * 1024.0 * 1024.0 / sizeof(float));
-    if (target < 1) target = 1;
-    s->b = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->b);
-    s->of_param = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->of_param);
-    s->sumsq = rt_calloc((size_t)(p->count ? p->count : 1), sizeof *s->sumsq);
-    /* walk parameters from the last: ranges [offset(i), end) grow downwards */
-    size_t end = p->train_total; /* the trained prefix: frozen tensors are not summed */
-    for (int i = p->ntrain - 1; i >= 0; i--) {
-        bucket *b = &s->b[s->nb];
-        b->nparams++;
-        s->of_param[i] = s->nb;
-        size_t lo = p->items[i].offset;
-        if (end - lo >= target || i == 0) {
-            b->lo = i == 0 ? 0 : lo;
-            b->hi = end;
-            end = b->lo;
-            s->nb++;
-        }
-    }
+    size_t cap = (size_t)(p->count ? p->count : 1);
+    s->b = rt_calloc(cap, sizeof *s->b);
+    s->of_param = rt_calloc(cap, sizeof *s->of_param);
+    s->sumsq = rt_calloc(cap, sizeof *s->sumsq);
+    size_t *lo = rt_calloc(cap, sizeof *lo), *hi = rt_calloc(cap, sizeof *hi);
+    s->nb = rt_gradsync_plan(p, bucket_mb, lo, hi, s->of_param);
+    for (int i = 0; i < s->nb; i++) s->b[i].lo = lo[i], s->b[i].hi = hi[i];
+    for (int i = 0; i < p->ntrain; i++) s->b[s->of_param[i]].nparams++;
+    rt_free(lo);
+    rt_free(hi);
     s->taken = s->done = s->nb; /* idle until the first rt_gradsync_begin */
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);

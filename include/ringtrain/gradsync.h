@@ -30,6 +30,12 @@
 
 typedef struct rt_gradsync rt_gradsync;
 
+/** The buckets rt_gradsync_create makes for bucket_mb: ranges [lo[i], hi[i])
+ * of p's trained prefix, bucket 0 at its end (the last parameters, which
+ * backward finishes first), each at least bucket_mb unless it reaches the
+ * start; of_param (p->count ints, or NULL) gets each trained parameter's
+ * bucket. lo and hi hold p->count entries (1 if none). Returns the count. */
+RT_API int rt_gradsync_plan(const rt_params *p, double bucket_mb, size_t *lo, size_t *hi, int *of_param);
 /** Buckets over p's gradient arena, reduced with `ring` (which the gradsync
  * then owns between begin and finish). Starts the thread when overlap. */
 RT_API rt_gradsync *rt_gradsync_create(rt_params *p, rt_ring *ring, double bucket_mb, bool overlap,
