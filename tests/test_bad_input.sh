@@ -155,6 +155,22 @@ else
     fail=$((fail + 1))
 fi
 
+# ---- bench predict: the cost model's inputs ----
+printf '{"format": "ringtrain-allreduce-fit", "version": 1, "gamma_s_per_byte": 4e-11, "segment_bytes": 524288,\n' >"$T/fit.json"
+printf ' "inter": {"ranks": 2, "points": 8, "alpha_s": 5e-5, "beta_s_per_byte": 2e-8, "sigma_s": 0,\n' >>"$T/fit.json"
+printf '  "link_gbit": 0.4, "rms_rel_err": 0.02}}\n' >>"$T/fit.json"
+head -c 60 "$T/fit.json" >"$T/fit_cut.json"
+sed 's/"version": 1/"version": 7/' "$T/fit.json" >"$T/fit_v7.json"
+predict=("$BIN" bench predict --model $CFG --compute-ms 5)
+expect_bad "predict: a link rate of 0" "--link: a rate > 0 Gbit/s is needed" "${predict[@]}" --fit "$T/fit.json" --link 0
+expect_bad "predict: a damaged fit" "fit_cut.json: not valid JSON" "${predict[@]}" --fit "$T/fit_cut.json" --link 1
+expect_bad "predict: a fit of another version" "fit_v7.json: version: 7 is not one this build reads" "${predict[@]}" \
+    --fit "$T/fit_v7.json" --link 1
+expect_bad "predict: R > 1 with no intra-host class" "fit.json: intra: the fit has no intra-host class" \
+    "${predict[@]}" --fit "$T/fit.json" --link 1 --ranks-per-host 2
+expect_bad "predict: a config that does not parse" "malformed.json: line 1: malformed JSON" "$BIN" bench predict \
+    --model "$T/malformed.json" --fit "$T/fit.json" --link 1
+
 # ---- environment ----
 expect_bad "unwritable run dir" "/proc/rt_forbidden: cannot create run directory" "$BIN" train $CFG --run-dir /proc/rt_forbidden --quiet --set "data.train=$G" --set "data.test=$G"
 

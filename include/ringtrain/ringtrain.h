@@ -17,6 +17,7 @@
 #include "ringtrain/ckpt.h"
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
+#include "ringtrain/costmodel.h"
 #include "ringtrain/data.h"
 #include "ringtrain/dist.h"
 #include "ringtrain/dp.h"

@@ -49,5 +49,6 @@ int arg_parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, bool *
 /* The verbs that live in cli/: argc and argv from the verb on; RT_OK or an
  * error code with the error recorded. */
 int cli_bench(int argc, char **argv);
+int cli_bench_predict(int argc, char **argv); /* `bench predict`, argv after "predict" */
 
 #endif
