@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SIZES 64
 
 static const char *const usage_bench =
     "usage: ringtrain bench allreduce [--sizes 4K,1M,64M] [--segment-kb N] [--order topology|rank]\n"
@@ -54,7 +53,7 @@ static size_t parse_size(const char *s) {
 }
 
 /* "4K,1M,64M" into sizes; returns how many, or -1 with the error recorded. */
-static int parse_sizes(const char *list, size_t *sizes) {
+int cli_parse_sizes(const char *list, size_t *sizes) {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", list);
     int n = 0;
@@ -91,7 +90,7 @@ int cli_bench(int argc, char **argv) {
     bool help;
     int rc = arg_parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
-    int nsizes = list ? parse_sizes(list, sizes) : 8;
+    int nsizes = list ? cli_parse_sizes(list, sizes) : 8;
     if (nsizes < 0) return RT_EBADINPUT;
     if (!what || strcmp(what, "allreduce") != 0)
         return arg_usage_error("bench", "unknown benchmark \"%s\" (supported: allreduce, predict)", what ? what : "");

@@ -5,6 +5,7 @@
 #define RINGTRAIN_CLI_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define ARG_MAX_SETS 256 /* values an ARG_LIST flag takes */
 #define NOPTS(a) ((int)(sizeof a / sizeof a[0]))
@@ -50,5 +51,9 @@ int arg_parse_or_help(const arg_spec *s, int argc, char **argv, bool mpi, bool *
  * error code with the error recorded. */
 int cli_bench(int argc, char **argv);
 int cli_bench_predict(int argc, char **argv); /* `bench predict`, argv after "predict" */
+/* "4K,1M,64M" into sizes (at most MAX_SIZES, bytes, K/M/G suffixes): the
+ * count, or -1 with a usage error recorded */
+#define MAX_SIZES 64
+int cli_parse_sizes(const char *list, size_t *sizes);
 
 #endif

@@ -22,6 +22,8 @@ static const char *const usage_predict =
     "usage: ringtrain bench predict --model CONFIG.json --fit FIT.json --link GBIT\n"
     "                               [--hosts H] [--ranks-per-host R] [--latency US]\n"
     "                               [--compute-ms MS] [--per-rank-batch B] [--sweep]\n"
+    "       ringtrain bench predict --sizes 1M,64M --fit FIT.json --link GBIT [--hosts H]\n"
+    "                               [--ranks-per-host R] [--latency US]\n"
     "\n"
     "Predicts a training step of CONFIG on H hosts of R ranks (weak scaling: every rank\n"
     "keeps its batch) from the ring's cost model: per bucket, the all-reduce on the flat\n"
@@ -38,7 +40,10 @@ static const char *const usage_predict =
     "                    a few steps of CONFIG on one rank)\n"
     "  --per-rank-batch B  each rank's batch (default: train.global_batch / 2, the\n"
     "                    configs' np=2)\n"
-    "  --sweep           a table for 2, 4, ..., 1024 ranks, R per host\n";
+    "  --sweep           a table for 2, 4, ..., 1024 ranks, R per host\n"
+    "  --sizes LIST      instead of a config: one JSON line per all-reduce size with\n"
+    "                    the model's seconds, flat ring and hierarchical (as `bench\n"
+    "                    allreduce --json` measures them)\n";
 
 /* Backward is taken as 2/3 of a step's compute (twice forward's products);
  * the update as the measured or given share below. */
@@ -148,8 +153,22 @@ static void set_link(rt_cost_fit *f, double link, double latency_us) {
     e->link_gbit = link;
 }
 
+/* --sizes: the model's all-reduce seconds per size, one JSON line each. */
+static int predict_sizes(const rt_cost_fit *f, const char *list, int H, int R) {
+    size_t sizes[MAX_SIZES];
+    int n = cli_parse_sizes(list, sizes);
+    if (n < 0) return RT_EBADINPUT;
+    for (int i = 0; i < n; i++) {
+        double bytes = (double)(sizes[i] / sizeof(float) * sizeof(float));
+        double flat = rt_cost_flat(f, H, R, bytes), hier = H > 1 && R > 1 ? rt_cost_hierarchical(f, H, R, bytes) : flat;
+        printf("{\"bench\":\"predict\",\"hosts\":%d,\"ranks_per_host\":%d,\"bytes\":%.0f,\"ring_s\":%.9f,"
+               "\"hierarchical_s\":%.9f,\"link_gbit\":%g}\n", H, R, bytes, flat, hier, f->inter.link_gbit);
+    }
+    return RT_OK;
+}
+
 int cli_bench_predict(int argc, char **argv) {
-    const char *model = NULL, *fit = NULL;
+    const char *model = NULL, *fit = NULL, *list = NULL;
     double link = 0, latency = -1, compute_ms = 0;
     long long hosts = 2, rph = 1, batch = 0;
     bool sweep = false;
@@ -163,12 +182,13 @@ int cli_bench_predict(int argc, char **argv) {
         {.name = "--compute-ms", .kind = ARG_NUM, .out = &compute_ms, .lo = 0, .hi = 1e9, .what = "milliseconds"},
         {.name = "--per-rank-batch", .kind = ARG_INT, .out = &batch, .lo = 1, .hi = 1 << 24, .what = "a batch size"},
         {.name = "--sweep", .kind = ARG_FLAG, .out = &sweep},
+        {.name = "--sizes", .kind = ARG_STR, .out = &list},
     };
     arg_spec s = {"bench predict", usage_predict, o, NOPTS(o), NULL, 0};
     bool help;
     int rc = arg_parse_or_help(&s, argc, argv, true, &help);
     if (rc || help) return rc;
-    if (!model) return arg_usage_error("bench predict", "--model: a config is needed%s", "");
+    if (!model && !list) return arg_usage_error("bench predict", "--model: a config (or --sizes) is needed%s", "");
     if (!fit) return arg_usage_error("bench predict", "--fit: a fit is needed (make one with `bench allreduce --fit`)%s", "");
     if (!(link > 0)) return arg_usage_error("bench predict", "--link: a rate > 0 Gbit/s is needed%s", "");
     job j = {0};
@@ -176,6 +196,7 @@ int cli_bench_predict(int argc, char **argv) {
     if (!j.fit.intra.present && rph > 1)
         return rt_err(RT_EBADINPUT, "%s: intra: the fit has no intra-host class, and R = %lld", fit, rph);
     set_link(&j.fit, link, latency);
+    if (list) return predict_sizes(&j.fit, list, (int)hosts, (int)rph);
     rt_config *cfg = NULL;
     if ((rc = rt_config_load(model, NULL, 0, &cfg))) return rc;
     int64_t b = batch ? batch : (cfg->train.global_batch / 2 > 0 ? cfg->train.global_batch / 2 : 1);

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The ring's cost model against the emulated cluster (tests/cluster): fits it
+# on one configuration (FIT_SHAPE hosts x ranks at RATES' first rate), then
+# measures the all-reduce on every configuration (H = 2 and 4 hosts, R = 1
+# and 2 ranks each, every rate in RATES, SIZES; the flat host-major ring,
+# and the hierarchical stages where R > 1) and prints each measurement beside
+# `bench predict --sizes` for it, with the relative error; the goal is every
+# one within 15%. The fitting configuration's rows are marked: the others
+# are predictions of what the fit never saw.
+# usage: tests/bench/costmodel_check.sh [BIN]   (RATES="400 200" SIZES=1M,4M,16M,64M ITERS=1 FIT_SHAPE=2x2)
+set -u
+BIN=${1:-build/ringtrain}
+RATES=${RATES:-400 200} SIZES=${SIZES:-1M,4M,16M,64M} ITERS=${ITERS:-1} FIT_SHAPE=${FIT_SHAPE:-2x2}
+export RT_CLUSTER=rtm$$ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+C=tests/cluster/cluster.sh
+T=$(mktemp -d /tmp/rt_cmodel.XXXXXX)
+trap '$C down; rm -rf "$T"' EXIT
+read -r rate0 _ <<<"$RATES"
+on() { # on H R RATE CMD...: CMD under mpirun on H emulated hosts of R ranks at RATE Mbit/s
+    local h=$1 r=$2 rate=$3
+    shift 3
+    $C up "$h" --slots "$r" --rate "$rate" --net 85 >/dev/null
+    $C mpirun --hostfile "$($C hostfile)" -np $((h * r)) "$PWD/$BIN" "$@"
+    local rc=$?
+    $C down
+    return $rc
+}
+fh=${FIT_SHAPE%x*} fr=${FIT_SHAPE#*x}
+echo "cost model: fit on ${fh} hosts x ${fr} ranks at $rate0 Mbit/s"
+on "$fh" "$fr" "$rate0" bench allreduce --fit "$T/fit.json" \
+    --link "$(awk -v r="$rate0" 'BEGIN {print r / 1000}')" --iters "$ITERS" >"$T/fit.out" 2>&1 ||
+    { cat "$T/fit.out"; exit 1; }
+cat "$T/fit.out"
+for rate in $RATES; do
+    for h in 2 4; do
+        for r in 1 2; do
+            name="h${h}r${r}_$rate"
+            on "$h" "$r" "$rate" bench allreduce --json --sizes "$SIZES" --iters "$ITERS" >"$T/$name.ring" 2>&1
+            [ "$r" -gt 1 ] && on "$h" "$r" "$rate" bench allreduce --json --sizes "$SIZES" --iters "$ITERS" \
+                --algorithm hierarchical >"$T/$name.hier" 2>&1
+            "$BIN" bench predict --sizes "$SIZES" --fit "$T/fit.json" --hosts "$h" --ranks-per-host "$r" \
+                --link "$(awk -v x="$rate" 'BEGIN {print x / 1000}')" >"$T/$name.pred" 2>&1
+        done
+    done
+done
+/usr/bin/python3 - "$T" "$RATES" "$fh" "$fr" "$rate0" <<'PY'
+import json, os, sys
+d, rates, fh, fr, rate0 = sys.argv[1], sys.argv[2].split(), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+def rows(p):
+    return [json.loads(l) for l in open(p) if l.startswith("{")] if os.path.exists(p) else []
+print(f"{'hosts':>5} {'R':>2} {'Mbit/s':>6} {'algorithm':>12} {'bytes':>10} {'measured s':>11} {'model s':>10} {'error':>7}  fit")
+n = ok = 0
+for rate in rates:
+    for h in (2, 4):
+        for r in (1, 2):
+            name = f"h{h}r{r}_{rate}"
+            pred = {p["bytes"]: p for p in rows(f"{d}/{name}.pred")}
+            for algo, key in (("ring", "ring_s"), ("hierarchical", "hierarchical_s")):
+                for m in rows(f"{d}/{name}.{'ring' if algo == 'ring' else 'hier'}"):
+                    p = pred.get(m["bytes"])
+                    if not p:
+                        continue
+                    e = p[key] / m["ring_s"] - 1.0
+                    n += 1
+                    ok += abs(e) <= 0.15
+                    fit = "yes" if (h, r, rate) == (fh, fr, rate0) else ""
+                    print(f"{h:>5} {r:>2} {rate:>6} {algo:>12} {m['bytes']:>10} {m['ring_s']:>11.5f} {p[key]:>10.5f} "
+                          f"{100 * e:+6.1f}%  {fit}")
+print(f"{ok} of {n} predictions within 15% of the measurement")
+PY
