@@ -126,6 +126,17 @@ bool rt_dp_overlap(const rt_dp *d) { return d->overlap; }
 const char *rt_dp_compress(const rt_dp *d) { return d->resid ? "bf16" : "none"; }
 uint64_t rt_dp_step_bytes(const rt_dp *d) { return rt_ring_bytes_sent(d->ring) - d->bytes_mark; }
 
+/* Whatever the algorithm, a rank of N sends (N-1)/N of a buffer in each of
+ * the reduce-scatter and the all-gather (the hierarchical stages too:
+ * 2(R-1)/R within the host plus 2(H-1)/H of its 1/R chunk between hosts). */
+uint64_t rt_dp_wire_bytes_nominal(const rt_dp *d) {
+    if (d->world < 2 || rt_hooks_get()->no_sync == RT_SYNC_NEVER) return 0;
+    double share = (double)(d->world - 1) / d->world, n = (double)d->p->train_total;
+    double grad = d->resid ? 2.0 : 4.0; /* bytes per gradient element on the wire */
+    double all_gather = d->shard ? 4.0 : grad; /* sharded: the updated float32 parameters */
+    return (uint64_t)llround(share * n * (grad + all_gather));
+}
+
 size_t rt_dp_extra_bytes(const rt_dp *d) {
     if (!d->resid) return 0;
     size_t n = d->p->train_total, wire = d->world > 1 ? 2 * n : 0; /* the ring's bf16 copy of a bucket */

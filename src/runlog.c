@@ -68,6 +68,7 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
         rt_event_bool(e, "overlap", s->overlap);
         if (s->algorithm) rt_event_str(e, "algorithm", s->algorithm);
         if (s->compress) rt_event_str(e, "compress", s->compress);
+        if (s->ring) rt_event_num(e, "wire_bytes_per_step", s->wire_bytes);
         rt_event_str(e, "blas_kernels", kernels);
         rt_event_num(e, "blas_threads", threads);
         if (s->nchanges) rt_event_json(e, "config_changes", rt_config_changes_json(s->changes, s->nchanges));
@@ -84,13 +85,15 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
                       detected ? " (OpenBLAS took this CPU for " : "", detected ? detected : "",
                       detected ? "; ringtrain chose from its features)" : "", threads, threads > 1 ? "s" : "");
     if (s->ring)
-        rt_progress_print(l->progress, "%s: %d core%s per rank, buckets reduced %s (dist.overlap %s)%s",
+        rt_progress_print(l->progress, "%s: %d core%s per rank, buckets reduced %s (dist.overlap %s)%s; "
+                          "%.2f MB a step on the wire per rank",
                           s->algorithm ? s->algorithm : "ring", s->cores, s->cores > 1 ? "s" : "",
                           s->overlap ? "on a communication thread while backward runs"
                                      : "after backward, on the training thread",
                           s->overlap_setting,
                           s->compress && strcmp(s->compress, "bf16") == 0
-                              ? ", gradients as bf16 with error feedback (dist.compress)" : "");
+                              ? ", gradients as bf16 with error feedback (dist.compress)" : "",
+                          s->wire_bytes / 1e6);
 }
 
 void rt_runlog_step(rt_runlog *l, int64_t step, double loss, double lr) {

@@ -363,7 +363,7 @@ static void log_start(rt_trainer *t) {
         .overlap_setting = c->dist.overlap == RT_AUTO ? "auto" : overlap ? "true" : "false",
         .ring = t->world > 1 && t->hooks->no_sync != RT_SYNC_NEVER, .log_every = c->train.log_every,
         .changes = t->changes, .nchanges = t->nchanges, .algorithm = rt_dp_algorithm(t->dp),
-        .compress = rt_dp_compress(t->dp),
+        .compress = rt_dp_compress(t->dp), .wire_bytes = (double)rt_dp_wire_bytes_nominal(t->dp),
     };
     rt_runlog_start(t->log, &s);
 }

@@ -31,15 +31,18 @@ done
 rcs=$(cat "$T"/f32.rc "$T"/bf16.rc "$T"/f32ns.rc "$T"/bf16ns.rc | tr -d '\n')
 a=$(field "$T/f32ns/metrics.jsonl" wire_bytes) b=$(field "$T/bf16ns/metrics.jsonl" wire_bytes)
 c=$(field "$T/f32/metrics.jsonl" wire_bytes) d=$(field "$T/bf16/metrics.jsonl" wire_bytes)
+nom=$(for n in f32ns bf16ns f32 bf16; do field "$T/$n/metrics.jsonl" wire_bytes_per_step; done | tr '\n' ' ')
 # each step also sends its 4 sums (32 bytes at np=2, float32 either way); sharded, the
-# parameters' all-gather is as many bytes as the float32 reduce-scatter
-/usr/bin/python3 - "$a" "$b" "$c" "$d" <<'PY'
+# parameters' all-gather is as many bytes as the float32 reduce-scatter; the start
+# event's nominal bytes are the gradients' alone
+/usr/bin/python3 - "$a" "$b" "$c" "$d" $nom <<'PY'
 import sys
 a, b, c, d = (float(v) for v in sys.argv[1:5])
 ok = a - 32 == 2 * (b - 32) and (c - 32) == 4 * (c - d) and b > 32
+ok = ok and len(sys.argv) == 9 and [float(v) + 32 for v in sys.argv[5:9]] == [a, b, c, d]
 sys.exit(0 if ok else 1)
 PY
-check "bf16 halves the gradients' bytes" $((${rcs//0/} + $?)) "exit codes $rcs; per step, not sharded: float32 $a, bf16 $b bytes; sharded: $c, $d; replicas checked every step"
+check "bf16 halves the gradients' bytes" $((${rcs//0/} + $?)) "exit codes $rcs; per step, not sharded: float32 $a, bf16 $b bytes; sharded: $c, $d; start events' nominal bytes $nom; replicas checked every step"
 
 # ---- the residuals in the checkpoint ----
 out=$(/usr/bin/python3 - "$T/bf16/ckpt/step_00000020.h5" <<'PY' 2>&1

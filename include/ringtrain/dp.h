@@ -64,6 +64,12 @@ RT_API const char *rt_dp_compress(const rt_dp *d);
 /** Bytes this rank has handed to the ring since the current step's
  * rt_dp_begin_step: after a step, its gradients, sums and gathers. */
 RT_API uint64_t rt_dp_step_bytes(const rt_dp *d);
+/** The bytes a rank sends on the ring per step for the gradients, nominally:
+ * (N-1)/N of them in the reduce-scatter and again in the all-gather, at 2 B
+ * an element with bf16 and 4 B without (the sharded optimizer's all-gather
+ * carries the float32 parameters); 0 when nothing travels. The step's few
+ * sums and the chunks' rounding come on top (rt_dp_step_bytes measures). */
+RT_API uint64_t rt_dp_wire_bytes_nominal(const rt_dp *d);
 /** Memory d holds beyond the parameters and optimizer: with bf16 the
  * residuals, the ring's bf16 copy, and on rank 0 every rank's residuals for
  * checkpoints; 0 otherwise. For the run's memory bound. */

@@ -34,6 +34,7 @@ typedef struct rt_run_start {
     int nchanges;
     const char *algorithm;      /**< the gradient all-reduce: "ring" or "hierarchical" (NULL: not said) */
     const char *compress;       /**< gradients on the wire: "bf16" or "none" (NULL: not said) */
+    double wire_bytes;          /**< bytes a rank sends per step, nominally (rt_dp_wire_bytes_nominal) */
 } rt_run_start;
 
 /** One log window: its last step and the time split of that step. */
