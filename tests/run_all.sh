@@ -74,6 +74,7 @@ suite "ops gradcheck" "$OBJDIR/tests/test_ops"
 suite "model invariants" "$OBJDIR/tests/test_models"
 suite "checkpoint datasets vs libhdf5" "$OBJDIR/tests/test_h5" "${TMPDIR:-/tmp}"
 suite "the ring's cost model" "$OBJDIR/tests/test_costmodel" "${TMPDIR:-/tmp}"
+suite "bench predict" tests/test_predict.sh "$BIN"
 if [ "$MODE" = check ]; then
     # the fast tier: the ring at np = 2, bad input at np = 1, one short run end to end
     suite "ring vs MPI_Allreduce at np=2" env RUNS="2 h2x2" tests/test_ring.sh "$OBJDIR"

@@ -168,6 +168,9 @@ expect_bad "predict: a fit of another version" "fit_v7.json: version: 7 is not o
     --fit "$T/fit_v7.json" --link 1
 expect_bad "predict: R > 1 with no intra-host class" "fit.json: intra: the fit has no intra-host class" \
     "${predict[@]}" --fit "$T/fit.json" --link 1 --ranks-per-host 2
+expect_bad "predict: an unknown --compress" "--compress: \"fp8\" is not none or bf16" "${predict[@]}" \
+    --fit "$T/fit.json" --link 1 --compress fp8
+expect_bad "predict: an intra-host rate of 0" "--intra-link" "${predict[@]}" --fit "$T/fit.json" --link 1 --intra-link 0
 expect_bad "predict: a config that does not parse" "malformed.json: line 1: malformed JSON" "$BIN" bench predict \
     --model "$T/malformed.json" --fit "$T/fit.json" --link 1
 

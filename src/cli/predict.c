@@ -3,6 +3,8 @@
  * hierarchical, with and without overlap; --sweep over 2..1024 ranks. */
 #include "internal.h"
 
+#include "../bf16.h"
+
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
 #include "ringtrain/costmodel.h"
@@ -22,8 +24,10 @@ static const char *const usage_predict =
     "usage: ringtrain bench predict --model CONFIG.json --fit FIT.json --link GBIT\n"
     "                               [--hosts H] [--ranks-per-host R] [--latency US]\n"
     "                               [--compute-ms MS] [--per-rank-batch B] [--sweep]\n"
+    "                               [--compress none|bf16] [--intra-link GBIT] [--reduce-gbs GBS]\n"
     "       ringtrain bench predict --sizes 1M,64M --fit FIT.json --link GBIT [--hosts H]\n"
-    "                               [--ranks-per-host R] [--latency US]\n"
+    "                               [--ranks-per-host R] [--latency US] [--compress none|bf16]\n"
+    "                               [--intra-link GBIT] [--reduce-gbs GBS]\n"
     "\n"
     "Predicts a training step of CONFIG on H hosts of R ranks (weak scaling: every rank\n"
     "keeps its batch) from the ring's cost model: per bucket, the all-reduce on the flat\n"
@@ -41,6 +45,14 @@ static const char *const usage_predict =
     "  --per-rank-batch B  each rank's batch (default: train.global_batch / 2, the\n"
     "                    configs' np=2)\n"
     "  --sweep           a table for 2, 4, ..., 1024 ranks, R per host\n"
+    "  --compress bf16   gradients on the wire as bf16 (dist.compress): half the bytes\n"
+    "                    on every link, and the encoding, decoding and error feedback\n"
+    "                    (timed here) in place of the float32 add\n"
+    "  --intra-link GBIT the links within a host at this wire rate instead of the fit's\n"
+    "                    (for hosts whose ranks are joined by a faster fabric than this\n"
+    "                    machine's memory)\n"
+    "  --reduce-gbs GBS  the float32 add at this rate in GB/s instead of the fit's gamma\n"
+    "                    (hardware that reduces faster or slower than this machine)\n"
     "  --sizes LIST      instead of a config: one JSON line per all-reduce size with\n"
     "                    the model's seconds, flat ring and hierarchical (as `bench\n"
     "                    allreduce --json` measures them)\n";
@@ -153,23 +165,57 @@ static void set_link(rt_cost_fit *f, double link, double latency_us) {
     e->link_gbit = link;
 }
 
+/* dist.compress bf16: half the bytes on each link, and per float32 byte the
+ * sender's encoding (with the residual), the receiver's add and the
+ * all-gather's decoding in place of the float32 add: the kernels timed
+ * here, the best of 5 over 16 MiB. */
+static void set_bf16(rt_cost_fit *f) {
+    size_t n = (16u << 20) / sizeof(float);
+    float *x = rt_alloc_aligned(n * sizeof *x), *r = rt_alloc_aligned(n * sizeof *r);
+    float *d = rt_alloc_aligned(n * sizeof *d);
+    uint16_t *w = rt_alloc_aligned(n * sizeof *w);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(i % 97) * 0.01f, r[i] = 0.0f, d[i] = 1.0f;
+    double best = 1e30;
+    for (int k = 0; k < 5; k++) {
+        double t0 = rt_now();
+        rt_bf16_encode(w, x, r, n, 0);
+        rt_bf16_add(d, w, n);
+        rt_bf16_decode(x, w, n);
+        best = fmin(best, rt_now() - t0);
+    }
+    rt_free(x), rt_free(r), rt_free(d), rt_free(w);
+    f->gamma_s = best / (double)(n * sizeof(float));
+    f->intra.beta_s *= 0.5;
+    f->inter.beta_s *= 0.5;
+}
+
+/* --intra-link: the within-host class at that wire rate, the fit's latency kept. */
+static void set_intra(rt_cost_fit *f, double gbit) {
+    f->intra.beta_s = 8.0 / (gbit * 1e9);
+    f->intra.sigma_s = 0.0;
+    if (!f->intra.present) f->intra.alpha_s = 1e-6;
+    f->intra.present = true;
+    f->intra.link_gbit = gbit;
+}
+
 /* --sizes: the model's all-reduce seconds per size, one JSON line each. */
-static int predict_sizes(const rt_cost_fit *f, const char *list, int H, int R) {
+static int predict_sizes(const rt_cost_fit *f, const char *list, int H, int R, const char *compress) {
     size_t sizes[MAX_SIZES];
     int n = cli_parse_sizes(list, sizes);
     if (n < 0) return RT_EBADINPUT;
     for (int i = 0; i < n; i++) {
         double bytes = (double)(sizes[i] / sizeof(float) * sizeof(float));
         double flat = rt_cost_flat(f, H, R, bytes), hier = H > 1 && R > 1 ? rt_cost_hierarchical(f, H, R, bytes) : flat;
-        printf("{\"bench\":\"predict\",\"hosts\":%d,\"ranks_per_host\":%d,\"bytes\":%.0f,\"ring_s\":%.9f,"
-               "\"hierarchical_s\":%.9f,\"link_gbit\":%g}\n", H, R, bytes, flat, hier, f->inter.link_gbit);
+        printf("{\"bench\":\"predict\",\"compress\":\"%s\",\"hosts\":%d,\"ranks_per_host\":%d,\"bytes\":%.0f,"
+               "\"ring_s\":%.9f,\"hierarchical_s\":%.9f,\"link_gbit\":%g}\n",
+               compress, H, R, bytes, flat, hier, f->inter.link_gbit);
     }
     return RT_OK;
 }
 
 int cli_bench_predict(int argc, char **argv) {
-    const char *model = NULL, *fit = NULL, *list = NULL;
-    double link = 0, latency = -1, compute_ms = 0;
+    const char *model = NULL, *fit = NULL, *list = NULL, *compress = "none";
+    double link = 0, latency = -1, compute_ms = 0, intra = -1, reduce_gbs = -1; /* < 0: not given */
     long long hosts = 2, rph = 1, batch = 0;
     bool sweep = false;
     const arg_opt o[] = {
@@ -183,6 +229,9 @@ int cli_bench_predict(int argc, char **argv) {
         {.name = "--per-rank-batch", .kind = ARG_INT, .out = &batch, .lo = 1, .hi = 1 << 24, .what = "a batch size"},
         {.name = "--sweep", .kind = ARG_FLAG, .out = &sweep},
         {.name = "--sizes", .kind = ARG_STR, .out = &list},
+        {.name = "--compress", .kind = ARG_STR, .out = &compress},
+        {.name = "--intra-link", .kind = ARG_NUM, .out = &intra, .lo = 0, .hi = 1000000, .what = "a rate in Gbit/s"},
+        {.name = "--reduce-gbs", .kind = ARG_NUM, .out = &reduce_gbs, .lo = 0, .hi = 1000000, .what = "a rate in GB/s"},
     };
     arg_spec s = {"bench predict", usage_predict, o, NOPTS(o), NULL, 0};
     bool help;
@@ -191,12 +240,21 @@ int cli_bench_predict(int argc, char **argv) {
     if (!model && !list) return arg_usage_error("bench predict", "--model: a config (or --sizes) is needed%s", "");
     if (!fit) return arg_usage_error("bench predict", "--fit: a fit is needed (make one with `bench allreduce --fit`)%s", "");
     if (!(link > 0)) return arg_usage_error("bench predict", "--link: a rate > 0 Gbit/s is needed%s", "");
+    if (intra == 0) return arg_usage_error("bench predict", "--intra-link: a rate > 0 Gbit/s is needed%s", "");
+    if (reduce_gbs == 0) return arg_usage_error("bench predict", "--reduce-gbs: a rate > 0 GB/s is needed%s", "");
+    bool bf16 = strcmp(compress, "bf16") == 0;
+    if (!bf16 && strcmp(compress, "none") != 0)
+        return arg_usage_error("bench predict", "--compress: \"%s\" is not none or bf16", compress);
     job j = {0};
     if ((rc = rt_cost_fit_read(fit, &j.fit))) return rc;
+    if (intra > 0) set_intra(&j.fit, intra);
+    if (reduce_gbs > 0) j.fit.gamma_s = 1e-9 / reduce_gbs;
     if (!j.fit.intra.present && rph > 1)
         return rt_err(RT_EBADINPUT, "%s: intra: the fit has no intra-host class, and R = %lld", fit, rph);
     set_link(&j.fit, link, latency);
-    if (list) return predict_sizes(&j.fit, list, (int)hosts, (int)rph);
+    double gamma32 = j.fit.gamma_s; /* AdamW's memory rate, below */
+    if (bf16) set_bf16(&j.fit);
+    if (list) return predict_sizes(&j.fit, list, (int)hosts, (int)rph, compress);
     rt_config *cfg = NULL;
     if ((rc = rt_config_load(model, NULL, 0, &cfg))) return rc;
     int64_t b = batch ? batch : (cfg->train.global_batch / 2 > 0 ? cfg->train.global_batch / 2 : 1);
@@ -209,11 +267,11 @@ int cli_bench_predict(int argc, char **argv) {
          * its arrays read or written at memory speed (gamma's rate) */
         double bytes = 0;
         for (int i = 0; i < j.nb; i++) bytes += j.bucket_bytes[i];
-        j.opt_s = 6.0 * bytes * j.fit.gamma_s;
+        j.opt_s = 6.0 * bytes * gamma32;
         j.compute_s = step > j.opt_s ? step - j.opt_s : step;
         printf("predict %s: per-rank batch %lld, %d buckets, compute %.3f ms a step (%s), update %.3f ms on one rank; "
-               "links %.4g Gbit/s\n", cfg->name, (long long)b, j.nb, 1e3 * j.compute_s,
-               compute_ms > 0 ? "given" : "timed here", 1e3 * j.opt_s, link);
+               "links %.4g Gbit/s%s\n", cfg->name, (long long)b, j.nb, 1e3 * j.compute_s,
+               compute_ms > 0 ? "given" : "timed here", 1e3 * j.opt_s, link, bf16 ? ", gradients as bf16" : "");
         if (sweep) {
             bool header = true;
             for (int N = 2; N <= 1024; N *= 2)
