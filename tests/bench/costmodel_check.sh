@@ -6,11 +6,15 @@
 # and the hierarchical stages where R > 1) and prints each measurement beside
 # `bench predict --sizes` for it, with the relative error; the goal is every
 # one within 15%. The fitting configuration's rows are marked: the others
-# are predictions of what the fit never saw.
-# usage: tests/bench/costmodel_check.sh [BIN]   (RATES="400 200" SIZES=1M,4M,16M,64M ITERS=1 FIT_SHAPE=2x2)
+# are predictions of what the fit never saw. Where R = 1 the bf16 ring
+# (dist.compress) is measured and predicted too. BURST is the links' tbf
+# bucket in kB (cluster.sh up --burst); FIT_OUT keeps the fit.
+# usage: tests/bench/costmodel_check.sh [BIN]
+#        (RATES="400 200" SIZES=1M,4M,16M,64M ITERS=1 FIT_SHAPE=2x2 BURST=256 FIT_OUT=FILE)
 set -u
 BIN=${1:-build/ringtrain}
 RATES=${RATES:-400 200} SIZES=${SIZES:-1M,4M,16M,64M} ITERS=${ITERS:-1} FIT_SHAPE=${FIT_SHAPE:-2x2}
+BURST=${BURST:-256} FIT_OUT=${FIT_OUT:-}
 export RT_CLUSTER=rtm$$ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 C=tests/cluster/cluster.sh
 T=$(mktemp -d /tmp/rt_cmodel.XXXXXX)
@@ -19,7 +23,7 @@ read -r rate0 _ <<<"$RATES"
 on() { # on H R RATE CMD...: CMD under mpirun on H emulated hosts of R ranks at RATE Mbit/s
     local h=$1 r=$2 rate=$3
     shift 3
-    $C up "$h" --slots "$r" --rate "$rate" --net 85 >/dev/null
+    $C up "$h" --slots "$r" --rate "$rate" --net 85 --burst "$BURST" >/dev/null
     $C mpirun --hostfile "$($C hostfile)" -np $((h * r)) "$PWD/$BIN" "$@"
     local rc=$?
     $C down
@@ -31,6 +35,7 @@ on "$fh" "$fr" "$rate0" bench allreduce --fit "$T/fit.json" \
     --link "$(awk -v r="$rate0" 'BEGIN {print r / 1000}')" --iters "$ITERS" >"$T/fit.out" 2>&1 ||
     { cat "$T/fit.out"; exit 1; }
 cat "$T/fit.out"
+[ -n "$FIT_OUT" ] && cp "$T/fit.json" "$FIT_OUT"
 for rate in $RATES; do
     for h in 2 4; do
         for r in 1 2; do
@@ -38,8 +43,12 @@ for rate in $RATES; do
             on "$h" "$r" "$rate" bench allreduce --json --sizes "$SIZES" --iters "$ITERS" >"$T/$name.ring" 2>&1
             [ "$r" -gt 1 ] && on "$h" "$r" "$rate" bench allreduce --json --sizes "$SIZES" --iters "$ITERS" \
                 --algorithm hierarchical >"$T/$name.hier" 2>&1
-            "$BIN" bench predict --sizes "$SIZES" --fit "$T/fit.json" --hosts "$h" --ranks-per-host "$r" \
-                --link "$(awk -v x="$rate" 'BEGIN {print x / 1000}')" >"$T/$name.pred" 2>&1
+            [ "$r" -eq 1 ] && on "$h" "$r" "$rate" bench allreduce --json --sizes "$SIZES" --iters "$ITERS" \
+                --compress bf16 >"$T/$name.bf16" 2>&1
+            for comp in none bf16; do
+                "$BIN" bench predict --sizes "$SIZES" --fit "$T/fit.json" --hosts "$h" --ranks-per-host "$r" \
+                    --link "$(awk -v x="$rate" 'BEGIN {print x / 1000}')" --compress $comp >"$T/$name.pred_$comp" 2>&1
+            done
         done
     done
 done
@@ -54,9 +63,10 @@ for rate in rates:
     for h in (2, 4):
         for r in (1, 2):
             name = f"h{h}r{r}_{rate}"
-            pred = {p["bytes"]: p for p in rows(f"{d}/{name}.pred")}
-            for algo, key in (("ring", "ring_s"), ("hierarchical", "hierarchical_s")):
-                for m in rows(f"{d}/{name}.{'ring' if algo == 'ring' else 'hier'}"):
+            for algo, key, meas, comp in (("ring", "ring_s", "ring", "none"), ("hierarchical", "hierarchical_s", "hier", "none"),
+                                          ("ring bf16", "ring_s", "bf16", "bf16")):
+                pred = {p["bytes"]: p for p in rows(f"{d}/{name}.pred_{comp}")}
+                for m in rows(f"{d}/{name}.{meas}"):
                     p = pred.get(m["bytes"])
                     if not p:
                         continue

@@ -7,7 +7,10 @@
 # one host share memory, and hosts talk over TCP.
 #
 # usage: tests/cluster/cluster.sh COMMAND ...
-#   up H [--rate MBIT] [--slots R] [--net N]   (re)create H hosts, R slots each
+#   up H [--rate MBIT] [--slots R] [--net N] [--burst KB]
+#                                              (re)create H hosts, R slots each; KB is
+#                                              tbf's bucket (256: the first 256 kB after
+#                                              a pause leave at once, as no wire would)
 #   down                                       kill what runs in them, remove all
 #   link I down|up                             take host I's link down or up
 #   status                                     hosts, links, rates and processes
@@ -46,17 +49,19 @@ down() {
 }
 
 up() {
-    local H=$1 rate=1000 slots=1 netn=78
+    local H=$1 rate=1000 slots=1 netn=78 burst=256
     shift
     while [ $# -gt 0 ]; do
         case $1 in
         --rate) rate=$2; shift 2 ;;
         --slots) slots=$2; shift 2 ;;
         --net) netn=$2; shift 2 ;;
+        --burst) burst=$2; shift 2 ;;
         *) die "up: unknown option $1" ;;
         esac
     done
     [[ "$H" =~ ^[0-9]+$ ]] && [ "$H" -ge 1 ] && [ "$H" -le 16 ] || die "up: H must be 1..16, not $H"
+    [[ "$burst" =~ ^[0-9]+$ ]] && [ "$burst" -ge 2 ] || die "up: --burst must be a size in kB >= 2, not $burst"
     down
     mkdir -p "$STATE"
     echo "$H" >"$STATE/hosts"
@@ -80,8 +85,8 @@ up() {
         ip -n "$ns" link set lo up
         ip -n "$ns" link set eth0 up
         # the link's rate both ways: the host's sends, and what the bridge sends to it
-        ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "${rate}mbit" burst 256kb latency 50ms
-        tc qdisc add dev "$out" root tbf rate "${rate}mbit" burst 256kb latency 50ms
+        ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "${rate}mbit" burst "${burst}kb" latency 50ms
+        tc qdisc add dev "$out" root tbf rate "${rate}mbit" burst "${burst}kb" latency 50ms
         # a lost host is given up on in seconds, not the default 15 minutes
         # (README "Losing a host")
         ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_retries2=4
@@ -136,7 +141,7 @@ cluster_mpirun() {
 cmd=${1:-}
 [ -n "$cmd" ] && shift
 case $cmd in
-up) [ $# -ge 1 ] || die "usage: up H [--rate MBIT] [--slots R] [--net N]"; up "$@" ;;
+up) [ $# -ge 1 ] || die "usage: up H [--rate MBIT] [--slots R] [--net N] [--burst KB]"; up "$@" ;;
 down) down ;;
 link) [ $# -eq 2 ] || die "usage: link I down|up"; link "$@" ;;
 status) status ;;
