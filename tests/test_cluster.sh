@@ -10,8 +10,9 @@
 # fashion_mlp trains on 2x2 --map-by node with the replicas compared every
 # step, its losses within 1e-5 of a local np = 4 run, and on 2 hosts x 1 rank
 # its --timeline is parsed (tests/tools/check_timeline.py) with the
-# communication thread on and off. Every cluster is taken down, and no
-# namespace may remain.
+# communication thread on and off. A rank killed mid-run on host 2 must end
+# the job, and taking the cluster down after it must leave no process.
+# Every cluster is taken down, and no namespace may remain.
 # usage: tests/test_cluster.sh [OBJDIR] [BIN] [DATA.h5]
 set -u
 OBJDIR=${1:-build/obj}
@@ -102,6 +103,35 @@ neg=$?
 [ $plain -eq 0 ] && [ $neg -ne 0 ] && [[ "$out" == *"no bucket collective overlaps backward"* ]]
 check "timeline, overlap off: balanced, and no bucket during backward" $? "$(echo "$out" | head -n1)"
 $C down
+
+# a failure injected mid-run: a rank on host 2 is killed once training has
+# logged a few steps; the job must end non-zero within the deadline, and
+# taking the cluster down must leave no process and no namespace behind
+$C up 2 --slots 1 --rate 1000 --net 82 >/dev/null
+timeout 300 $C mpirun --hostfile "$($C hostfile)" -np 2 -x OPENBLAS_NUM_THREADS "$PWD/$BIN" "${ARGS[@]}" \
+    --set train.steps=100000 --set dist.check_every=0 --set dist.timeout_s=10 --run-dir "$T/inj" \
+    >/dev/null 2>"$T/inj.err" &
+job=$!
+for _ in $(seq 1 600); do
+    logged=$(grep -c '"loss"' "$T/inj/metrics.jsonl" 2>/dev/null)
+    [ "${logged:-0}" -ge 3 ] && break
+    kill -0 $job 2>/dev/null || break
+    sleep 0.1
+done
+victim=$(ip netns pids "${RT_CLUSTER}_h2" | while read -r p; do
+    grep -qa ringtrain "/proc/$p/cmdline" 2>/dev/null && echo "$p"; done | head -n1)
+t0=$SECONDS
+[ -n "$victim" ] && kill -KILL "$victim"
+wait $job
+rc=$?
+secs=$((SECONDS - t0))
+$C down
+procs=$(pgrep -fc "$T/inj")
+left=$(ip netns list | grep -c "^${RT_CLUSTER}_")
+[ -n "$victim" ] && [ "$rc" -ne 0 ] && [ "$secs" -le 60 ] && [ "$procs" -eq 0 ] && [ "$left" -eq 0 ]
+check "a rank killed mid-run on host 2: the job ends, nothing is left" $? \
+    "killed pid ${victim:-none}; exit $rc after ${secs}s; $procs processes and $left namespaces left"
+
 left=$(ip netns list | grep -c "^${RT_CLUSTER}_")
 check "no namespace left" "$left" "$left namespaces of this suite remain"
 finish
