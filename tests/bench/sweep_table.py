@@ -39,8 +39,8 @@ def predict(model, link, compress, compute_ms=None):
     for line in out.stdout.splitlines()[2:]:
         f = line.split()
         if len(f) == 11:
-            rows[int(f[0])] = {"ring": float(f[3]), "hier": float(f[4]), "step": float(f[5]), "ov": float(f[6]),
-                               "hstep": float(f[7]), "hov": float(f[8]), "eff": float(f[9].rstrip("%")),
+            # ranks hosts R ring hier step +overlap hier-step +overlap eff hidden: the overlapped steps are used
+            rows[int(f[0])] = {"ov": float(f[6]), "hov": float(f[8]), "eff": float(f[9].rstrip("%")),
                                "hidden": f[10] == "yes"}
     return ms, upd, rows
 
