@@ -12,6 +12,10 @@
 
 #define FIT_ROUNDS 3
 #define MAX_SAMPLES 128
+/* Each timed round moves at least this much: a shaper's burst credit (tbf's
+ * bucket, a switch port's buffer) then spreads over the round, as it does
+ * over a training step's buckets, instead of flattering a lone call. */
+#define FIT_ROUND_BYTES (8u << 20)
 
 /* Seconds per byte of dst += src over 16 MiB, the best of 5, measured on
  * every rank at once (as the ring's ranks reduce at once); the slowest rank's. */
@@ -37,13 +41,15 @@ static double measure_gamma(MPI_Comm comm) {
 }
 
 /* The best of FIT_ROUNDS means over iters calls of a ring all-reduce of
- * count floats on sub (the slowest rank's). */
+ * count floats on sub (the slowest rank's), each round led by an untimed
+ * call that spends the links' burst credit (as bench.c's rounds are). */
 static int time_ring(MPI_Comm sub, rt_ring *r, float *buf, size_t count, int iters, double *secs) {
     *secs = 1e30;
     for (int round = 0; round < FIT_ROUNDS; round++) {
         MPI_Barrier(sub);
-        double t0 = rt_now();
-        for (int i = 0; i < iters; i++) {
+        double t0 = 0.0;
+        for (int i = -1; i < iters; i++) {
+            if (i == 0) t0 = rt_now();
             int rc = rt_ring_allreduce(r, buf, count);
             if (rc) return rc;
         }
@@ -72,8 +78,9 @@ static int sample_class(MPI_Comm sub, const size_t *sizes, int nsizes, size_t se
         rt_ring *r = rt_ring_create(sub, 203 + k, max, s, 300.0);
         for (int i = 0; i < nsizes && !rc && *n < MAX_SAMPLES; i++) {
             double secs = 0.0;
-            size_t count = sizes[i] / sizeof(float);
-            rc = time_ring(sub, r, buf, count, iters, &secs);
+            size_t count = sizes[i] / sizeof(float), bytes = count * sizeof(float);
+            size_t need = bytes ? (FIT_ROUND_BYTES + bytes - 1) / bytes : 1;
+            rc = time_ring(sub, r, buf, count, need > (size_t)iters ? (int)need : iters, &secs);
             out[(*n)++] = (rt_cost_sample){.p = p, .bytes = (double)(count * sizeof(float)), .secs = secs,
                                            .segment_bytes = s};
         }
