@@ -38,7 +38,7 @@ static const char *const usage_predict =
     "  --link GBIT       the links between hosts, Gbit/s: the fit's inter-host beta scaled\n"
     "                    to it (the fit's own efficiency kept), or the wire rate alone\n"
     "  --latency US      the links' latency per ring step (default: the fit's inter-host\n"
-    "                    alpha, or 10)\n"
+    "                    alpha, or 10); the fit's sigma per segment scales with it\n"
     "  --hosts H, --ranks-per-host R   the job (default 2 and 1)\n"
     "  --compute-ms MS   forward and backward of one step per rank (default: timed here,\n"
     "                    a few steps of CONFIG on one rank)\n"
@@ -153,14 +153,19 @@ static void predict(const job *j, int H, int R, bool detail, bool header) {
     rt_free(hier);
 }
 
-/* The inter-host class at `link` Gbit/s and `latency_us` (< 0: the fit's). */
+/* The inter-host class at `link` Gbit/s and `latency_us` (< 0: the fit's).
+ * σ, what each further segment of a step costs, is a handshake across the
+ * link (a rendezvous per segment), so a latency given scales it with α. */
 static void set_link(rt_cost_fit *f, double link, double latency_us) {
     rt_link_fit *e = &f->inter;
     double wire = 8.0 / (link * 1e9); /* seconds per byte at the wire rate */
     if (e->present && e->link_gbit > 0) e->beta_s *= e->link_gbit / link;
     else e->beta_s = wire, e->sigma_s = 0.0;
-    if (latency_us >= 0) e->alpha_s = latency_us * 1e-6;
-    else if (!e->present) e->alpha_s = 10e-6;
+    if (latency_us >= 0) {
+        e->sigma_s = e->alpha_s > 0 ? e->sigma_s * latency_us * 1e-6 / e->alpha_s : 0.0;
+        e->alpha_s = latency_us * 1e-6;
+    } else if (!e->present)
+        e->alpha_s = 10e-6;
     e->present = true;
     e->link_gbit = link;
 }
