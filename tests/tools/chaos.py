@@ -189,11 +189,14 @@ class Soak:
             note = f"rank {rank}"
         elif kind == "kill -9 mpirun":
             proc.send_signal(signal.SIGKILL)
-        elif kind.startswith("SIGTERM"):  # as Slurm preempts: every task
+        elif kind.startswith("SIGTERM"):  # as Slurm preempts: every task still running
             for r in range(NP):
                 rec = flight(self.run_dir, r)
                 if rec:
-                    os.kill(rec[1], signal.SIGTERM)
+                    try:  # the first task's SIGTERM may already have ended the job
+                        os.kill(rec[1], signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
         elif kind == "disk full at checkpoint":
             filler = fill_disk(self.disk, 256 << 10)
         rc = self.finish(proc)
