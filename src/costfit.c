@@ -81,7 +81,7 @@ static int sample_class(MPI_Comm sub, const size_t *sizes, int nsizes, size_t se
             size_t count = sizes[i] / sizeof(float), bytes = count * sizeof(float);
             size_t need = bytes ? (FIT_ROUND_BYTES + bytes - 1) / bytes : 1;
             rc = time_ring(sub, r, buf, count, need > (size_t)iters ? (int)need : iters, &secs);
-            out[(*n)++] = (rt_cost_sample){.p = p, .bytes = (double)(count * sizeof(float)), .secs = secs,
+            out[(*n)++] = (rt_cost_sample){.p = p, .bytes = (double)bytes, .secs = secs,
                                            .segment_bytes = s};
         }
         rt_ring_destroy(r);
