@@ -94,6 +94,7 @@ if [ "$MODE" != sanitize ]; then
     for cfg in configs/fashion_mlp configs/fashion_cnn configs/fashion_nice configs/fashion_rectflow_conv tests/dit_small; do
         suite "zero allocations: ${cfg#*/}" "$OBJDIR/tests/test_alloc" "$DATA" "$cfg.json"
     done
+    suite "make bench's sgemm ceiling" tests/test_ceiling.sh "$OBJDIR" "$DATA"
     suite "seed models at np=2" tests/test_models.sh "$BIN" "$DATA" "$OBJDIR"
     suite "DiT against torch" tests/test_dit.sh "$BIN" "$DATA" "$OBJDIR"
     for head in regress simcc rle; do

@@ -66,6 +66,10 @@ ddp_run() { # ddp_run STEPS [cnn]: PyTorch DDP (gloo) np = 2 samples/s
 torch1_run() { # PyTorch single process, 1 thread, samples/s
     /usr/bin/python3 tests/bench/mlp_single.py --torch 1 "$DATA" "$STEPS" | sps
 }
+ceiling() { # ceiling NP CONFIG: samples/s if each rank did nothing but its step's sgemm calls
+    OPENBLAS_NUM_THREADS=1 mpirun -np "$1" --oversubscribe "${OBJDIR:-build/obj}/tests/bench/bench_ceiling" \
+        "$2" "$DATA" | /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["ceiling_samples_per_s"],1))'
+}
 run_np() { # run_np NP DIR ARGS...: fashion_mlp, or CFG=configs/X.json
     local np=$1 dir=$2
     shift 2
@@ -76,16 +80,38 @@ run_np() { # run_np NP DIR ARGS...: fashion_mlp, or CFG=configs/X.json
 }
 
 echo
+echo "== 2b. fashion_mlp, one process, 1 thread, against the 1-core sgemm ceiling of its own products (tests/bench/bench_ceiling.c), $REPS alternated runs each (issue 27 goal 2: >= 0.95)"
+r1s=() c1s=()
+for r in $(seq "$REPS"); do
+    rm -rf "$T/mlp1"
+    OPENBLAS_NUM_THREADS=1 "$BIN" train configs/fashion_mlp.json --run-dir "$T/mlp1" --quiet \
+        --set "data.train=$DATA" --set "data.test=$DATA" --set "train.steps=$STEPS" \
+        --set train.log_every=20 --set "train.eval_every=$((STEPS * 10))" >/dev/null
+    r1s+=("$(steady "$T/mlp1/metrics.jsonl")")
+    c1s+=("$(ceiling 1 configs/fashion_mlp.json)")
+done
+/usr/bin/python3 - "$(med "${r1s[@]}")" "$(med "${c1s[@]}")" "${r1s[*]}" "${c1s[*]}" <<'PY'
+import sys
+from goals import add
+rt, ceil = float(sys.argv[1]), float(sys.argv[2])
+print(f"ringtrain 1 process, 1 thread {rt:.0f}/s (runs: {sys.argv[3]}); its sgemm calls alone {ceil:.0f}/s "
+      f"(runs: {sys.argv[4]}): {rt / ceil:.3f} of the ceiling")
+add("27.2", f"fashion_mlp 1 process 1 thread: {rt:.0f} samples/s", f"1-core sgemm ceiling: {ceil:.0f}/s",
+    rt / ceil, ">= 0.95", rt / ceil >= 0.95)
+PY
+
+echo
 echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2) and PyTorch single process with 1 thread, $REPS alternated runs each (goal 1: >= 9000/s and >= 1.6x the best PyTorch setup)"
-rts=() ddps=() ones=()
+rts=() ddps=() ones=() ceils=()
 for r in $(seq "$REPS"); do
     rm -rf "$T/mlp2"
     run_np 2 mlp2
     rts+=("$(steady "$T/mlp2/metrics.jsonl")")
     ddps+=("$(ddp_run "$STEPS")")
     ones+=("$(torch1_run)")
+    ceils+=("$(ceiling 2 configs/fashion_mlp.json)")
 done
-rt2=$(med "${rts[@]}") ddp=$(med "${ddps[@]}") one=$(med "${ones[@]}")
+rt2=$(med "${rts[@]}") ddp=$(med "${ddps[@]}") one=$(med "${ones[@]}") ceil2=$(med "${ceils[@]}")
 /usr/bin/python3 -c "
 rt, ddp, one = float($rt2), float($ddp), float($one)
 best = max(ddp, one)
@@ -96,7 +122,11 @@ peer = 'ddp np=2' if best == ddp else 'single process, 1 thread'
 print(f'goal 1: ringtrain np=2 {rt:.0f}/s vs the best pytorch setup {best:.0f}/s ({peer}): {rt / best:.2f}x')
 from goals import add
 add('1', f'fashion_mlp np=2: {rt:.0f} samples/s', '9000/s (the floor)', rt / 9000, '>= 1.0x', rt >= 9000)
-add('1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'pytorch {peer}: {best:.0f}/s', rt / best, '>= 1.6x', rt / best >= 1.6)"
+add('1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'pytorch {peer}: {best:.0f}/s', rt / best, '>= 1.6x', rt / best >= 1.6)
+ceil = float($ceil2)
+print(f'the 2-core sgemm ceiling of its products (both ranks at once, nothing but their sgemm calls) {ceil:.0f}/s (runs: ${ceils[*]}): {rt / ceil:.3f}')
+add('27.1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'2-core sgemm ceiling: {ceil:.0f}/s', rt / ceil, '>= 0.90', rt / ceil >= 0.90)
+add('27.1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'pytorch {peer}: {best:.0f}/s', rt / best, '>= 1.75x', rt / best >= 1.75)"
 
 /usr/bin/python3 - "$T/mlp2/metrics.jsonl" <<'PY'
 import json, statistics, sys
@@ -181,25 +211,30 @@ from goals import add
 for line in open(sys.argv[1]).read().splitlines()[1:]:
     n, ck, raw, _ = line.split()
     ratio = float(ck) / float(raw)
-    add("ckpt", f"checkpoint write, {int(n) / 1e6:.1f} M params: {float(ck):.3f} s",
+    add("27.5", f"checkpoint write, {int(n) / 1e6:.1f} M params: {float(ck):.3f} s",
         f"raw write + fsync, same bytes: {float(raw):.3f} s", ratio, "<= 1.5x", ratio <= 1.5)
 PY
 
 echo
 echo "== 6. fashion_cnn at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2), global batch 128, $REPS alternated runs each (goal >= 1.5x)"
-rtcs=() ddpcs=()
+rtcs=() ddpcs=() ceilcs=()
 for r in $(seq "$REPS"); do
     rm -rf "$T/cnn2"
     CFG=configs/fashion_cnn.json run_np 2 cnn2
     rtcs+=("$(steady "$T/cnn2/metrics.jsonl")")
     ddpcs+=("$(ddp_run "$((STEPS / 2))" cnn)")
+    ceilcs+=("$(ceiling 2 configs/fashion_cnn.json)")
 done
-rtc=$(med "${rtcs[@]}") ddpc=$(med "${ddpcs[@]}")
+rtc=$(med "${rtcs[@]}") ddpc=$(med "${ddpcs[@]}") ceilc=$(med "${ceilcs[@]}")
 /usr/bin/python3 -c "
 from goals import add
 rt, ddp = float($rtc), float($ddpc)
 print(f'ringtrain np=2 {rt:.0f}/s (runs: ${rtcs[*]}), pytorch ddp np=2 {ddp:.0f}/s (runs: ${ddpcs[*]}): {rt / ddp:.2f}x')
-add('2', f'fashion_cnn np=2: {rt:.0f} samples/s', f'pytorch ddp np=2: {ddp:.0f}/s', rt / ddp, '>= 1.5x', rt / ddp >= 1.5)"
+add('2', f'fashion_cnn np=2: {rt:.0f} samples/s', f'pytorch ddp np=2: {ddp:.0f}/s', rt / ddp, '>= 1.5x', rt / ddp >= 1.5)
+ceil = float($ceilc)
+print(f'the 2-core sgemm ceiling of its products {ceil:.0f}/s (runs: ${ceilcs[*]}): {rt / ceil:.3f}')
+add('27.3', f'fashion_cnn np=2: {rt:.0f} samples/s', f'pytorch ddp np=2: {ddp:.0f}/s', rt / ddp, '>= 2.0x', rt / ddp >= 2.0)
+add('27.3', f'fashion_cnn np=2: {rt:.0f} samples/s', f'2-core sgemm ceiling: {ceil:.0f}/s', rt / ceil, '>= 0.70', rt / ceil >= 0.70)"
 
 echo
 echo "== 7. a training set larger than the memory budget (tests/test_bigdata.sh: 3 GB HDF5, np = 2, data.memory_budget_mb=256)"
@@ -220,7 +255,7 @@ PY
 echo
 echo "== 8. fashion_rectflow_dit at np = 2: ringtrain vs the best PyTorch setup of the same DiT (tests/bench/dit_torch.py: 1 and 2 threads, DDP gloo np = 2), $REPS alternated runs each (goal >= 1.5x)"
 DSTEPS=$((STEPS / 5 > 10 ? STEPS / 5 : 10))
-rtds=() t1s=() t2s=() tds=()
+rtds=() t1s=() t2s=() tds=() ceilds=()
 for r in $(seq "$REPS"); do
     rm -rf "$T/dit2"
     CFG=configs/fashion_rectflow_dit.json STEPS=$((DSTEPS * 2)) run_np 2 dit2 --set train.log_every=10
@@ -228,13 +263,14 @@ for r in $(seq "$REPS"); do
     t1s+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" single 1 | sps)")
     t2s+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" single 2 | sps)")
     tds+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" ddp 2 | sps)")
+    ceilds+=("$(ceiling 2 configs/fashion_rectflow_dit.json)")
 done
 /usr/bin/python3 - "$(med "${rtds[@]}")" "$(med "${t1s[@]}")" "$(med "${t2s[@]}")" "$(med "${tds[@]}")" \
-    "${rtds[*]}" "${t1s[*]}" "${t2s[*]}" "${tds[*]}" <<'PY'
+    "$(med "${ceilds[@]}")" "${rtds[*]}" "${t1s[*]}" "${t2s[*]}" "${tds[*]}" "${ceilds[*]}" <<'PY'
 import sys
 from goals import add
-rt, t1, t2, td = (float(v) for v in sys.argv[1:5])
-runs = sys.argv[5:9]
+rt, t1, t2, td, ceil = (float(v) for v in sys.argv[1:6])
+runs = sys.argv[6:11]
 peers = {"single process, 1 thread": t1, "single process, 2 threads": t2, "ddp np=2": td}
 print(f"ringtrain np=2 {rt:.0f}/s (runs: {runs[0]})")
 print(f"pytorch: 1 thread {t1:.0f}/s (runs: {runs[1]}), 2 threads {t2:.0f}/s (runs: {runs[2]}), "
@@ -242,6 +278,11 @@ print(f"pytorch: 1 thread {t1:.0f}/s (runs: {runs[1]}), 2 threads {t2:.0f}/s (ru
 best = max(peers, key=peers.get)
 add("21", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"pytorch {best}: {peers[best]:.0f}/s",
     rt / peers[best], ">= 1.5x", rt / peers[best] >= 1.5)
+print(f"the 2-core sgemm ceiling of its products {ceil:.0f}/s (runs: {runs[4]}): {rt / ceil:.3f}")
+add("27.4", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"pytorch {best}: {peers[best]:.0f}/s",
+    rt / peers[best], ">= 1.8x", rt / peers[best] >= 1.8)
+add("27.4", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"2-core sgemm ceiling: {ceil:.0f}/s",
+    rt / ceil, ">= 0.65", rt / ceil >= 0.65)
 PY
 
 echo
