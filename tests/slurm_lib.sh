@@ -38,6 +38,11 @@ release() {
     for _ in $(seq 300); do [ "$(field "$job" Restarts)" != 0 ] && [ "$(state "$job")" = PENDING ] && break; sleep 0.2; done
     for _ in $(seq 300); do pgrep -f "slurmstepd: \[$job\." >/dev/null || break; sleep 0.2; done
     for _ in $(seq 300); do $SLURM_RUN sinfo -h -N -o %T | grep -qv '^idle$' || break; sleep 0.2; done
+    # slurmd revokes the old attempt's credentials at the requeue, to the
+    # second: a new credential made within that same second counts as revoked
+    # ("Job credential revoked", the attempt killed at once). Slurm's own
+    # requeue delay avoids that; this early release must wait out the second.
+    sleep 1.2
     $SLURM_RUN scontrol update JobId="$job" StartTime=now
 }
 
