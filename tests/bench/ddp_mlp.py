@@ -50,6 +50,10 @@ def worker(rank, world, data, steps, port, out, model):
 if __name__ == "__main__":
     data, world, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     model = sys.argv[4] if len(sys.argv) > 4 else "mlp"
+    # one core per rank, as ringtrain's ranks: torch.set_num_threads does not
+    # reach OpenBLAS (Debian's torch calls it through libblas.so.3), whose
+    # threads the spawned workers take from the environment
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     port = 29500 + os.getpid() % 1000

@@ -5,7 +5,7 @@ training steps with AdamW on Fashion-MNIST rows, global batch as the config's.
 Modes: `single THREADS` (one process, torch.set_num_threads(THREADS)) or
 `ddp NP` (DistributedDataParallel over gloo on 127.0.0.1, one thread each).
 Prints one JSON line with samples/s over STEPS steps after 5 warm-up steps.
-usage: dit_torch.py CONFIG.json DATA.h5 STEPS single|ddp N"""
+usage: dit_torch.py CONFIG.json DATA.h5 STEPS single|ddp N (single N:B: OpenBLAS at B threads)"""
 import json
 import os
 import sys
@@ -77,10 +77,14 @@ def run(rank, world, config, data, steps, port, out, threads):
 
 
 if __name__ == "__main__":
-    config, data, steps, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+    config, data, steps, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    n, blas = int(sys.argv[5].split(":")[0]), sys.argv[5].split(":")[-1]  # single 1:2: OpenBLAS at 2
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     world, threads = (n, 1) if mode == "ddp" else (1, n)
+    # torch.set_num_threads does not reach OpenBLAS (Debian's torch calls it
+    # through libblas.so.3): the spawned workers take its threads from here
+    os.environ["OPENBLAS_NUM_THREADS"] = "1" if mode == "ddp" else blas
     port = 29500 + os.getpid() % 1000
     procs = [ctx.Process(target=run, args=(r, world, config, data, steps, port, q, threads)) for r in range(world)]
     for p in procs:

@@ -63,8 +63,8 @@ sps() { # the samples_per_s of the JSON line on stdin
 ddp_run() { # ddp_run STEPS [cnn]: PyTorch DDP (gloo) np = 2 samples/s
     /usr/bin/python3 tests/bench/ddp_mlp.py "$DATA" 2 "$@" | sps
 }
-torch1_run() { # PyTorch single process, 1 thread, samples/s
-    /usr/bin/python3 tests/bench/mlp_single.py --torch 1 "$DATA" "$STEPS" | sps
+torch_run() { # torch_run THREADS[:BLAS]: PyTorch single process (OpenBLAS at BLAS threads, else THREADS), samples/s
+    /usr/bin/python3 tests/bench/mlp_single.py --torch "$1" "$DATA" "$STEPS" | sps
 }
 ceiling() { # ceiling NP CONFIG: samples/s if each rank did nothing but its step's sgemm calls
     OPENBLAS_NUM_THREADS=1 mpirun -np "$1" --oversubscribe "${OBJDIR:-build/obj}/tests/bench/bench_ceiling" \
@@ -101,24 +101,27 @@ add("27.2", f"fashion_mlp 1 process 1 thread: {rt:.0f} samples/s", f"1-core sgem
 PY
 
 echo
-echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2) and PyTorch single process with 1 thread, $REPS alternated runs each (goal 1: >= 9000/s and >= 1.6x the best PyTorch setup)"
-rts=() ddps=() ones=() ceils=()
+echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2) and PyTorch single process with 1 thread (OpenBLAS too) and with OpenBLAS at 2 threads, $REPS alternated runs each (goal 1: >= 9000/s and >= 1.6x the best PyTorch setup)"
+rts=() ddps=() ones=() twos=() ceils=()
 for r in $(seq "$REPS"); do
     rm -rf "$T/mlp2"
     run_np 2 mlp2
     rts+=("$(steady "$T/mlp2/metrics.jsonl")")
     ddps+=("$(ddp_run "$STEPS")")
-    ones+=("$(torch1_run)")
+    ones+=("$(torch_run 1)")
+    twos+=("$(torch_run 1:2)")
     ceils+=("$(ceiling 2 configs/fashion_mlp.json)")
 done
-rt2=$(med "${rts[@]}") ddp=$(med "${ddps[@]}") one=$(med "${ones[@]}") ceil2=$(med "${ceils[@]}")
+rt2=$(med "${rts[@]}") ddp=$(med "${ddps[@]}") one=$(med "${ones[@]}") two=$(med "${twos[@]}") ceil2=$(med "${ceils[@]}")
 /usr/bin/python3 -c "
-rt, ddp, one = float($rt2), float($ddp), float($one)
-best = max(ddp, one)
+rt, ddp, one, two = float($rt2), float($ddp), float($one), float($two)
 print(f'ringtrain np=2 {rt:.0f}/s (runs: ${rts[*]})')
 print(f'pytorch ddp np=2 {ddp:.0f}/s (runs: ${ddps[*]}): {rt / ddp:.2f}x')
 print(f'pytorch single process, 1 thread {one:.0f}/s (runs: ${ones[*]}): {rt / one:.2f}x')
-peer = 'ddp np=2' if best == ddp else 'single process, 1 thread'
+print(f'pytorch single process, 1 thread, OpenBLAS at 2 (torch.set_num_threads(1) alone) {two:.0f}/s (runs: ${twos[*]}): {rt / two:.2f}x')
+peers = {'ddp np=2': ddp, 'single process, 1 thread': one, '1 thread, OpenBLAS 2': two}
+peer = max(peers, key=peers.get)
+best = peers[peer]
 print(f'goal 1: ringtrain np=2 {rt:.0f}/s vs the best pytorch setup {best:.0f}/s ({peer}): {rt / best:.2f}x')
 from goals import add
 add('1', f'fashion_mlp np=2: {rt:.0f} samples/s', '9000/s (the floor)', rt / 9000, '>= 1.0x', rt >= 9000)
@@ -255,30 +258,33 @@ PY
 echo
 echo "== 8. fashion_rectflow_dit at np = 2: ringtrain vs the best PyTorch setup of the same DiT (tests/bench/dit_torch.py: 1 and 2 threads, DDP gloo np = 2), $REPS alternated runs each (goal >= 1.5x)"
 DSTEPS=$((STEPS / 5 > 10 ? STEPS / 5 : 10))
-rtds=() t1s=() t2s=() tds=() ceilds=()
+rtds=() t1s=() t2s=() t12s=() tds=() ceilds=()
 for r in $(seq "$REPS"); do
     rm -rf "$T/dit2"
     CFG=configs/fashion_rectflow_dit.json STEPS=$((DSTEPS * 2)) run_np 2 dit2 --set train.log_every=10
     rtds+=("$(steady "$T/dit2/metrics.jsonl")")
     t1s+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" single 1 | sps)")
     t2s+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" single 2 | sps)")
+    t12s+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" single 1:2 | sps)")
     tds+=("$(/usr/bin/python3 tests/bench/dit_torch.py configs/fashion_rectflow_dit.json "$DATA" "$DSTEPS" ddp 2 | sps)")
     ceilds+=("$(ceiling 2 configs/fashion_rectflow_dit.json)")
 done
-/usr/bin/python3 - "$(med "${rtds[@]}")" "$(med "${t1s[@]}")" "$(med "${t2s[@]}")" "$(med "${tds[@]}")" \
-    "$(med "${ceilds[@]}")" "${rtds[*]}" "${t1s[*]}" "${t2s[*]}" "${tds[*]}" "${ceilds[*]}" <<'PY'
+/usr/bin/python3 - "$(med "${rtds[@]}")" "$(med "${t1s[@]}")" "$(med "${t2s[@]}")" "$(med "${t12s[@]}")" \
+    "$(med "${tds[@]}")" "$(med "${ceilds[@]}")" "${rtds[*]}" "${t1s[*]}" "${t2s[*]}" "${t12s[*]}" "${tds[*]}" \
+    "${ceilds[*]}" <<'PY'
 import sys
 from goals import add
-rt, t1, t2, td, ceil = (float(v) for v in sys.argv[1:6])
-runs = sys.argv[6:11]
-peers = {"single process, 1 thread": t1, "single process, 2 threads": t2, "ddp np=2": td}
+rt, t1, t2, t12, td, ceil = (float(v) for v in sys.argv[1:7])
+runs = sys.argv[7:13]
+peers = {"single process, 1 thread": t1, "single process, 2 threads": t2, "1 thread, OpenBLAS 2": t12,
+         "ddp np=2": td}
 print(f"ringtrain np=2 {rt:.0f}/s (runs: {runs[0]})")
 print(f"pytorch: 1 thread {t1:.0f}/s (runs: {runs[1]}), 2 threads {t2:.0f}/s (runs: {runs[2]}), "
-      f"ddp np=2 {td:.0f}/s (runs: {runs[3]})")
+      f"1 thread with OpenBLAS at 2 {t12:.0f}/s (runs: {runs[3]}), ddp np=2 {td:.0f}/s (runs: {runs[4]})")
 best = max(peers, key=peers.get)
 add("21", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"pytorch {best}: {peers[best]:.0f}/s",
     rt / peers[best], ">= 1.5x", rt / peers[best] >= 1.5)
-print(f"the 2-core sgemm ceiling of its products {ceil:.0f}/s (runs: {runs[4]}): {rt / ceil:.3f}")
+print(f"the 2-core sgemm ceiling of its products {ceil:.0f}/s (runs: {runs[5]}): {rt / ceil:.3f}")
 add("27.4", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"pytorch {best}: {peers[best]:.0f}/s",
     rt / peers[best], ">= 1.8x", rt / peers[best] >= 1.8)
 add("27.4", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"2-core sgemm ceiling: {ceil:.0f}/s",
