@@ -2,6 +2,7 @@
 #include "ringtrain/h5util.h"
 
 #include "ringtrain/common.h"
+#include "hash64.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,57 +164,12 @@ hid_t rt_h5_seal_fcpl(void) {
     return p;
 }
 
-/* The seal's digest: 8 lanes, each taking every 8th 64-bit little-endian word
- * by multiply, rotate, multiply (independent chains, so a core runs them side
- * by side: it costs little more than reading the file from the page cache,
- * where zlib's CRC-32 ran at 2.5 GB/s and added 15% to a 600 MB checkpoint),
- * then the lanes, the tail bytes and the length folded and avalanched. Any
- * change of input bits changes the digest except with chance ~2^-64. */
-#define SEAL_P1 0x9E3779B97F4A7C15ull
-#define SEAL_P2 0xC2B2AE3D27D4EB4Full
-
-typedef struct seal_hash {
-    uint64_t lane[8];
-    uint64_t len;
-} seal_hash;
-
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-static void seal_init(seal_hash *h) {
-    for (int i = 0; i < 8; i++) h->lane[i] = SEAL_P1 * (uint64_t)(2 * i + 1);
-    h->len = 0;
-}
-
-/* n bytes; all but the last call give a multiple of 64 */
-static void seal_update(seal_hash *h, const unsigned char *p, size_t n) {
-    size_t blocks = n / 64;
-    for (size_t b = 0; b < blocks; b++, p += 64)
-        for (int i = 0; i < 8; i++) {
-            uint64_t w;
-            memcpy(&w, p + 8 * i, 8);
-            h->lane[i] = rotl64(h->lane[i] ^ (w * SEAL_P2), 31) * SEAL_P1;
-        }
-    for (size_t i = 0, rest = n % 64; i < rest; i++) /* the tail, a byte at a time */
-        h->lane[i % 8] = rotl64(h->lane[i % 8] ^ ((uint64_t)p[i] * SEAL_P2), 31) * SEAL_P1;
-    h->len += n;
-}
-
-static uint64_t seal_final(const seal_hash *h) {
-    uint64_t d = h->len * SEAL_P2;
-    for (int i = 0; i < 8; i++) d = rotl64(d ^ h->lane[i], 27) * SEAL_P1 + SEAL_P2;
-    d ^= d >> 33;
-    d *= SEAL_P2;
-    d ^= d >> 29;
-    d *= SEAL_P1;
-    return d ^ (d >> 32);
-}
-
 /* The digest of fd's bytes [off, off+len), read in 1 MiB blocks. */
 static int digest_range(int fd, const char *path, off_t off, uint64_t len, uint64_t *out) {
     enum { BLOCK = 1 << 20 };
     unsigned char *buf = rt_malloc(BLOCK);
-    seal_hash h;
-    seal_init(&h);
+    rt_hash64_state h;
+    rt_hash64_init(&h);
     int rc = RT_OK;
     while (len > 0) {
         size_t want = len < BLOCK ? (size_t)len : BLOCK; /* whole blocks: only the last is not a multiple of 64 */
@@ -222,12 +178,12 @@ static int digest_range(int fd, const char *path, off_t off, uint64_t len, uint6
             rc = rt_err(RT_EBADINPUT, "%s: read failed: %s", path, k < 0 ? strerror(errno) : "unexpected end");
             break;
         }
-        seal_update(&h, buf, want);
+        rt_hash64_update(&h, buf, want);
         off += (off_t)want;
         len -= want;
     }
     rt_free(buf);
-    *out = seal_final(&h);
+    *out = rt_hash64_final(&h);
     return rc;
 }
 
