@@ -16,7 +16,9 @@
  * steps, and of the sgemm calls within them), the
  * replay's seconds per step (median of rounds; each round the slowest rank's
  * mean), its GFLOP/s per rank and ceiling_samples_per_s = global batch / that
- * time. --flops-only skips the replay (the test of the recorded FLOP count).
+ * time, and fma_peak_gflops_per_rank: each core (all at once, the slowest)
+ * issuing nothing but 8-wide FMAs, the instruction bound of any kernel.
+ * --flops-only skips the replay (the test of the recorded FLOP count).
  * usage: mpirun -np N bench_ceiling CONFIG DATA.h5 [--flops-only] [--seconds S] [KEY=VALUE...]
  */
 #include "ringtrain/blas.h"
@@ -32,6 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 /* ---- recording ---- */
 
@@ -159,6 +164,47 @@ static double replay_seconds(const call_t *cl, long n, double budget_s) {
     return round[ROUNDS / 2];
 }
 
+/* ---- the core's own bound ---- */
+
+/* FLOP/s of this core doing nothing but independent 8-wide FMAs (AVX2, what
+ * OpenBLAS's Haswell kernels issue): 12 accumulators hide the FMA latency on
+ * two pipes. sgemm near this figure cannot be beaten by any kernel of the
+ * same instructions; only fewer products could go faster. 0: no AVX2/FMA. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static double fma_peak_flops(double seconds) {
+    __m256 acc[12], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+    long iters = 0;
+    double t0 = rt_now(), t = t0;
+    while (t - t0 < seconds) {
+        for (int r = 0; r < 100000; r++)
+            for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+        iters += 100000;
+        t = rt_now();
+    }
+    float sink[8];
+    __m256 sum = acc[0];
+    for (int i = 1; i < 12; i++) sum = _mm256_add_ps(sum, acc[i]);
+    _mm256_storeu_ps(sink, sum);
+    volatile float keep = sink[0]; /* the loop must not be optimised away */
+    (void)keep;
+    return (double)iters * 12 * 8 * 2 / (t - t0);
+}
+static double fma_peak(double seconds) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0.0;
+    MPI_Barrier(MPI_COMM_WORLD); /* every rank at once, as the replay */
+    double f = fma_peak_flops(seconds);
+    MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    return f;
+}
+#else
+static double fma_peak(double seconds) {
+    (void)seconds;
+    return 0.0;
+}
+#endif
+
 /* ---- the trainer's step, recorded ---- */
 
 typedef struct {
@@ -245,6 +291,7 @@ int main(int argc, char **argv) {
     double flop = 0;
     for (long i = 0; i < ncalls; i++) flop += 2.0 * calls[i].m * calls[i].n * calls[i].k;
     double sec = flops_only ? 0 : replay_seconds(calls, ncalls, budget);
+    double peak = flops_only ? 0 : fma_peak(0.5);
     double max_flop = flop;
     MPI_Allreduce(MPI_IN_PLACE, &max_flop, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0) {
@@ -253,8 +300,9 @@ int main(int argc, char **argv) {
                argv[1], world, batch, ncalls, other_thread_calls, flop, max_flop);
         printf(", \"train_step_s\": %.6f, \"train_sgemm_s\": %.6f", it.step_s, it.sgemm_s);
         if (!flops_only)
-            printf(", \"sgemm_s_per_step\": %.6f, \"gflops_per_rank\": %.2f, \"ceiling_samples_per_s\": %.1f",
-                   sec, max_flop / sec * 1e-9, batch / sec);
+            printf(", \"sgemm_s_per_step\": %.6f, \"gflops_per_rank\": %.2f, \"ceiling_samples_per_s\": %.1f, "
+                   "\"fma_peak_gflops_per_rank\": %.2f",
+                   sec, max_flop / sec * 1e-9, batch / sec, peak * 1e-9);
         printf("}\n");
     }
     rt_free(calls);

@@ -67,8 +67,16 @@ torch_run() { # torch_run THREADS[:BLAS]: PyTorch single process (OpenBLAS at BL
     /usr/bin/python3 tests/bench/mlp_single.py --torch "$1" "$DATA" "$STEPS" | sps
 }
 ceiling() { # ceiling NP CONFIG: samples/s if each rank did nothing but its step's sgemm calls
+    # (the whole JSON line of the last call is kept in $T/ceiling.json)
     OPENBLAS_NUM_THREADS=1 mpirun -np "$1" --oversubscribe "${OBJDIR:-build/obj}/tests/bench/bench_ceiling" \
-        "$2" "$DATA" | /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["ceiling_samples_per_s"],1))'
+        "$2" "$DATA" | tee "$T/ceiling.json" |
+        /usr/bin/python3 -c 'import sys,json; print(round(json.loads(sys.stdin.read())["ceiling_samples_per_s"],1))'
+}
+ceiling_vs_peak() { # what the last ceiling's sgemm reached against the cores' FMA peak
+    /usr/bin/python3 -c 'import sys,json; r = json.load(open(sys.argv[1]))
+g, p = r["gflops_per_rank"], r["fma_peak_gflops_per_rank"]
+print(f"  its sgemm calls ran at {g:.1f} GFLOP/s a rank; the core issuing nothing but 8-wide FMAs: {p:.1f} GFLOP/s"
+      + (f" ({g / p:.2f} of it)" if p else ""))' "$T/ceiling.json"
 }
 run_np() { # run_np NP DIR ARGS...: fashion_mlp, or CFG=configs/X.json
     local np=$1 dir=$2
@@ -99,6 +107,7 @@ print(f"ringtrain 1 process, 1 thread {rt:.0f}/s (runs: {sys.argv[3]}); its sgem
 add("27.2", f"fashion_mlp 1 process 1 thread: {rt:.0f} samples/s", f"1-core sgemm ceiling: {ceil:.0f}/s",
     rt / ceil, ">= 0.95", rt / ceil >= 0.95)
 PY
+ceiling_vs_peak
 
 echo
 echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2) and PyTorch single process with 1 thread (OpenBLAS too) and with OpenBLAS at 2 threads, $REPS alternated runs each (goal 1: >= 9000/s and >= 1.6x the best PyTorch setup)"
@@ -130,6 +139,7 @@ ceil = float($ceil2)
 print(f'the 2-core sgemm ceiling of its products (both ranks at once, nothing but their sgemm calls) {ceil:.0f}/s (runs: ${ceils[*]}): {rt / ceil:.3f}')
 add('27.1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'2-core sgemm ceiling: {ceil:.0f}/s', rt / ceil, '>= 0.90', rt / ceil >= 0.90)
 add('27.1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'pytorch {peer}: {best:.0f}/s', rt / best, '>= 1.75x', rt / best >= 1.75)"
+ceiling_vs_peak
 
 /usr/bin/python3 - "$T/mlp2/metrics.jsonl" <<'PY'
 import json, statistics, sys
@@ -238,6 +248,7 @@ ceil = float($ceilc)
 print(f'the 2-core sgemm ceiling of its products {ceil:.0f}/s (runs: ${ceilcs[*]}): {rt / ceil:.3f}')
 add('27.3', f'fashion_cnn np=2: {rt:.0f} samples/s', f'pytorch ddp np=2: {ddp:.0f}/s', rt / ddp, '>= 2.0x', rt / ddp >= 2.0)
 add('27.3', f'fashion_cnn np=2: {rt:.0f} samples/s', f'2-core sgemm ceiling: {ceil:.0f}/s', rt / ceil, '>= 0.70', rt / ceil >= 0.70)"
+ceiling_vs_peak
 
 echo
 echo "== 7. a training set larger than the memory budget (tests/test_bigdata.sh: 3 GB HDF5, np = 2, data.memory_budget_mb=256)"
@@ -290,6 +301,7 @@ add("27.4", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"pytorch {best}: 
 add("27.4", f"fashion_rectflow_dit np=2: {rt:.0f} samples/s", f"2-core sgemm ceiling: {ceil:.0f}/s",
     rt / ceil, ">= 0.65", rt / ceil >= 0.65)
 PY
+ceiling_vs_peak
 
 echo
 echo "== the performance goals, measured above in this run (issue 7's, and issue 21's DiT)"
