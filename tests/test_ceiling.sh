@@ -37,7 +37,7 @@ for np in 1 2; do
     done
 done
 
-timeout 300 mpirun -np 2 "$B" configs/fashion_mlp.json "$DATA" --seconds 0.5 >"$T/out" 2>"$T/err"
+timeout 300 mpirun -np 2 --oversubscribe "$B" configs/fashion_mlp.json "$DATA" --seconds 0.5 >"$T/out" 2>"$T/err"
 rc=$?
 res=$(/usr/bin/python3 - "$T/out" <<'PY' 2>&1
 import json, sys

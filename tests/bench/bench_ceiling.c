@@ -5,19 +5,24 @@
  * from CONFIG on the real data, runs warm-up steps, then records the ordered
  * list of sgemm calls one training step makes on this rank (order, transposes,
  * shapes, leading dimensions, alpha, beta). The trainer is then destroyed, and
- * that list is replayed alone, call for call in the same order, each call on
- * buffers of its own (as in the step, where every call has its own operands),
- * on every rank at once: with np = 2 on a 2-core machine that is both cores
- * doing nothing but the step's products. The replay's time is the ceiling:
- * no step of this model can beat it without computing fewer products.
+ * that list is replayed alone, call for call in the same order and with the
+ * same alpha and beta, on every rank at once: with np = 2 on a 2-core machine
+ * that is both cores doing nothing but the step's products. Operands follow
+ * the step's memory: calls that passed the same pointer share one replay
+ * buffer (a convolution's weights and column buffer, reused for every
+ * sample, stay in cache as in training), and distinct pointers get distinct
+ * buffers. The replay's time is the ceiling: a step that computes these
+ * products with this BLAS cannot beat it by more than the noise.
  *
  * Prints one JSON line (rank 0): the calls and FLOP of one step per rank,
  * train_step_s and train_sgemm_s (rank 0's mean wall time of 20 training
  * steps, and of the sgemm calls within them), the
  * replay's seconds per step (median of rounds; each round the slowest rank's
  * mean), its GFLOP/s per rank and ceiling_samples_per_s = global batch / that
- * time, and fma_peak_gflops_per_rank: each core (all at once, the slowest)
- * issuing nothing but 8-wide FMAs, the instruction bound of any kernel.
+ * time, and fma_peak_gflops_per_rank (fma512_peak_gflops_per_rank): each
+ * core, all at once, the slowest, issuing nothing but 8-wide AVX2 FMAs (the
+ * instructions of OpenBLAS's Haswell kernels) or, where the CPU has AVX-512,
+ * 16-wide ones (0 where it has not).
  * --flops-only skips the replay (the test of the recorded FLOP count).
  * usage: mpirun -np N bench_ceiling CONFIG DATA.h5 [--flops-only] [--seconds S] [KEY=VALUE...]
  */
@@ -44,6 +49,7 @@ typedef struct {
     int order, ta, tb;
     int m, n, k, lda, ldb, ldc;
     float alpha, beta;
+    const void *a, *b, *c; /* the step's operands: only their identity is kept */
 } call_t;
 
 #define MAX_CALLS 200000
@@ -67,7 +73,7 @@ void __wrap_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CB
         if (!pthread_equal(pthread_self(), main_thread)) {
             __atomic_fetch_add(&other_thread_calls, 1, __ATOMIC_RELAXED);
         } else if (ncalls < MAX_CALLS) {
-            calls[ncalls++] = (call_t){order, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta};
+            calls[ncalls++] = (call_t){order, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
         } else {
             ncalls++; /* counted, reported as too many */
         }
@@ -87,49 +93,86 @@ static size_t span(int order, int trans, int rows, int cols, int ld) {
     return (size_t)stored_rows * (size_t)ld;
 }
 
+/* One replay buffer per distinct operand pointer of the step, as long as
+ * the longest span any call gave that pointer. */
 typedef struct {
-    float **a, **b, **c; /* per call: its own operands */
+    const void *key;
+    size_t len; /* floats */
+    float *buf;
+} operand_t;
+
+typedef struct {
+    operand_t *v; /* (n) sorted by key */
+    long n;
+    float **a, **b, **c; /* per call: its operands' buffers */
 } operands_t;
 
+static int cmp_key(const void *x, const void *y) {
+    uintptr_t a = (uintptr_t)((const operand_t *)x)->key, b = (uintptr_t)((const operand_t *)y)->key;
+    return (a > b) - (a < b);
+}
+
+static float *buffer_of(const operands_t *o, const void *key) {
+    operand_t k = {.key = key};
+    operand_t *hit = bsearch(&k, o->v, (size_t)o->n, sizeof k, cmp_key);
+    RT_CHECK(hit, "bench_ceiling: an operand without a buffer");
+    return hit->buf;
+}
+
 static void operands_create(operands_t *o, const call_t *cl, long n) {
+    o->v = rt_calloc((size_t)(3 * n), sizeof *o->v);
+    for (long i = 0; i < n; i++) {
+        const call_t *q = &cl[i];
+        o->v[3 * i] = (operand_t){q->a, span(q->order, q->ta, q->m, q->k, q->lda), NULL};
+        o->v[3 * i + 1] = (operand_t){q->b, span(q->order, q->tb, q->k, q->n, q->ldb), NULL};
+        o->v[3 * i + 2] = (operand_t){q->c, span(q->order, CblasNoTrans, q->m, q->n, q->ldc), NULL};
+    }
+    qsort(o->v, (size_t)(3 * n), sizeof *o->v, cmp_key);
+    long d = 0;
+    for (long i = 0; i < 3 * n; i++) { /* merge equal keys, keeping the longest span */
+        if (d > 0 && o->v[d - 1].key == o->v[i].key) {
+            if (o->v[i].len > o->v[d - 1].len) o->v[d - 1].len = o->v[i].len;
+        } else {
+            o->v[d++] = o->v[i];
+        }
+    }
+    o->n = d;
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (long j = 0; j < d; j++) {
+        o->v[j].buf = rt_alloc_aligned(o->v[j].len * sizeof(float));
+        for (size_t e = 0; e < o->v[j].len; e++) { /* values in [-1, 1) */
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            o->v[j].buf[e] = (float)((s >> 40) & 0xffff) / 32768.0f - 1.0f;
+        }
+    }
     o->a = rt_calloc((size_t)n, sizeof(float *));
     o->b = rt_calloc((size_t)n, sizeof(float *));
     o->c = rt_calloc((size_t)n, sizeof(float *));
-    uint64_t s = 0x9e3779b97f4a7c15ull;
     for (long i = 0; i < n; i++) {
-        const call_t *q = &cl[i];
-        size_t na = span(q->order, q->ta, q->m, q->k, q->lda);
-        size_t nb = span(q->order, q->tb, q->k, q->n, q->ldb);
-        size_t nc = span(q->order, CblasNoTrans, q->m, q->n, q->ldc);
-        float *bufs[3] = {rt_alloc_aligned(na * 4), rt_alloc_aligned(nb * 4), rt_alloc_aligned(nc * 4)};
-        size_t lens[3] = {na, nb, nc};
-        for (int j = 0; j < 3; j++)
-            for (size_t e = 0; e < lens[j]; e++) { /* values in [-1, 1): no denormals, no overflow */
-                s = s * 6364136223846793005ull + 1442695040888963407ull;
-                bufs[j][e] = (float)((s >> 40) & 0xffff) / 32768.0f - 1.0f;
-            }
-        o->a[i] = bufs[0], o->b[i] = bufs[1], o->c[i] = bufs[2];
+        o->a[i] = buffer_of(o, cl[i].a);
+        o->b[i] = buffer_of(o, cl[i].b);
+        o->c[i] = buffer_of(o, cl[i].c);
     }
 }
 
-static void operands_destroy(operands_t *o, long n) {
-    for (long i = 0; i < n; i++) {
-        rt_free(o->a[i]);
-        rt_free(o->b[i]);
-        rt_free(o->c[i]);
-    }
+static void operands_destroy(operands_t *o) {
+    for (long j = 0; j < o->n; j++) rt_free(o->v[j].buf);
+    rt_free(o->v);
     rt_free(o->a);
     rt_free(o->b);
     rt_free(o->c);
 }
 
+/* The step's calls with their own alpha and beta (a beta other than 0 or 1
+ * costs OpenBLAS a pass over C, so it must not change). Outputs feed later
+ * inputs as in the step and may grow or shrink without bound over the
+ * rounds: denormals are flushed (replay_seconds), and infinities and NaNs
+ * cost an FMA nothing. */
 static void replay_step(const call_t *cl, long n, const operands_t *o) {
     for (long i = 0; i < n; i++) {
         const call_t *q = &cl[i];
-        /* beta 1 keeps accumulating into C; scale it back so values stay bounded */
-        float beta = q->beta == 0.0f ? 0.0f : 0.5f;
-        __real_cblas_sgemm(q->order, q->ta, q->tb, q->m, q->n, q->k, q->alpha * 1e-3f, o->a[i], q->lda,
-                           o->b[i], q->ldb, beta, o->c[i], q->ldc);
+        __real_cblas_sgemm(q->order, q->ta, q->tb, q->m, q->n, q->k, q->alpha, o->a[i], q->lda, o->b[i],
+                           q->ldb, q->beta, o->c[i], q->ldc);
     }
 }
 
@@ -141,6 +184,9 @@ static int cmp_double(const void *x, const void *y) {
 /* Seconds per replayed step: rounds of `reps` steps started together on every
  * rank; each round counts the slowest rank's mean; the median of the rounds. */
 static double replay_seconds(const call_t *cl, long n, double budget_s) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    _mm_setcsr(_mm_getcsr() | 0x8040); /* flush-to-zero and denormals-are-zero */
+#endif
     operands_t o;
     operands_create(&o, cl, n);
     replay_step(cl, n, &o); /* warm-up: pages touched, kernels loaded */
@@ -159,49 +205,58 @@ static double replay_seconds(const call_t *cl, long n, double budget_s) {
         round[r] = (rt_now() - t0) / reps;
         MPI_Allreduce(MPI_IN_PLACE, &round[r], 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     }
-    operands_destroy(&o, n);
+    operands_destroy(&o);
     qsort(round, ROUNDS, sizeof round[0], cmp_double);
     return round[ROUNDS / 2];
 }
 
 /* ---- the core's own bound ---- */
 
-/* FLOP/s of this core doing nothing but independent 8-wide FMAs (AVX2, what
- * OpenBLAS's Haswell kernels issue): 12 accumulators hide the FMA latency on
- * two pipes. sgemm near this figure cannot be beaten by any kernel of the
- * same instructions; only fewer products could go faster. 0: no AVX2/FMA. */
+/* FLOP/s of this core doing nothing but independent FMAs: 12 accumulators
+ * hide the FMA latency on two pipes. 8-wide AVX2 FMAs are what OpenBLAS's
+ * Haswell kernels issue; 16-wide AVX-512 ones what its SkylakeX kernels do. */
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2,fma"))) static double fma_peak_flops(double seconds) {
-    __m256 acc[12], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
-    long iters = 0;
-    double t0 = rt_now(), t = t0;
-    while (t - t0 < seconds) {
-        for (int r = 0; r < 100000; r++)
-            for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
-        iters += 100000;
-        t = rt_now();
-    }
-    float sink[8];
-    __m256 sum = acc[0];
-    for (int i = 1; i < 12; i++) sum = _mm256_add_ps(sum, acc[i]);
-    _mm256_storeu_ps(sink, sum);
-    volatile float keep = sink[0]; /* the loop must not be optimised away */
-    (void)keep;
-    return (double)iters * 12 * 8 * 2 / (t - t0);
+#define FMA_LOOP(vec, set1, fma, width)                                                     \
+    vec acc[12], x = set1(0.999999f), y = set1(1e-7f);                                      \
+    for (int i = 0; i < 12; i++) acc[i] = set1((float)i);                                   \
+    long iters = 0;                                                                         \
+    double t0 = rt_now(), t = t0;                                                           \
+    while (t - t0 < seconds) {                                                              \
+        for (int r = 0; r < 100000; r++)                                                    \
+            for (int i = 0; i < 12; i++) acc[i] = fma(acc[i], x, y);                        \
+        iters += 100000;                                                                    \
+        t = rt_now();                                                                       \
+    }                                                                                       \
+    volatile float keep = 0; /* the loop must not be optimised away */                      \
+    for (int i = 0; i < 12; i++) keep += ((float *)&acc[i])[0];                             \
+    (void)keep;                                                                             \
+    return (double)iters * 12 * (width) * 2 / (t - t0)
+
+__attribute__((target("avx2,fma"))) static double fma_flops_avx2(double seconds) {
+    FMA_LOOP(__m256, _mm256_set1_ps, _mm256_fmadd_ps, 8);
 }
-static double fma_peak(double seconds) {
+__attribute__((target("avx512f"))) static double fma_flops_avx512(double seconds) {
+    FMA_LOOP(__m512, _mm512_set1_ps, _mm512_fmadd_ps, 16);
+}
+
+/* Every rank at once, as the replay; the slowest rank's figure (0 where a
+ * rank lacks the instructions). Collective: every rank takes both turns. */
+static void fma_peaks(double seconds, double *avx2, double *avx512) {
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0.0;
-    MPI_Barrier(MPI_COMM_WORLD); /* every rank at once, as the replay */
-    double f = fma_peak_flops(seconds);
-    MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
-    return f;
+    bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    bool has512 = __builtin_cpu_supports("avx512f");
+    double f[2];
+    MPI_Barrier(MPI_COMM_WORLD);
+    f[0] = has2 ? fma_flops_avx2(seconds) : 0.0;
+    MPI_Barrier(MPI_COMM_WORLD);
+    f[1] = has512 ? fma_flops_avx512(seconds) : 0.0;
+    MPI_Allreduce(MPI_IN_PLACE, f, 2, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    *avx2 = f[0], *avx512 = f[1];
 }
 #else
-static double fma_peak(double seconds) {
+static void fma_peaks(double seconds, double *avx2, double *avx512) {
     (void)seconds;
-    return 0.0;
+    *avx2 = *avx512 = 0.0;
 }
 #endif
 
@@ -291,7 +346,8 @@ int main(int argc, char **argv) {
     double flop = 0;
     for (long i = 0; i < ncalls; i++) flop += 2.0 * calls[i].m * calls[i].n * calls[i].k;
     double sec = flops_only ? 0 : replay_seconds(calls, ncalls, budget);
-    double peak = flops_only ? 0 : fma_peak(0.5);
+    double peak = 0, peak512 = 0;
+    if (!flops_only) fma_peaks(0.5, &peak, &peak512);
     double max_flop = flop;
     MPI_Allreduce(MPI_IN_PLACE, &max_flop, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0) {
@@ -301,8 +357,8 @@ int main(int argc, char **argv) {
         printf(", \"train_step_s\": %.6f, \"train_sgemm_s\": %.6f", it.step_s, it.sgemm_s);
         if (!flops_only)
             printf(", \"sgemm_s_per_step\": %.6f, \"gflops_per_rank\": %.2f, \"ceiling_samples_per_s\": %.1f, "
-                   "\"fma_peak_gflops_per_rank\": %.2f",
-                   sec, max_flop / sec * 1e-9, batch / sec, peak * 1e-9);
+                   "\"fma_peak_gflops_per_rank\": %.2f, \"fma512_peak_gflops_per_rank\": %.2f",
+                   sec, max_flop / sec * 1e-9, batch / sec, peak * 1e-9, peak512 * 1e-9);
         printf("}\n");
     }
     rt_free(calls);
