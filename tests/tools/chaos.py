@@ -12,6 +12,7 @@ usage: chaos.py BIN DATA SEED WORK_DIR DISK_DIR
   DISK_DIR  a small filesystem of its own, for the run under test (the full
             disk fault fills it)
 """
+import errno
 import json
 import os
 import random
@@ -99,14 +100,22 @@ def damage(path, how, rng):
 
 
 def fill_disk(disk, keep_bytes):
-    st = os.statvfs(disk)
-    free = st.f_bavail * st.f_frsize
+    """Leave about keep_bytes free on disk. The run writes while this fills, so
+    free space can shrink between the look and the allocation: on ENOSPC look
+    again and grow the filler by what is free now."""
     path = os.path.join(disk, "filler")
     with open(path, "wb") as f:
-        f.truncate(0)
-    n = max(0, free - keep_bytes)
-    subprocess.run(["fallocate", "-l", str(n), path], check=True)
-    return path
+        for _ in range(20):
+            st = os.statvfs(disk)
+            free = st.f_bavail * st.f_frsize
+            n = os.fstat(f.fileno()).st_size + max(0, free - keep_bytes)
+            try:
+                os.posix_fallocate(f.fileno(), 0, n)
+                return path
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+    raise RuntimeError(f"{disk}: could not fill to {keep_bytes} bytes free in 20 tries")
 
 
 def plan(rng):
