@@ -71,6 +71,8 @@ finish_all() {
 
 suite "layout" /usr/bin/python3 tests/test_layout.py
 suite "ops gradcheck" "$OBJDIR/tests/test_ops"
+suite "sgemm vs a double reference" "$OBJDIR/tests/test_gemm"
+suite "sgemm on OpenBLAS vs a double reference" env RINGTRAIN_GEMM=openblas "$OBJDIR/tests/test_gemm"
 suite "model invariants" "$OBJDIR/tests/test_models"
 suite "checkpoint datasets vs libhdf5" "$OBJDIR/tests/test_h5" "${TMPDIR:-/tmp}"
 suite "the ring's cost model" "$OBJDIR/tests/test_costmodel" "${TMPDIR:-/tmp}"

@@ -1,0 +1,28 @@
+/* gemm.h - every matrix product of the ops: row-major sgemm on ringtrain's own
+ * AVX-512 kernel where the CPU has it, else on OpenBLAS. Internal to src/. */
+#ifndef RINGTRAIN_GEMM_H
+#define RINGTRAIN_GEMM_H
+
+#include <stdbool.h>
+
+/* C (m,n) = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm: op(A) is
+ * (m,k), A stored (k,m) when ta; op(B) is (k,n), B stored (n,k) when tb. C is
+ * not read when beta == 0. The result depends only on the shapes and values,
+ * never on timing or alignment. */
+void rt_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+
+/* "avx512" when rt_sgemm runs ringtrain's kernel now, else "openblas".
+ * RINGTRAIN_GEMM chooses: "auto" (or unset) runs the kernel when the CPU has
+ * AVX-512F and OpenBLAS runs 1 thread (its threaded kernels use more cores);
+ * "avx512" runs it at any thread count; "openblas" never. */
+const char *rt_gemm_name(void);
+
+/* The choice above as a sentence, for --version. */
+const char *rt_gemm_policy(void);
+
+/* RT_OK, or RT_EBADINPUT when RINGTRAIN_GEMM is set to something else, or to
+ * "avx512" on a CPU without AVX-512F. */
+int rt_gemm_check_env(void);
+
+#endif
