@@ -110,7 +110,7 @@ $(OBJDIR)/tests/bench/%: $(OBJDIR)/tests/bench/%.o $(OBJDIR)/libringtrain.a
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # bench_ceiling records every product the library computes (tests/bench/bench_ceiling.c)
-$(OBJDIR)/tests/bench/bench_ceiling: LDFLAGS += -Wl,--wrap=cblas_sgemm
+$(OBJDIR)/tests/bench/bench_ceiling: LDFLAGS += -Wl,--wrap=rt_sgemm
 
 $(OBJDIR)/tests/%: $(OBJDIR)/tests/%.o $(OBJDIR)/libringtrain.a
 	@echo "  LD      $@"

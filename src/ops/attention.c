@@ -1,5 +1,5 @@
 /* attention.c - batched matmul, softmax over the last axis, and fused
- * multi-head scaled dot-product attention, on OpenBLAS sgemm.
+ * multi-head scaled dot-product attention, on rt_sgemm (src/gemm.h).
  *
  * Attention of one (batch, head): S = Q K^T / sqrt(d), P = softmax(S) by row,
  * O = P V, with Q, K, V (t, d). The node keeps P (t, t) and nothing else; the
@@ -8,11 +8,11 @@
  *     dQ += dS K / sqrt(d),   dK += dS^T Q / sqrt(d)
  * where rowsum(dP * P) = rowdot(dO, O) needs no second pass over dP. */
 #include "internal.h"
+#include "../gemm.h"
 #include "vmath.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -46,8 +46,8 @@ void rt_fwd_bmm(rt_graph *g, rt_node *n) {
     int64_t batch = batch_of(a);
     if (k == 0) memset(n->out->data, 0, (size_t)n->out->numel * sizeof(float));
     for (int64_t i = 0; k > 0 && i < batch; i++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, k, 1.0f, a->data + i * m * k, k,
-                    b->data + i * k * nn, nn, 0.0f, n->out->data + i * m * nn, nn);
+        rt_sgemm(false, false, m, nn, k, 1.0f, a->data + i * m * k, k, b->data + i * k * nn, nn, 0.0f,
+                 n->out->data + i * m * nn, nn);
 }
 
 void rt_bwd_bmm(rt_graph *g, rt_node *n) {
@@ -58,11 +58,11 @@ void rt_bwd_bmm(rt_graph *g, rt_node *n) {
     int64_t batch = batch_of(a);
     for (int64_t i = 0; k > 0 && m > 0 && nn > 0 && i < batch; i++) {
         if (a->grad) /* dA += dC B^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, nn, 1.0f, dc + i * m * nn, nn,
-                        b->data + i * k * nn, nn, 1.0f, a->grad + i * m * k, k);
+            rt_sgemm(false, true, m, k, nn, 1.0f, dc + i * m * nn, nn, b->data + i * k * nn, nn, 1.0f,
+                     a->grad + i * m * k, k);
         if (b->grad) /* dB += A^T dC */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, nn, m, 1.0f, a->data + i * m * k, k,
-                        dc + i * m * nn, nn, 1.0f, b->grad + i * k * nn, nn);
+            rt_sgemm(true, false, k, nn, m, 1.0f, a->data + i * m * k, k, dc + i * m * nn, nn, 1.0f,
+                     b->grad + i * k * nn, nn);
     }
 }
 
@@ -127,11 +127,9 @@ void rt_fwd_attention(rt_graph *g, rt_node *n) {
     n->saved = n->out->grad ? p : NULL;
     for (int64_t i = 0; i < bh; i++) {
         float *pi = n->out->grad ? p + i * tt : p;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, scale, q->data + i * td, d,
-                    k->data + i * td, d, 0.0f, pi, t);
+        rt_sgemm(false, true, t, t, d, scale, q->data + i * td, d, k->data + i * td, d, 0.0f, pi, t);
         for (int r = 0; r < t; r++) softmax_row(pi + (int64_t)r * t, pi + (int64_t)r * t, t);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, 1.0f, pi, t, v->data + i * td, d, 0.0f,
-                    n->out->data + i * td, d);
+        rt_sgemm(false, false, t, d, t, 1.0f, pi, t, v->data + i * td, d, 0.0f, n->out->data + i * td, d);
     }
 }
 
@@ -145,12 +143,10 @@ void rt_bwd_attention(rt_graph *g, rt_node *n) {
     for (int64_t i = 0; i < bh; i++) {
         const float *pi = p + i * tt, *doi = dout + i * td, *oi = out + i * td;
         if (v->grad) /* dV (t, d) += P^T dO */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, 1.0f, pi, t, doi, d, 1.0f,
-                        v->grad + i * td, d);
+            rt_sgemm(true, false, t, d, t, 1.0f, pi, t, doi, d, 1.0f, v->grad + i * td, d);
         if (!q->grad && !k->grad) continue;
         /* dP (t, t) = dO V^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, 1.0f, doi, d, v->data + i * td, d, 0.0f, ds,
-                    t);
+        rt_sgemm(false, true, t, t, d, 1.0f, doi, d, v->data + i * td, d, 0.0f, ds, t);
         for (int r = 0; r < t; r++) {
             double dot = 0.0; /* rowsum(dP * P) = dO_r . O_r */
             for (int j = 0; j < d; j++) dot += (double)doi[(int64_t)r * d + j] * oi[(int64_t)r * d + j];
@@ -160,10 +156,8 @@ void rt_bwd_attention(rt_graph *g, rt_node *n) {
             for (int j = 0; j < t; j++) dsr[j] = pr[j] * (dsr[j] - df);
         }
         if (q->grad) /* dQ += dS K * scale */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, scale, ds, t, k->data + i * td, d, 1.0f,
-                        q->grad + i * td, d);
+            rt_sgemm(false, false, t, d, t, scale, ds, t, k->data + i * td, d, 1.0f, q->grad + i * td, d);
         if (k->grad) /* dK += dS^T Q * scale */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, scale, ds, t, q->data + i * td, d, 1.0f,
-                        k->grad + i * td, d);
+            rt_sgemm(true, false, t, d, t, scale, ds, t, q->data + i * td, d, 1.0f, k->grad + i * td, d);
     }
 }

@@ -1,4 +1,4 @@
-/* conv.c - 2-D convolution (im2col + OpenBLAS sgemm) and max/avg pooling, NCHW.
+/* conv.c - 2-D convolution (im2col + rt_sgemm) and max/avg pooling, NCHW.
  *
  * Convolution runs one sample at a time. The column matrix col (K, P), with
  * K = ci*kh*kw and P = oh*ow, holds in row (c,ki,kj) and column (oy,ox) the
@@ -22,10 +22,10 @@
  * (iy*w + ix) of its winner within the input plane in n->saved.
  */
 #include "internal.h"
+#include "../gemm.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -287,8 +287,8 @@ void rt_fwd_conv2d(rt_graph *g, rt_node *n) {
     int64_t xs = (int64_t)q.ci * q.h * q.w, ys = (int64_t)q.co * q.P;
     for (int s = 0; s < q.b; s++) {
         float *yb = y + s * ys;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q.co, q.P, q.K, 1.0f, wt, q.co,
-                    columns(&q, x + s * xs, col), q.P, 0.0f, yb, q.P);
+        rt_sgemm(true, false, q.co, q.P, q.K, 1.0f, wt, q.co, columns(&q, x + s * xs, col), q.P, 0.0f, yb,
+                 q.P);
         if (bias)
             for (int c = 0; c < q.co; c++) {
                 float *r = yb + (int64_t)c * q.P, bc = bias[c];
@@ -329,14 +329,12 @@ void rt_bwd_conv2d(rt_graph *g, rt_node *n) {
     for (int s = 0; s < q.b; s++) {
         const float *d = dy + s * ys;
         if (dw)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, q.co, q.K, q.P, 1.0f, d, q.P,
-                        columns(&q, xt->data + s * xs, col), q.P, 1.0f, dw, q.K);
+            rt_sgemm(false, true, q.co, q.K, q.P, 1.0f, d, q.P, columns(&q, xt->data + s * xs, col), q.P,
+                     1.0f, dw, q.K);
         if (dx && q.direct) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q.K, q.P, q.co, 1.0f, wt->data,
-                        q.K, d, q.P, 1.0f, dx + s * xs, q.P);
+            rt_sgemm(true, false, q.K, q.P, q.co, 1.0f, wt->data, q.K, d, q.P, 1.0f, dx + s * xs, q.P);
         } else if (dx) { /* dcol reuses col: this sample's columns are spent */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q.K, q.P, q.co, 1.0f, wt->data,
-                        q.K, d, q.P, 0.0f, col, q.P);
+            rt_sgemm(true, false, q.K, q.P, q.co, 1.0f, wt->data, q.K, d, q.P, 0.0f, col, q.P);
             col2im(&q, col, dx + s * xs);
         }
     }

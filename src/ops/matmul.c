@@ -1,14 +1,13 @@
-/* matmul.c - matmul and linear on OpenBLAS sgemm.
+/* matmul.c - matmul and linear on rt_sgemm (src/gemm.h).
  *
  * Layouts are chosen so no op copies or transposes a matrix: torch.nn.Linear's
- * weight (out,in) is used as is with CblasTrans in the forward pass, and both
+ * weight (out,in) is used as is transposed in the forward pass, and both
  * backward products accumulate straight into the gradient buffers (beta = 1).
  */
 #include "internal.h"
+#include "../gemm.h"
 #include "ringtrain/common.h"
 #include "ringtrain/ops.h"
-
-#include <cblas.h>
 
 /* ---- matmul: C (m,n) = A (m,k) @ B (k,n) ---- */
 
@@ -30,8 +29,7 @@ void rt_fwd_matmul(rt_graph *g, rt_node *n) {
         for (int64_t i = 0; i < n->out->numel; i++) n->out->data[i] = 0.0f;
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, k, 1.0f, a->data, k, b->data,
-                nn, 0.0f, n->out->data, nn);
+    rt_sgemm(false, false, m, nn, k, 1.0f, a->data, k, b->data, nn, 0.0f, n->out->data, nn);
 }
 
 void rt_bwd_matmul(rt_graph *g, rt_node *n) {
@@ -41,11 +39,9 @@ void rt_bwd_matmul(rt_graph *g, rt_node *n) {
     int m = a->shape[0], k = a->shape[1], nn = b->shape[1];
     if (m == 0 || nn == 0 || k == 0) return;
     if (a->grad) /* dA (m,k) += dC (m,n) @ B^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, nn, 1.0f, dc, nn, b->data, nn,
-                    1.0f, a->grad, k);
+        rt_sgemm(false, true, m, k, nn, 1.0f, dc, nn, b->data, nn, 1.0f, a->grad, k);
     if (b->grad) /* dB (k,n) += A^T @ dC */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, nn, m, 1.0f, a->data, k, dc, nn,
-                    1.0f, b->grad, nn);
+        rt_sgemm(true, false, k, nn, m, 1.0f, a->data, k, dc, nn, 1.0f, b->grad, nn);
 }
 
 /* ---- linear: y (b,out) = x (b,in) @ W^T + bias ---- */
@@ -78,8 +74,7 @@ void rt_fwd_linear(rt_graph *g, rt_node *n) {
             for (int64_t i = 0; i < n->out->numel; i++) y[i] = 0.0f;
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, out, in, 1.0f, x->data, in, w->data,
-                in, beta, y, out);
+    rt_sgemm(false, true, b, out, in, 1.0f, x->data, in, w->data, in, beta, y, out);
 }
 
 /* The input gradient of a linear layer with at most NARROW inputs (the 2-D
@@ -104,8 +99,7 @@ void rt_bwd_linear(rt_graph *g, rt_node *n) {
     if (b == 0 || out == 0) return;
     /* the parameters' gradients first: their bucket can then travel while dx computes */
     if (in > 0 && w->grad) /* dW (out,in) += dy^T (out,b) @ x (b,in) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, b, 1.0f, dy, out, x->data,
-                    in, 1.0f, w->grad, in);
+        rt_sgemm(true, false, out, in, b, 1.0f, dy, out, x->data, in, 1.0f, w->grad, in);
     if (bias && bias->grad) /* db += column sums of dy */
         for (int i = 0; i < b; i++) {
             const float *row = dy + (int64_t)i * out;
@@ -115,6 +109,5 @@ void rt_bwd_linear(rt_graph *g, rt_node *n) {
     if (in > 0 && in <= NARROW && x->grad) /* dx (b,in) += dy (b,out) @ W (out,in), in a loop */
         narrow_dx(dy, w->data, b, in, out, x->grad);
     else if (in > 0 && x->grad)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f, dy, out, w->data,
-                    in, 1.0f, x->grad, in);
+        rt_sgemm(false, false, b, in, out, 1.0f, dy, out, w->data, in, 1.0f, x->grad, in);
 }

@@ -1,7 +1,8 @@
 /* bench_ceiling.c - the sgemm ceiling of a model's own matrix products.
  *
- * Linked with -Wl,--wrap=cblas_sgemm, so every product the library computes
- * passes through __wrap_cblas_sgemm below. The program builds a real trainer
+ * Linked with -Wl,--wrap=rt_sgemm, so every product the library computes
+ * passes through __wrap_rt_sgemm below, and the replay runs the same sgemm
+ * (src/gemm.h: ringtrain's AVX-512 kernel or OpenBLAS) as the step. The program builds a real trainer
  * from CONFIG on the real data, runs warm-up steps, then records the ordered
  * list of sgemm calls one training step makes on this rank (order, transposes,
  * shapes, leading dimensions, alpha, beta). The trainer is then destroyed, and
@@ -12,7 +13,7 @@
  * buffer (a convolution's weights and column buffer, reused for every
  * sample, stay in cache as in training), and distinct pointers get distinct
  * buffers. The replay's time is the ceiling: a step that computes these
- * products with this BLAS cannot beat it by more than the noise.
+ * products with this sgemm cannot beat it by more than the noise.
  *
  * Prints one JSON line (rank 0): the calls and FLOP of one step per rank,
  * train_step_s and train_sgemm_s (rank 0's mean wall time of 20 training
@@ -23,9 +24,12 @@
  * core, all at once, the slowest, issuing nothing but 8-wide AVX2 FMAs (the
  * instructions of OpenBLAS's Haswell kernels) or, where the CPU has AVX-512,
  * 16-wide ones (0 where it has not).
- * --flops-only skips the replay (the test of the recorded FLOP count).
- * usage: mpirun -np N bench_ceiling CONFIG DATA.h5 [--flops-only] [--seconds S] [KEY=VALUE...]
+ * --flops-only skips the replay (the test of the recorded FLOP count);
+ * --shapes also prints the step's distinct products on stderr, largest share
+ * of the FLOP first.
+ * usage: mpirun -np N bench_ceiling CONFIG DATA.h5 [--flops-only] [--shapes] [--seconds S] [KEY=VALUE...]
  */
+#include "../../src/gemm.h"
 #include "ringtrain/blas.h"
 #include "ringtrain/common.h"
 #include "ringtrain/config.h"
@@ -59,27 +63,25 @@ static bool recording, timing;
 static double sgemm_seconds; /* inside the calls while timing */
 static pthread_t main_thread;
 
-void __real_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
-                        blasint m, blasint n, blasint k, float alpha, const float *a, blasint lda,
-                        const float *b, blasint ldb, float beta, float *c, blasint ldc);
-void __wrap_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
-                        blasint m, blasint n, blasint k, float alpha, const float *a, blasint lda,
-                        const float *b, blasint ldb, float beta, float *c, blasint ldc);
+void __real_rt_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc);
+void __wrap_rt_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc);
 
-void __wrap_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
-                        blasint m, blasint n, blasint k, float alpha, const float *a, blasint lda,
-                        const float *b, blasint ldb, float beta, float *c, blasint ldc) {
+void __wrap_rt_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc) {
     if (recording) {
         if (!pthread_equal(pthread_self(), main_thread)) {
             __atomic_fetch_add(&other_thread_calls, 1, __ATOMIC_RELAXED);
         } else if (ncalls < MAX_CALLS) {
-            calls[ncalls++] = (call_t){order, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
+            calls[ncalls++] = (call_t){CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                                       m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
         } else {
             ncalls++; /* counted, reported as too many */
         }
     }
     double t0 = timing ? rt_now() : 0;
-    __real_cblas_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    __real_rt_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (timing && pthread_equal(pthread_self(), main_thread)) sgemm_seconds += rt_now() - t0;
 }
 
@@ -171,8 +173,8 @@ static void operands_destroy(operands_t *o) {
 static void replay_step(const call_t *cl, long n, const operands_t *o) {
     for (long i = 0; i < n; i++) {
         const call_t *q = &cl[i];
-        __real_cblas_sgemm(q->order, q->ta, q->tb, q->m, q->n, q->k, q->alpha, o->a[i], q->lda, o->b[i],
-                           q->ldb, q->beta, o->c[i], q->ldc);
+        __real_rt_sgemm(q->ta == CblasTrans, q->tb == CblasTrans, q->m, q->n, q->k, q->alpha, o->a[i], q->lda,
+                        o->b[i], q->ldb, q->beta, o->c[i], q->ldc);
     }
 }
 
@@ -313,10 +315,48 @@ static int record_step(const char *config, const char *data, char **sets, int ns
     return rc;
 }
 
+static int cmp_shape(const void *x, const void *y) {
+    const call_t *a = x, *b = y;
+    int ka[6] = {a->ta, a->tb, a->m, a->n, a->k, (int)(a->beta != 0)};
+    int kb[6] = {b->ta, b->tb, b->m, b->n, b->k, (int)(b->beta != 0)};
+    return memcmp(ka, kb, sizeof ka);
+}
+
+static double flop_of(const call_t *q) { return 2.0 * q->m * q->n * q->k; }
+
+/* rank 0's products grouped by shape, on stderr: count, GFLOP, share */
+static void print_shapes(const call_t *cl, long n, double flop) {
+    call_t *v = rt_malloc((size_t)n * sizeof *v);
+    memcpy(v, cl, (size_t)n * sizeof *v);
+    qsort(v, (size_t)n, sizeof *v, cmp_shape);
+    long d = 0;
+    for (long i = 0; i < n; i++) { /* one row per shape; its count kept in lda */
+        if (d > 0 && cmp_shape(&v[d - 1], &v[i]) == 0) {
+            v[d - 1].lda++;
+        } else {
+            v[d] = v[i];
+            v[d++].lda = 1;
+        }
+    }
+    for (long i = 0; i < d; i++) /* by total FLOP, largest first: a selection, the list is short */
+        for (long j = i + 1; j < d; j++)
+            if (flop_of(&v[j]) * v[j].lda > flop_of(&v[i]) * v[i].lda) {
+                call_t t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+            }
+    fprintf(stderr, "op  %6s %6s %6s  beta  calls    GFLOP  share\n", "m", "n", "k");
+    for (long i = 0; i < d; i++)
+        fprintf(stderr, "%c%c  %6d %6d %6d  %4s %6d %8.4f %5.1f%%\n", v[i].ta == CblasTrans ? 'T' : 'N',
+                v[i].tb == CblasTrans ? 'T' : 'N', v[i].m, v[i].n, v[i].k, v[i].beta != 0 ? "acc" : "0", v[i].lda,
+                flop_of(&v[i]) * v[i].lda * 1e-9, 100.0 * flop_of(&v[i]) * v[i].lda / flop);
+    rt_free(v);
+}
+
 int main(int argc, char **argv) {
     rt_blas_pick_kernels(argv); /* the kernels the trainer runs */
     if (argc < 3) {
-        fprintf(stderr, "usage: mpirun -np N bench_ceiling CONFIG DATA.h5 [--flops-only] "
+        fprintf(stderr, "usage: mpirun -np N bench_ceiling CONFIG DATA.h5 [--flops-only] [--shapes] "
                         "[--seconds S] [KEY=VALUE...]\n");
         return 2;
     }
@@ -326,12 +366,13 @@ int main(int argc, char **argv) {
     MPI_Comm_size(MPI_COMM_WORLD, &world);
     main_thread = pthread_self();
     calls = rt_calloc(MAX_CALLS, sizeof *calls);
-    bool flops_only = false;
+    bool flops_only = false, shapes = false;
     double budget = 3.0;
     char *sets[64];
     int nset = 0;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--flops-only")) flops_only = true;
+        else if (!strcmp(argv[i], "--shapes")) shapes = true;
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) budget = atof(argv[++i]);
         else if (nset < 64) sets[nset++] = argv[i];
     }
@@ -344,16 +385,17 @@ int main(int argc, char **argv) {
     }
     if (rc) MPI_Abort(MPI_COMM_WORLD, 1);
     double flop = 0;
-    for (long i = 0; i < ncalls; i++) flop += 2.0 * calls[i].m * calls[i].n * calls[i].k;
+    for (long i = 0; i < ncalls; i++) flop += flop_of(&calls[i]);
+    if (shapes && rank == 0) print_shapes(calls, ncalls, flop);
     double sec = flops_only ? 0 : replay_seconds(calls, ncalls, budget);
     double peak = 0, peak512 = 0;
     if (!flops_only) fma_peaks(0.5, &peak, &peak512);
     double max_flop = flop;
     MPI_Allreduce(MPI_IN_PLACE, &max_flop, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0) {
-        printf("{\"config\": \"%s\", \"ranks\": %d, \"global_batch\": %d, \"sgemm_calls\": %ld, "
+        printf("{\"config\": \"%s\", \"ranks\": %d, \"global_batch\": %d, \"gemm\": \"%s\", \"sgemm_calls\": %ld, "
                "\"other_thread_calls\": %ld, \"flop_per_step\": %.0f, \"max_rank_flop_per_step\": %.0f",
-               argv[1], world, batch, ncalls, other_thread_calls, flop, max_flop);
+               argv[1], world, batch, rt_gemm_name(), ncalls, other_thread_calls, flop, max_flop);
         printf(", \"train_step_s\": %.6f, \"train_sgemm_s\": %.6f", it.step_s, it.sgemm_s);
         if (!flops_only)
             printf(", \"sgemm_s_per_step\": %.6f, \"gflops_per_rank\": %.2f, \"ceiling_samples_per_s\": %.1f, "
