@@ -1,6 +1,7 @@
 /* main.c - the ringtrain command line: one binary, one verb per job, from a
  * table of verbs; every verb's flags are read by one shared helper. */
 #include "cli/internal.h"
+#include "gemm.h"
 #include "ringtrain/bench.h"
 #include "ringtrain/blas.h"
 #include "ringtrain/ckpt.h"
@@ -484,7 +485,7 @@ static void print_version(void) {
     printf("ringtrain %s (git %s)\n", RT_VERSION, RT_GIT_COMMIT);
     printf("blas: OpenBLAS %s kernels", kernels);
     if (detected) printf(" (chosen by ringtrain from the CPU's features: OpenBLAS took it for %s)", detected);
-    printf("\n");
+    printf("\nsgemm: %s\n", rt_gemm_policy());
 }
 
 /* ---- MPI ---- */
@@ -507,7 +508,8 @@ static int run_mpi_verb(const verb *v, int argc, char **argv) {
         report(rc, false);
         return rc;
     }
-    rc = v->run(argc - 2, argv + 2);
+    rc = rt_gemm_check_env(); /* every rank reads the same environment */
+    if (!rc) rc = v->run(argc - 2, argv + 2);
     if (rc == RT_ECOMM) {
         /* a peer is gone or hung: no collective can finish, so no agreement
          * either; say what this rank saw, and where every rank is, and take
@@ -544,7 +546,8 @@ int main(int argc, char **argv) {
         if (strcmp(argv[1], verbs[i].name) != 0) continue;
         if (verbs[i].mpi) return run_mpi_verb(&verbs[i], argc, argv);
         if (quiet_rank) return RT_OK;
-        int rc = verbs[i].run(argc - 2, argv + 2);
+        int rc = rt_gemm_check_env();
+        if (!rc) rc = verbs[i].run(argc - 2, argv + 2);
         report(rc, false);
         return rc;
     }

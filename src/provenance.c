@@ -1,6 +1,8 @@
 /* provenance.c - what a checkpoint records about the run that wrote it. */
 #include "ringtrain/provenance.h"
 
+#include "gemm.h"
+
 #include "ringtrain/common.h"
 #include "ringtrain/h5util.h"
 
@@ -207,6 +209,7 @@ static void add_versions(cJSON *j) {
     cJSON_AddStringToObject(j, "openblas_version", version);
     cJSON_AddStringToObject(j, "openblas_kernel", core ? core : "unknown");
     cJSON_AddNumberToObject(j, "openblas_threads", openblas_get_num_threads());
+    cJSON_AddStringToObject(j, "gemm", rt_gemm_name());
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown";
     int len = 0;
     MPI_Get_library_version(mpi, &len);
@@ -274,7 +277,7 @@ static const struct {
     {"openblas_kernel", PROV_STR},   {"openblas_threads", PROV_INT}, {"mpi_version", PROV_STR},
     {"world_size", PROV_INT},        {"launcher", PROV_STR},         {"command", PROV_STR},
     {"step_from", PROV_INT},         {"step_to", PROV_INT},          {"files", PROV_JSON},
-    {"chain", PROV_JSON},
+    {"chain", PROV_JSON},            {"gemm", PROV_STR},
 };
 enum { NPROV = sizeof prov_keys / sizeof prov_keys[0] };
 
@@ -310,6 +313,10 @@ static int read_group(hid_t g, const char *path, cJSON *j) {
             int64_t v;
             if ((rc = rt_h5_attr_int(g, k, &v))) return rt_err_prefix(rc, where);
             cJSON_AddNumberToObject(j, k, (double)v);
+            continue;
+        }
+        if (strcmp(k, "gemm") == 0 && H5Aexists(g, k) <= 0) { /* written before it was recorded */
+            cJSON_AddStringToObject(j, k, "openblas");
             continue;
         }
         char *s;
@@ -356,10 +363,11 @@ void rt_prov_print(const cJSON *p, FILE *out) {
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(p, "ringtrain_version"));
     fprintf(out, "provenance\n  ringtrain       %s (git %s)\n", s ? s : "?",
             cJSON_GetStringValue(cJSON_GetObjectItem(p, "git_commit")));
-    fprintf(out, "  openblas        %s, %s kernels, %d threads\n",
+    fprintf(out, "  openblas        %s, %s kernels, %d threads; sgemm on %s\n",
             cJSON_GetStringValue(cJSON_GetObjectItem(p, "openblas_version")),
             cJSON_GetStringValue(cJSON_GetObjectItem(p, "openblas_kernel")),
-            (int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "openblas_threads")));
+            (int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "openblas_threads")),
+            cJSON_GetStringValue(cJSON_GetObjectItem(p, "gemm")));
     fprintf(out, "  mpi             %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(p, "mpi_version")));
     fprintf(out, "  world           %d ranks, launched by %s\n",
             (int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "world_size")),

@@ -197,7 +197,8 @@ static void chain_text(const cJSON *p, char *buf, size_t len) {
 
 static void compare_provenance(const cJSON *pa, const cJSON *pb, bool with_command, cJSON *changed) {
     static const char *const keys[] = {"ringtrain_version", "git_commit", "openblas_version", "openblas_kernel",
-                                       "openblas_threads", "mpi_version", "world_size", "launcher", "command"};
+                                       "openblas_threads", "gemm", "mpi_version", "world_size", "launcher",
+                                       "command"};
     char a[4096], b[4096], path_a[RT_PATH_MAX], path_b[RT_PATH_MAX], field[64];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (!with_command && strcmp(keys[i], "command") == 0) continue;
@@ -247,6 +248,7 @@ static void explain(cJSON *v) {
         const char *why = strcmp(f, "world_size") == 0 || strcmp(f, "resume chain") == 0
                               ? "another world size sums the gradients and the loss in another order"
                           : strcmp(f, "openblas_kernel") == 0 ? "other OpenBLAS kernels sum sgemm in another order"
+                          : strcmp(f, "gemm") == 0            ? "another sgemm sums its products in another order"
                                                               : NULL;
         if (why && !strstr(note, why)) {
             size_t n = strlen(note);

@@ -1,6 +1,8 @@
 /* runlog.c - a run's metrics logs, progress display and done line. */
 #include "ringtrain/runlog.h"
 
+#include "gemm.h"
+
 #include "ringtrain/blas.h"
 #include "ringtrain/cfgdiff.h"
 #include "ringtrain/common.h"
@@ -71,6 +73,7 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
         if (s->ring) rt_event_num(e, "wire_bytes_per_step", s->wire_bytes);
         rt_event_str(e, "blas_kernels", kernels);
         rt_event_num(e, "blas_threads", threads);
+        rt_event_str(e, "gemm", rt_gemm_name());
         if (s->nchanges) rt_event_json(e, "config_changes", rt_config_changes_json(s->changes, s->nchanges));
         rt_event_emit(e, l->metrics, NULL);
     }
@@ -81,9 +84,11 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
                       "launcher %s",
                       s->name, (long long)s->total_steps, (long long)s->steps_per_epoch, (long long)s->batch,
                       s->params, s->world, s->world > 1 ? "s" : "", s->launcher);
-    rt_progress_print(l->progress, "blas: OpenBLAS %s kernels%s%s%s, %d thread%s per rank", kernels,
+    bool own = strcmp(rt_gemm_name(), "avx512") == 0;
+    rt_progress_print(l->progress, "blas: OpenBLAS %s kernels%s%s%s, %d thread%s per rank; sgemm on %s", kernels,
                       detected ? " (OpenBLAS took this CPU for " : "", detected ? detected : "",
-                      detected ? "; ringtrain chose from its features)" : "", threads, threads > 1 ? "s" : "");
+                      detected ? "; ringtrain chose from its features)" : "", threads, threads > 1 ? "s" : "",
+                      own ? "ringtrain's AVX-512 kernel" : "OpenBLAS");
     if (s->ring)
         rt_progress_print(l->progress, "%s: %d core%s per rank, buckets reduced %s (dist.overlap %s)%s; "
                           "%.2f MB a step on the wire per rank",

@@ -39,6 +39,8 @@ printf '{"model": {}, "model": {}}\n' >"$T/dup_top.json"
 expect_bad "a section given twice" "dup_top.json: model: given twice" "$BIN" train "$T/dup_top.json"
 expect_bad "a key given twice in --set" "optim.betas: given twice in --set optim" "${train[@]}" $CFG \
     --set 'optim={"type": "adamw", "betas": [0.9, 0.99], "betas": [0.9, 0.999]}'
+expect_bad "an unknown RINGTRAIN_GEMM" 'RINGTRAIN_GEMM: "mkl": expected auto, avx512 or openblas' \
+    env RINGTRAIN_GEMM=mkl "${train[@]}" $CFG
 expect_bad "unknown key" "optim.lrr: unknown key" "${train[@]}" $CFG --set optim.lrr=0.1
 expect_bad "unknown section" "trainer: unknown key" "${train[@]}" $CFG --set trainer.steps=3
 expect_bad "wrong type" "optim.lr: expected a number, got a string" "${train[@]}" $CFG --set optim.lr='"fast"'
