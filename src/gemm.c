@@ -242,7 +242,7 @@ void rt_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a
               const float *b, int ldb, float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0) return;
 #if HAVE_AVX512_KERNEL
-    if (k > 0 && use_kernel()) {
+    if (k > 0 && alpha != 0.0f && use_kernel()) { /* alpha 0: C = beta C, A and B unread */
         gemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
