@@ -169,6 +169,10 @@ T512 static void kernel(int kc, const float *ap, const float *bp, float *c, int 
                         float alpha, float beta) {
     __m512 acc[MR][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < mr; r++) { /* C's lines arrive while the products run */
+        _mm_prefetch((const char *)(c + (int64_t)r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (int64_t)r * ldc + NR - 1), _MM_HINT_T0);
+    }
     for (int p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(bp + p * NR), b1 = _mm512_loadu_ps(bp + p * NR + 16);
         for (int r = 0; r < MR; r++) {
