@@ -170,7 +170,8 @@ T512 static void kernel(int kc, const float *ap, const float *bp, float *c, int 
     __m512 acc[MR][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int r = 0; r < mr; r++) { /* C's lines arrive while the products run */
-        _mm_prefetch((const char *)(c + (int64_t)r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (int64_t)r * ldc), _MM_HINT_T0); /* 3 lines when unaligned */
+        _mm_prefetch((const char *)(c + (int64_t)r * ldc + 16), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + (int64_t)r * ldc + NR - 1), _MM_HINT_T0);
     }
     for (int p = 0; p < kc; p++) {
@@ -201,14 +202,14 @@ T512 static void kernel(int kc, const float *ap, const float *bp, float *c, int 
  * exits: (MC, KC) of A and (KC, NC) of B */
 static pthread_key_t ws_key;
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
-static void ws_make_key(void) { pthread_key_create(&ws_key, rt_free); }
+static void ws_make_key(void) { RT_CHECK(pthread_key_create(&ws_key, rt_free) == 0, "gemm: no thread key"); }
 
 static float *workspace(void) {
     pthread_once(&ws_once, ws_make_key);
     float *ws = pthread_getspecific(ws_key);
     if (!ws) {
         ws = rt_alloc_aligned(sizeof(float) * ((size_t)MC * KC + (size_t)KC * NC));
-        pthread_setspecific(ws_key, ws);
+        RT_CHECK(pthread_setspecific(ws_key, ws) == 0, "gemm: cannot keep the workspace");
     }
     return ws;
 }

@@ -112,6 +112,10 @@ int main(void) {
                                   {25, 65, 257}, {96, 16, 300}, {97, 40, 513}, {8, 1024, 40}, {5, 1025, 33},
                                   {130, 10, 1024}, {1, 300, 7},  {300, 1, 9}};
     static const float alphas[] = {1.0f, 0.125f, -0.7f}, betas[] = {0.0f, 1.0f, -0.5f};
+    for (int t = 0; t < 4; t++) { /* alpha 0: C = beta C; and k 0 */
+        gcase q = make(t & 1, t >> 1, 37, 70, t < 2 ? 300 : 0, 1, t < 2 ? 0.0f : 1.0f, t & 1 ? 0.0f : -0.5f);
+        run_case(&q, t < 2 ? "alpha 0" : "k 0");
+    }
     for (size_t e = 0; e < sizeof edge / sizeof edge[0]; e++)
         for (int t = 0; t < 4; t++) {
             gcase q = make(t & 1, t >> 1, edge[e][0], edge[e][1], edge[e][2], t % 3, alphas[(e + t) % 3],
