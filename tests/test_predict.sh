@@ -2,9 +2,9 @@
 # `ringtrain bench predict` from the command line, against the formulas of
 # costmodel.h worked out here in float64 for a fit of known coefficients:
 # the flat ring at --sizes, --link scaling the fit's inter-host beta,
-# --latency, --intra-link and --reduce-gbs taking the place of the fit's, and
-# --compress bf16 halving the link term (its kernels' gamma is timed, so only
-# bounded), --latency scaling sigma with alpha. The fit: alpha 50 us, beta
+# --latency, --intra-link and --reduce-gbs taking the place of the fit's,
+# --compress bf16 halving the link term at the gamma it timed and reports, and
+# --latency scaling sigma with alpha. The fit: alpha 50 us, beta
 # 2e-8 s/B (0.4 Gbit/s at the wire rate), sigma 10 us a segment of 512 KiB,
 # gamma 4e-11 s/B.
 # usage: tests/test_predict.sh [BIN]
@@ -41,8 +41,15 @@ if abs(got / want - 1) > 1e-6: bad.append(f"2x1 at 0.4 Gbit/s: {got} s, formula 
 want = ring(4, n, 10e-6, 2e-9, 4e-11, 2e-6)  # beta scaled 0.4 -> 4 Gbit/s; the latency, sigma 10/50 of the fit's
 got = one("b")["ring_s"]
 if abs(got / want - 1) > 1e-6: bad.append(f"4x1 at 4 Gbit/s: {got} s, formula {want}")
-r = one("c")["ring_s"] / one("a")["ring_s"]
-if not (0.49 < r < 0.56): bad.append(f"bf16 / float32 at 0.4 Gbit/s: {r:.4f}, not about 1/2")
+# bf16: both betas halved and gamma as predict timed its kernels (slower
+# under a sanitizer, so the ratio is only bounded: below 1 at this link)
+c = one("c")
+g = c["gamma_s_per_byte"]
+want = ring(2, n, 5e-5, 1e-8, g, 1e-5)
+if not (0 < g < 1e-8) or abs(c["ring_s"] / want - 1) > 1e-6:
+    bad.append(f"bf16 at 0.4 Gbit/s: {c['ring_s']} s, formula {want} at the timed gamma {g:.3g} s/B")
+r = c["ring_s"] / one("a")["ring_s"]
+if not (0.49 < r < 1): bad.append(f"bf16 / float32 at 0.4 Gbit/s: {r:.4f}, not in (1/2, 1)")
 # 32 ranks, host-major: each step lasts as long as the inter-host link's chunk
 N, m = 32, 2**30
 want = ring(N, m, 5e-6, 8 / 100e9, 1e-9 / 500, 1e-6)

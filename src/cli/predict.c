@@ -212,8 +212,8 @@ static int predict_sizes(const rt_cost_fit *f, const char *list, int H, int R, c
         double bytes = (double)(sizes[i] / sizeof(float) * sizeof(float));
         double flat = rt_cost_flat(f, H, R, bytes), hier = H > 1 && R > 1 ? rt_cost_hierarchical(f, H, R, bytes) : flat;
         printf("{\"bench\":\"predict\",\"compress\":\"%s\",\"hosts\":%d,\"ranks_per_host\":%d,\"bytes\":%.0f,"
-               "\"ring_s\":%.9f,\"hierarchical_s\":%.9f,\"link_gbit\":%g}\n",
-               compress, H, R, bytes, flat, hier, f->inter.link_gbit);
+               "\"ring_s\":%.9f,\"hierarchical_s\":%.9f,\"link_gbit\":%g,\"gamma_s_per_byte\":%.9g}\n",
+               compress, H, R, bytes, flat, hier, f->inter.link_gbit, f->gamma_s);
     }
     return RT_OK;
 }
