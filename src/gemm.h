@@ -1,5 +1,6 @@
 /* gemm.h - every matrix product of the ops: row-major sgemm on ringtrain's own
- * AVX-512 kernel where the CPU has it, else on OpenBLAS. Internal to src/. */
+ * AVX-512 or AVX2 kernel where the CPU has one, else on OpenBLAS. Internal to
+ * src/. */
 #ifndef RINGTRAIN_GEMM_H
 #define RINGTRAIN_GEMM_H
 
@@ -12,17 +13,18 @@
 void rt_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
 
-/* "avx512" when rt_sgemm runs ringtrain's kernel now, else "openblas".
- * RINGTRAIN_GEMM chooses: "auto" (or unset) runs the kernel when the CPU has
- * AVX-512F and OpenBLAS runs 1 thread (its threaded kernels use more cores);
- * "avx512" runs it at any thread count; "openblas" never. */
+/* The sgemm rt_sgemm runs now: "avx512" or "avx2" for ringtrain's kernels,
+ * else "openblas". RINGTRAIN_GEMM chooses: "auto" (or unset) runs the best
+ * kernel the CPU has (AVX-512F, else AVX2 with FMA) when OpenBLAS runs 1
+ * thread (its threaded kernels use more cores); "avx512" or "avx2" runs that
+ * kernel at any thread count; "openblas" never a kernel. */
 const char *rt_gemm_name(void);
 
 /* The choice above as a sentence, for --version. */
 const char *rt_gemm_policy(void);
 
 /* RT_OK, or RT_EBADINPUT when RINGTRAIN_GEMM is set to something else, or to
- * "avx512" on a CPU without AVX-512F. */
+ * a kernel this CPU cannot run. */
 int rt_gemm_check_env(void);
 
 #endif

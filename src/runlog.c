@@ -84,11 +84,13 @@ void rt_runlog_start(rt_runlog *l, const rt_run_start *s) {
                       "launcher %s",
                       s->name, (long long)s->total_steps, (long long)s->steps_per_epoch, (long long)s->batch,
                       s->params, s->world, s->world > 1 ? "s" : "", s->launcher);
-    bool own = strcmp(rt_gemm_name(), "avx512") == 0;
+    const char *gemm = rt_gemm_name(), *on = strcmp(gemm, "avx512") == 0 ? "ringtrain's AVX-512 kernel"
+                                             : strcmp(gemm, "avx2") == 0   ? "ringtrain's AVX2 kernel"
+                                                                           : "OpenBLAS";
     rt_progress_print(l->progress, "blas: OpenBLAS %s kernels%s%s%s, %d thread%s per rank; sgemm on %s", kernels,
                       detected ? " (OpenBLAS took this CPU for " : "", detected ? detected : "",
                       detected ? "; ringtrain chose from its features)" : "", threads, threads > 1 ? "s" : "",
-                      own ? "ringtrain's AVX-512 kernel" : "OpenBLAS");
+                      on);
     if (s->ring)
         rt_progress_print(l->progress, "%s: %d core%s per rank, buckets reduced %s (dist.overlap %s)%s; "
                           "%.2f MB a step on the wire per rank",

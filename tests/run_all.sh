@@ -71,8 +71,14 @@ finish_all() {
 
 suite "layout" /usr/bin/python3 tests/test_layout.py
 suite "ops gradcheck" "$OBJDIR/tests/test_ops"
-suite "sgemm vs a double reference" "$OBJDIR/tests/test_gemm"
-suite "sgemm on OpenBLAS vs a double reference" env RINGTRAIN_GEMM=openblas "$OBJDIR/tests/test_gemm"
+# the kernel auto picks on this CPU, the AVX2 one too where AVX-512 hides it, and OpenBLAS
+gemm_best=openblas
+grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && gemm_best=avx2
+grep -qw avx512f /proc/cpuinfo && gemm_best=avx512
+suite "sgemm ($gemm_best, as auto picks) vs a double reference" "$OBJDIR/tests/test_gemm" $gemm_best
+[ $gemm_best = avx512 ] &&
+    suite "sgemm on the AVX2 kernel vs a double reference" env RINGTRAIN_GEMM=avx2 "$OBJDIR/tests/test_gemm" avx2
+suite "sgemm on OpenBLAS vs a double reference" env RINGTRAIN_GEMM=openblas "$OBJDIR/tests/test_gemm" openblas
 suite "model invariants" "$OBJDIR/tests/test_models"
 suite "checkpoint datasets vs libhdf5" "$OBJDIR/tests/test_h5" "${TMPDIR:-/tmp}"
 suite "the ring's cost model" "$OBJDIR/tests/test_costmodel" "${TMPDIR:-/tmp}"

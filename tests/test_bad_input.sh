@@ -39,8 +39,12 @@ printf '{"model": {}, "model": {}}\n' >"$T/dup_top.json"
 expect_bad "a section given twice" "dup_top.json: model: given twice" "$BIN" train "$T/dup_top.json"
 expect_bad "a key given twice in --set" "optim.betas: given twice in --set optim" "${train[@]}" $CFG \
     --set 'optim={"type": "adamw", "betas": [0.9, 0.99], "betas": [0.9, 0.999]}'
-expect_bad "an unknown RINGTRAIN_GEMM" 'RINGTRAIN_GEMM: "mkl": expected auto, avx512 or openblas' \
+expect_bad "an unknown RINGTRAIN_GEMM" 'RINGTRAIN_GEMM: "mkl": expected auto, avx512, avx2 or openblas' \
     env RINGTRAIN_GEMM=mkl "${train[@]}" $CFG
+if ! grep -qw avx512f /proc/cpuinfo; then
+    expect_bad "RINGTRAIN_GEMM naming a kernel this CPU lacks" 'RINGTRAIN_GEMM: avx512: this CPU has no AVX-512F' \
+        env RINGTRAIN_GEMM=avx512 "${train[@]}" $CFG
+fi
 expect_bad "unknown key" "optim.lrr: unknown key" "${train[@]}" $CFG --set optim.lrr=0.1
 expect_bad "unknown section" "trainer: unknown key" "${train[@]}" $CFG --set trainer.steps=3
 expect_bad "wrong type" "optim.lr: expected a number, got a string" "${train[@]}" $CFG --set optim.lr='"fast"'
