@@ -245,11 +245,14 @@ static void explain(cJSON *v) {
     char note[512] = "";
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(v, "changed")) {
         const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(e, "field"));
+        /* ringtrain's kernels (avx512, avx2) share one order; OpenBLAS has its own */
+        bool blas_gemm = strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "a")), "openblas") == 0 ||
+                         strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "b")), "openblas") == 0;
         const char *why = strcmp(f, "world_size") == 0 || strcmp(f, "resume chain") == 0
                               ? "another world size sums the gradients and the loss in another order"
                           : strcmp(f, "openblas_kernel") == 0 ? "other OpenBLAS kernels sum sgemm in another order"
-                          : strcmp(f, "gemm") == 0            ? "another sgemm sums its products in another order"
-                                                              : NULL;
+                          : strcmp(f, "gemm") == 0 && blas_gemm ? "another sgemm sums its products in another order"
+                                                                : NULL;
         if (why && !strstr(note, why)) {
             size_t n = strlen(note);
             snprintf(note + n, sizeof note - n, "%s%s", n ? "; " : "", why);

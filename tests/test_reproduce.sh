@@ -9,7 +9,9 @@
 #   - one thing changed at a time, the verdict names it and exits 1: --np 1
 #     for the np = 2 run (and says the bits were expected to differ), and for
 #     a short run at np = 1 of a copy of the data: a config override, other
-#     OpenBLAS kernels (where the CPU allows one), a data file with one row
+#     OpenBLAS kernels (where the CPU allows one), OpenBLAS's sgemm in place
+#     of ringtrain's kernel (and, where the CPU has AVX-512, the AVX2 kernel
+#     reproducing the AVX-512 one bit for bit), a data file with one row
 #     edited;
 #   - diff of two checkpoints of one run names the steps, every tensor
 #     differs; a checkpoint against itself is identical;
@@ -147,6 +149,31 @@ if [ -n "$other" ]; then
         "exit $rc, $(field "$T/r_k.out" 'v["verdict"]'); changed: $fields"
 else
     echo "skip OpenBLAS kernels: this CPU offers no kernel family besides $now (needs AVX2 or AVX)"
+fi
+
+# the sgemm: OpenBLAS sums in another order than ringtrain's kernels, which
+# share one, so an AVX-512 run reproduces on the AVX2 kernel bit for bit
+gemm=$($PY -c 'import h5py, sys
+v = h5py.File(sys.argv[1], "r")["provenance"].attrs["gemm"]
+print(v.decode() if isinstance(v, bytes) else v)' "$S")
+if [ "$gemm" != openblas ]; then
+    names "names the sgemm ($gemm -> openblas)" "$T/r_g.out" gemm \
+        env RINGTRAIN_GEMM=openblas "$BIN" reproduce "$S" --run-dir "$T/r_g"
+    expected=$(field "$T/r_g.out" 'v.get("expected", "")')
+    [[ "$expected" == *"another sgemm"* ]]
+    check "says OpenBLAS's last bits were expected to differ" $? "$expected"
+else
+    echo "skip the sgemm: this CPU runs none of ringtrain's kernels"
+fi
+if [ "$gemm" = avx512 ]; then
+    RINGTRAIN_GEMM=avx2 "$BIN" reproduce "$S" --run-dir "$T/r_g2" >"$T/r_g2.out" 2>&1
+    rc=$?
+    fields=$(field "$T/r_g2.out" '", ".join(c["field"] for c in v["changed"])')
+    [ $rc -eq 0 ] && [[ "$fields" == *gemm* ]] && [ -z "$(field "$T/r_g2.out" 'v.get("expected", "")')" ]
+    check "the AVX2 kernel reproduces an AVX-512 run bit for bit" $? \
+        "exit $rc, $(field "$T/r_g2.out" 'v["verdict"]'); changed: $fields"
+else
+    echo "skip AVX-512 against AVX2: the run's sgemm was $gemm"
 fi
 
 row=$(awk -F': ' '$1 == "0 0" {split($2, r, " "); print r[1]}' "$T/trace.rank0")
