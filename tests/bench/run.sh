@@ -113,9 +113,11 @@ ceiling_vs_peak
 
 echo
 echo "== 3. fashion_mlp at np = 2: ringtrain vs PyTorch DDP (gloo, np = 2) and PyTorch single process with 1 thread (OpenBLAS too) and with OpenBLAS at 2 threads, $REPS alternated runs each (goal 1: >= 9000/s and >= 1.6x the best PyTorch setup)"
-rts=() ddps=() ones=() twos=() ceils=()
+rts=() ddps=() ones=() twos=() ceils=() blass=()
 for r in $(seq "$REPS"); do
-    rm -rf "$T/mlp2"
+    rm -rf "$T/mlp2" "$T/mlp2b"
+    RINGTRAIN_GEMM=openblas run_np 2 mlp2b
+    blass+=("$(steady "$T/mlp2b/metrics.jsonl")")
     run_np 2 mlp2
     rts+=("$(steady "$T/mlp2/metrics.jsonl")")
     ddps+=("$(ddp_run "$STEPS")")
@@ -142,6 +144,12 @@ print(f'the np=2 sgemm ceiling of its products (both ranks at once, nothing but 
 add('27.1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'np=2 sgemm ceiling: {ceil:.0f}/s', rt / ceil, '>= 0.90', rt / ceil >= 0.90)
 add('27.1', f'fashion_mlp np=2: {rt:.0f} samples/s', f'pytorch {peer}: {best:.0f}/s', rt / best, '>= 1.75x', rt / best >= 1.75)"
 ceiling_vs_peak
+/usr/bin/python3 -c '
+import sys
+rt, ob = float(sys.argv[1]), float(sys.argv[2])
+print(f"the same, sgemm on OpenBLAS (RINGTRAIN_GEMM=openblas) {ob:.0f}/s (runs: {sys.argv[3]}): "
+      f"the default ({sys.argv[4]}) is {rt / ob:.2f}x")' "$rt2" "$(med "${blass[@]}")" "${blass[*]}" \
+    "$("$BIN" --version | sed -n 's/^sgemm: //p')"
 
 /usr/bin/python3 - "$T/mlp2/metrics.jsonl" <<'PY'
 import json, statistics, sys
