@@ -1,11 +1,11 @@
 /* test_gemm.c - rt_sgemm (src/gemm.c) against a double-precision reference:
- * every transpose pair, edge sizes around the kernels' tiles and their
- * k, m and n blocks, padded leading dimensions, alpha and beta, C not read
- * when beta is 0, nothing written outside C, and the same bits whatever the
- * operands' alignment; for ringtrain's kernels, the very bits of one fixed
- * summation order, whichever kernel runs. RINGTRAIN_GEMM chooses the path
- * under test (avx512, avx2 or openblas); EXPECTED, when given, is the name
- * rt_gemm_name() must say.
+ * every transpose pair, edge sizes around the kernels' tiles and their k, m
+ * and n blocks, padded leading dimensions, alpha and beta, C not read when
+ * beta is 0, nothing written outside C, nothing touched past the operands'
+ * ends (guard pages), and the same bits whatever their alignment; for
+ * ringtrain's kernels, the very bits of one fixed summation order, whichever
+ * kernel runs. RINGTRAIN_GEMM chooses the path under test (avx512, avx2 or
+ * openblas); EXPECTED, when given, is the name rt_gemm_name() must say.
  * usage: test_gemm [EXPECTED] */
 #include "../src/gemm.h"
 #include "report.h"
@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void) { /* xorshift64*: the test's own, so its cases never change */
@@ -97,8 +99,28 @@ static float *filled(size_t n) {
     return x;
 }
 
+/* n floats whose last one ends where a page the process cannot touch
+ * begins, so a read or write past the end faults; freed with unguard */
+static float *guarded(size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (n * sizeof(float) + page - 1) / page * page;
+    char *m = mmap(NULL, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED || mprotect(m + bytes, page, PROT_NONE) != 0) {
+        perror("test_gemm: guard page");
+        exit(1);
+    }
+    float *x = (float *)(m + bytes) - n;
+    for (size_t i = 0; i < n; i++) x[i] = uniform();
+    return x;
+}
+
+static void unguard(float *x, size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (n * sizeof(float) + page - 1) / page * page;
+    munmap((char *)(x + n) - bytes, bytes + page);
+}
+
 /* one case: the result against the reference, then the same call on copies
- * moved by one float, which must give the same bits */
+ * moved by one float and ending at a guard page, which must give the same
+ * bits without touching past their ends */
 static void run_case(const gcase *q, const char *why) {
     size_t na = (size_t)(q->ta ? q->k : q->m) * q->lda, nb = (size_t)(q->tb ? q->n : q->k) * q->ldb;
     size_t nc = (size_t)q->m * q->ldc;
@@ -109,7 +131,7 @@ static void run_case(const gcase *q, const char *why) {
     rt_sgemm(q->ta, q->tb, q->m, q->n, q->k, q->alpha, a, q->lda, b, q->ldb, q->beta, c, q->ldc);
     int outside;
     double worst = check_case(q, a, b, c0, c, &outside);
-    float *a1 = filled(na + 1), *b1 = filled(nb + 1), *c1 = filled(nc + 1);
+    float *a1 = guarded(na + 1), *b1 = guarded(nb + 1), *c1 = guarded(nc + 1);
     memcpy(a1 + 1, a, na * sizeof(float));
     memcpy(b1 + 1, b, nb * sizeof(float));
     memcpy(c1 + 1, c0, nc * sizeof(float));
@@ -125,7 +147,8 @@ static void run_case(const gcase *q, const char *why) {
            "outside C changed, moved operands %s%s",
            why, q->ta ? 'T' : 'N', q->tb ? 'T' : 'N', q->m, q->n, q->k, q->lda, q->ldb, q->ldc, q->alpha,
            q->beta, worst, outside, same ? "give the same bits" : "DIFFER", order_note);
-    rt_free(a), rt_free(b), rt_free(c0), rt_free(c), rt_free(a1), rt_free(b1), rt_free(c1);
+    rt_free(a), rt_free(b), rt_free(c0), rt_free(c);
+    unguard(a1, na + 1), unguard(b1, nb + 1), unguard(c1, nc + 1);
 }
 
 static gcase make(bool ta, bool tb, int m, int n, int k, int pad, float alpha, float beta) {
