@@ -43,7 +43,9 @@ enum { KC = 256, MC = 96, NC = 1024 }; /* MC and NC: multiples of every mr and n
 
 enum { USE_OPENBLAS, USE_AUTO, USE_AVX2, USE_AVX512 };
 static int mode;     /* from RINGTRAIN_GEMM; a value rt_gemm_check_env refuses counts as auto */
-static int cpu_best; /* the best kernel this CPU runs, as the OS enables it: USE_OPENBLAS when none */
+static bool refused; /* RINGTRAIN_GEMM was such a value */
+static bool has[4];  /* what this CPU runs, as the OS enables it: OpenBLAS and auto always */
+static int cpu_best; /* the best kernel of has[], or USE_OPENBLAS when it has none */
 static pthread_once_t chose = PTHREAD_ONCE_INIT;
 
 static int mode_of(const char *v) {
@@ -55,14 +57,16 @@ static int mode_of(const char *v) {
 }
 
 static void choose(void) {
-    cpu_best = USE_OPENBLAS;
+    has[USE_OPENBLAS] = has[USE_AUTO] = true;
 #if HAVE_KERNELS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) cpu_best = USE_AVX2;
-    if (__builtin_cpu_supports("avx512f")) cpu_best = USE_AVX512;
+    __builtin_cpu_init(); /* each kernel its own flags: a VM may show AVX-512F without AVX2 */
+    has[USE_AVX2] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    has[USE_AVX512] = __builtin_cpu_supports("avx512f");
 #endif
+    cpu_best = has[USE_AVX512] ? USE_AVX512 : has[USE_AVX2] ? USE_AVX2 : USE_OPENBLAS;
     mode = mode_of(getenv("RINGTRAIN_GEMM"));
-    if (mode < 0 || mode > cpu_best) mode = USE_AUTO;
+    refused = mode < 0 || !has[mode];
+    if (refused) mode = USE_AUTO;
 }
 
 /* the kernels rt_sgemm runs now, or NULL for OpenBLAS */
@@ -82,7 +86,7 @@ int rt_gemm_check_env(void) {
     int m = mode_of(v);
     if (m < 0)
         return rt_err(RT_EBADINPUT, "RINGTRAIN_GEMM: \"%s\": expected auto, avx512, avx2 or openblas", v);
-    if (m > cpu_best)
+    if (!has[m])
         return rt_err(RT_EBADINPUT, "RINGTRAIN_GEMM: %s: this CPU has no %s; use auto or openblas", v,
                       m == USE_AVX512 ? "AVX-512F" : "AVX2 with FMA");
     return RT_OK;
@@ -95,6 +99,7 @@ const char *rt_gemm_name(void) {
 
 const char *rt_gemm_policy(void) {
     pthread_once(&chose, choose);
+    if (refused) return "none: RINGTRAIN_GEMM is refused (an unknown value, or a kernel this CPU lacks)";
     if (mode == USE_OPENBLAS) return "OpenBLAS (RINGTRAIN_GEMM=openblas)";
     if (cpu_best == USE_OPENBLAS) return "OpenBLAS (this CPU has neither AVX-512F nor AVX2 with FMA)";
     if (mode == USE_AVX512) return "ringtrain's AVX-512 kernel (RINGTRAIN_GEMM=avx512)";

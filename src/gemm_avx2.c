@@ -16,6 +16,7 @@
 #define T256 __attribute__((target("avx2,fma")))
 
 enum { MR = 6, NR = 16 };
+_Static_assert(8 - MR <= RT_GEMM_PACK_SLACK, "A panels' 8-float stores reach past the slack");
 
 /* lanes 0 .. n-1 of 8 set, as maskload and maskstore read them */
 T256 static __m256i lanes(int n) {

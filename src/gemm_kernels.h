@@ -5,7 +5,8 @@
  * element, starting at zero, fused multiply-adds of its kc products in order
  * p = 0 .. kc-1, then alpha * acc, plus beta * C when beta != 0. The loops
  * around them fix the blocks of k, so the result depends on the shapes and
- * values alone, and by construction the sets give the same bits. */
+ * values alone, and by construction the sets give the same bits (for data
+ * without NaN: which NaN payload survives depends on the instruction form). */
 #ifndef RINGTRAIN_GEMM_KERNELS_H
 #define RINGTRAIN_GEMM_KERNELS_H
 
@@ -17,7 +18,9 @@ typedef struct {
     const char *name; /* as rt_gemm_name() says it */
     int mr, nr;       /* the register tile: mr rows by nr columns of C */
     /* ap (kc, mr) = op(A)[i0 : i0+mr_used, p0 : p0+kc], rows past mr_used
-     * zero; it may write up to RT_GEMM_PACK_SLACK floats past the panel */
+     * zero. It may write up to RT_GEMM_PACK_SLACK floats past the panel,
+     * into the next one: the panels of a block are packed in ascending
+     * order, each over what the one before left there. */
     void (*pack_a)(bool ta, const float *a, int lda, int i0, int mr_used, int p0, int kc, float *ap);
     /* bp (kc, nr) = op(B)[p0 : p0+kc, j0 : j0+nr_used], columns past nr_used zero
      */
