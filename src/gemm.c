@@ -113,10 +113,20 @@ const char *rt_gemm_policy(void) {
 
 /* each thread's packed blocks, made on its first product and freed when it
  * exits: (MC, KC) of A, the slack its packing may write past it, and (KC, NC)
- * of B */
+ * of B. exit() runs no thread-key destructor, so the thread that calls it
+ * (the main one) frees its own blocks from atexit. */
 static pthread_key_t ws_key;
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
-static void ws_make_key(void) { RT_CHECK(pthread_key_create(&ws_key, rt_free) == 0, "gemm: no thread key"); }
+
+static void ws_free_mine(void) {
+    rt_free(pthread_getspecific(ws_key));
+    pthread_setspecific(ws_key, NULL);
+}
+
+static void ws_make_key(void) {
+    RT_CHECK(pthread_key_create(&ws_key, rt_free) == 0, "gemm: no thread key");
+    RT_CHECK(atexit(ws_free_mine) == 0, "gemm: cannot register the workspace's release");
+}
 
 static float *workspace(void) {
     pthread_once(&ws_once, ws_make_key);
