@@ -92,7 +92,7 @@ T256 static void pack_b(bool tb, const float *b, int ldb, int j0, int nr, int p0
 
 /* ---- the 6 x 16 kernel ---- */
 
-T256 static void kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr,
+T256 NO_SANITIZE static void kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr,
                         float alpha, float beta) {
     __m256 acc[MR][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();

@@ -90,7 +90,7 @@ T512 static void pack_b(bool tb, const float *b, int ldb, int j0, int nr, int p0
 /* C[0:mr, 0:nr] = alpha (ap . bp) + beta C, over kc products; C is not read
  * when beta == 0. The 24 accumulators and two B vectors fill 26 of the 32
  * zmm registers; each A value is broadcast from the packed panel. */
-T512 static void kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr,
+T512 NO_SANITIZE static void kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr,
                         float alpha, float beta) {
     __m512 acc[MR][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
