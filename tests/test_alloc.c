@@ -91,8 +91,8 @@ static void run_case(const char *config, const char *data, const char *name, con
     snprintf(run_dir, sizeof run_dir, "/tmp/rt_alloc_%d_%s", (int)getpid(), name);
     snprintf(dset, sizeof dset, "data.train=%s", data);
     snprintf(tset, sizeof tset, "data.test=%s", data);
-    const char *sets[16] = {dset, tset, "train.steps=40"};
-    int nset = 3;
+    const char *sets[16] = {dset, tset, "train.steps=20", "train.log_every=4"};
+    int nset = 4;
     for (int i = 0; i < nextra; i++) sets[nset++] = extra[i];
     rt_config *cfg = NULL;
     rt_trainer *t = NULL;
@@ -109,8 +109,10 @@ static void run_case(const char *config, const char *data, const char *name, con
     atomic_store(&n_allocs, 0);
     atomic_store(&n_other, 0);
     atomic_store(&counting, 1);
+    /* eight steps, logging every fourth: two log lines, and two whole
+     * cycles under accum_steps 4 */
     int steps = 0;
-    for (; steps < 20 && !rc; steps++) rc = rt_trainer_step(t, &loss);
+    for (; steps < 8 && !rc; steps++) rc = rt_trainer_step(t, &loss);
     atomic_store(&counting, 0);
     long n = atomic_load(&n_allocs);
     bool ok = rc == 0 && n == 0 && isfinite(loss); /* a NICE loss is an NLL of ~1000 nats */

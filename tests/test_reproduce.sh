@@ -3,9 +3,9 @@
 #   - a checkpoint's /provenance: the versions, kernels, world size and
 #     command line, and each data file's rows and content digest, the digest
 #     recomputed here from the arrays h5py reads;
-#   - reproduce of a 300-step fashion_mlp run from jobs/ at np = 2, of one
-#     of its mid-run checkpoints, and of a chain (stopped at 150 at np = 2,
-#     resumed at np = 3 to 300): bitwise identical, exit 0;
+#   - reproduce of a 120-step fashion_mlp run from jobs/ at np = 2, of one
+#     of its mid-run checkpoints, and of a chain (stopped at 60 at np = 2,
+#     resumed at np = 3 to 120): bitwise identical, exit 0;
 #   - one thing changed at a time, the verdict names it and exits 1: --np 1
 #     for the np = 2 run (and says the bits were expected to differ), and for
 #     a short run at np = 1 of a copy of the data: a config override, other
@@ -35,9 +35,9 @@ field() { # field FILE EXPR: a Python expression over the verdict v
 }
 
 # ---- a run from jobs/, and its provenance ----
-NP=2 jobs/fashion_mlp.sh --set train.steps=300 --set train.checkpoint_every=100 \
+NP=2 jobs/fashion_mlp.sh --set train.steps=120 --set train.checkpoint_every=40 \
     --run-dir "$T/a" --quiet >"$T/a.log" 2>&1
-A=$T/a/ckpt/step_00000300.h5
+A=$T/a/ckpt/step_00000120.h5
 out=$($PY - "$A" "$DATA" <<'PY' 2>&1
 import sys, json, h5py, numpy as np
 ckpt, data = sys.argv[1:3]
@@ -69,7 +69,7 @@ for role in ("data.train", "data.test"):
         if got["digest"] != want or got["rows"] != g["x"].shape[0]:
             bad.append(f"{role} {split}: {got} vs {want}")
 ok = (not bad and int(f.attrs["format_version"]) == 3 and get("world_size") == 2 and get("launcher") == "mpirun"
-      and "train.steps=300" in get("command") and get("step_from") == 0 and get("step_to") == 300
+      and "train.steps=120" in get("command") and get("step_from") == 0 and get("step_to") == 120
       and get("ringtrain_version") and get("openblas_kernel") and get("mpi_version").startswith("Open MPI"))
 print(f"format {f.attrs['format_version']}, np {get('world_size')} by {get('launcher')}, steps "
       f"{get('step_from')}-{get('step_to')}, {get('openblas_kernel')} kernels, {get('mpi_version')}; "
@@ -93,21 +93,21 @@ identical() { # identical NAME OUTFILE CMD...
     check "$name" $? "exit $rc: $(field "$out" '"%s, %d tensors, %d changes" % (v["verdict"], v["tensors"], len(v["changed"]))')"
     [ $rc -eq 0 ] || tail -n5 "$out" | sed 's/^/    /'
 }
-identical "reproduce, 300 steps at np=2" "$T/r_a.out" "$BIN" reproduce "$T/a" --run-dir "$T/r_a"
-identical "reproduce, a mid-run checkpoint (step 100)" "$T/r_a100.out" \
-    "$BIN" reproduce "$T/a/ckpt/step_00000100.h5" --run-dir "$T/r_a100"
+identical "reproduce, 120 steps at np=2" "$T/r_a.out" "$BIN" reproduce "$T/a" --run-dir "$T/r_a"
+identical "reproduce, a mid-run checkpoint (step 40)" "$T/r_a100.out" \
+    "$BIN" reproduce "$T/a/ckpt/step_00000040.h5" --run-dir "$T/r_a100"
 
-RINGTRAIN_STOP_AT_STEP=150 NP=2 jobs/fashion_mlp.sh --set train.steps=300 --run-dir "$T/c" --quiet >"$T/c1.log" 2>&1
+RINGTRAIN_STOP_AT_STEP=60 NP=2 jobs/fashion_mlp.sh --set train.steps=120 --run-dir "$T/c" --quiet >"$T/c1.log" 2>&1
 rc1=$?
-NP=3 jobs/fashion_mlp.sh --set train.steps=300 --run-dir "$T/c" --quiet --resume auto >"$T/c2.log" 2>&1
+NP=3 jobs/fashion_mlp.sh --set train.steps=120 --run-dir "$T/c" --quiet --resume auto >"$T/c2.log" 2>&1
 rc2=$?
 chain=$($PY -c "import h5py, json, sys; print(json.loads(h5py.File(sys.argv[1], 'r')['provenance'].attrs['chain']))" \
-    "$T/c/ckpt/step_00000300.h5" 2>&1)
-[ $rc1 -eq 3 ] && [ $rc2 -eq 0 ] && [[ "$chain" == *"'step': 150, 'world_size': 2"* ]]
-check "a chain: 150 steps at np=2, resumed at np=3" $? "exits $rc1, $rc2; chain $chain"
+    "$T/c/ckpt/step_00000120.h5" 2>&1)
+[ $rc1 -eq 3 ] && [ $rc2 -eq 0 ] && [[ "$chain" == *"'step': 60, 'world_size': 2"* ]]
+check "a chain: 60 steps at np=2, resumed at np=3" $? "exits $rc1, $rc2; chain $chain"
 identical "reproduce the chain" "$T/r_c.out" "$BIN" reproduce "$T/c" --run-dir "$T/r_c"
 segments=$(grep -c '^reproduce: steps' "$T/r_c.out")
-grep -q 'steps 0 -> 150 at np 2' "$T/r_c.out" && grep -q 'steps 150 -> 300 at np 3' "$T/r_c.out"
+grep -q 'steps 0 -> 60 at np 2' "$T/r_c.out" && grep -q 'steps 60 -> 120 at np 3' "$T/r_c.out"
 check "the chain replayed as it ran" $? "$segments parts: $(grep '^reproduce: steps' "$T/r_c.out" | cut -d: -f2 | paste -sd';')"
 
 # ---- one thing changed at a time: the verdict names it ----
@@ -126,7 +126,7 @@ names() { # names NAME OUTFILE FIELD CMD...: exit 1 and FIELD among the changed 
     check "$name" $? "exit $rc, $(field "$out" '"%d of %d tensors differ, max rel %.2g" % (v["differing"], v["tensors"], v["max_rel_diff"])'); changed: $fields"
     [ $rc -eq 1 ] || tail -n5 "$out" | sed 's/^/    /'
 }
-names "names the world size (--np 1 for the 300-step run at np=2)" "$T/r_np.out" world_size \
+names "names the world size (--np 1 for the 120-step run at np=2)" "$T/r_np.out" world_size \
     "$BIN" reproduce "$A" --np 1 --run-dir "$T/r_np"
 expected=$(field "$T/r_np.out" 'v.get("expected", "")')
 [[ "$expected" == *"expected to differ"* ]]
@@ -187,10 +187,10 @@ names "names an edited data file (row $row)" "$T/r_data.out" "data.train content
     "$BIN" reproduce "$S" --run-dir "$T/r_data"
 
 # ---- diff ----
-"$BIN" diff "$T/a/ckpt/step_00000100.h5" "$A" >"$T/diff.out" 2>&1
+"$BIN" diff "$T/a/ckpt/step_00000040.h5" "$A" >"$T/diff.out" 2>&1
 rc=$?
 steps=$(field "$T/diff.out" '[c for c in v["changed"] if c["field"] == "step"]')
-[ $rc -eq 1 ] && [[ "$steps" == *"'a': '100', 'b': '300'"* ]] &&
+[ $rc -eq 1 ] && [[ "$steps" == *"'a': '40', 'b': '120'"* ]] &&
     [ "$(field "$T/diff.out" 'v["differing"] == v["tensors"] > 0')" = True ]
 check "diff: two steps of one run" $? "exit $rc, $(field "$T/diff.out" '"%d of %d tensors differ" % (v["differing"], v["tensors"])'); step change $steps"
 "$BIN" diff "$A" "$T/a" >"$T/same.out" 2>&1
