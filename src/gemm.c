@@ -37,7 +37,7 @@
 #define HAVE_KERNELS 0
 #endif
 
-enum { KC = 256, MC = 96, NC = 1024 }; /* MC and NC: multiples of every mr and nr */
+enum { KC = RT_GEMM_KC, MC = 96, NC = 1024 }; /* MC and NC: multiples of every mr and nr */
 
 /* ---- choosing ---- */
 

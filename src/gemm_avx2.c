@@ -23,6 +23,16 @@ T256 static __m256i lanes(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* 8 floats at p, or only the lanes m sets: plain loads and stores wherever
+ * all 8 exist, since AMD's masked ones are microcoded */
+T256 static inline __m256 load8(const float *p, bool whole, __m256i m) {
+    return whole ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+T256 static inline void store8(float *p, bool whole, __m256i m, __m256 x) {
+    if (whole) _mm256_storeu_ps(p, x);
+    else _mm256_maskstore_ps(p, m, x);
+}
+
 /* ---- packing ---- */
 
 /* dst[i * dld + r] = src[r * ld + i] for i, r < 8: the 8 x 8 block at src,
@@ -68,15 +78,11 @@ T256 static void pack_a(bool ta, const float *a, int lda, int i0, int mr, int p0
 T256 static void pack_b(bool tb, const float *b, int ldb, int j0, int nr, int p0, int kc, float *bp) {
     if (!tb) { /* B stored (k,n): each p is a contiguous run of columns */
         __m256i m0 = lanes(nr), m1 = lanes(nr - 8);
-        for (int p = 0; p < kc && nr == NR; p++) {
+        bool whole = nr == NR;
+        for (int p = 0; p < kc; p++) {
             const float *s = b + (int64_t)(p0 + p) * ldb + j0;
-            _mm256_storeu_ps(bp + p * NR, _mm256_loadu_ps(s));
-            _mm256_storeu_ps(bp + p * NR + 8, _mm256_loadu_ps(s + 8));
-        }
-        for (int p = 0; p < kc && nr < NR; p++) {
-            const float *s = b + (int64_t)(p0 + p) * ldb + j0;
-            _mm256_storeu_ps(bp + p * NR, _mm256_maskload_ps(s, m0));
-            _mm256_storeu_ps(bp + p * NR + 8, _mm256_maskload_ps(s + 8, m1));
+            _mm256_storeu_ps(bp + p * NR, load8(s, whole, m0));
+            _mm256_storeu_ps(bp + p * NR + 8, load8(s + 8, whole, m1));
         }
         return;
     }
@@ -118,31 +124,18 @@ T256 NO_SANITIZE static void kernel(int kc, const float *ap, const float *bp, fl
         _mm256_store_ps(tile[r] + 8, acc[r][1]);
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    if (nr == NR) { /* plain loads and stores: AMD's masked ones are microcoded */
-        for (int r = 0; r < mr; r++) {
-            float *cr = c + (int64_t)r * ldc;
-            __m256 x0 = _mm256_mul_ps(va, _mm256_load_ps(tile[r]));
-            __m256 x1 = _mm256_mul_ps(va, _mm256_load_ps(tile[r] + 8));
-            if (beta != 0.0f) {
-                x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), x0);
-                x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), x1);
-            }
-            _mm256_storeu_ps(cr, x0);
-            _mm256_storeu_ps(cr + 8, x1);
-        }
-        return;
-    }
     __m256i m0 = lanes(nr), m1 = lanes(nr - 8);
+    bool whole = nr == NR;
     for (int r = 0; r < mr; r++) {
         float *cr = c + (int64_t)r * ldc;
         __m256 x0 = _mm256_mul_ps(va, _mm256_load_ps(tile[r]));
         __m256 x1 = _mm256_mul_ps(va, _mm256_load_ps(tile[r] + 8));
         if (beta != 0.0f) {
-            x0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr, m0), x0);
-            x1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr + 8, m1), x1);
+            x0 = _mm256_fmadd_ps(vb, load8(cr, whole, m0), x0);
+            x1 = _mm256_fmadd_ps(vb, load8(cr + 8, whole, m1), x1);
         }
-        _mm256_maskstore_ps(cr, m0, x0);
-        _mm256_maskstore_ps(cr + 8, m1, x1);
+        store8(cr, whole, m0, x0);
+        store8(cr + 8, whole, m1, x1);
     }
 }
 

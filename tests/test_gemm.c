@@ -71,12 +71,12 @@ static double check_case(const gcase *q, const float *a, const float *b, const f
 }
 
 /* ringtrain's kernels, element by element as gemm_kernels.h says they sum:
- * from zero, fmaf over each block of KC (256, src/gemm.c's) products in order,
+ * from zero, fmaf over each block of RT_GEMM_KC (src/gemm.h) products in order,
  * alpha times that, plus beta C (beta for the first block, 1 after); every
  * kernel must give these bits, so machines with and without AVX-512 agree.
  * The count of elements that differ from them. */
 static int order_mismatches(const gcase *q, const float *a, const float *b, const float *c0, const float *c) {
-    enum { KC = 256 };
+    enum { KC = RT_GEMM_KC };
     int bad = 0;
     for (int i = 0; i < q->m; i++)
         for (int j = 0; j < q->n; j++) {
