@@ -44,10 +44,12 @@ bandwidths = [0.1, 0.2, 0.5, float(np.sqrt(np.median(d2[d2 > 0])))]
 
 def mmd2(a, b):  # unbiased estimate, sum over bandwidths
     total = 0.0
+    # the squared distances once, for every bandwidth
+    def dist2(x, y):
+        return np.maximum((x * x).sum(1)[:, None] + (y * y).sum(1)[None] - 2 * x @ y.T, 0.0)
+    daa, dbb, dab = dist2(a, a), dist2(b, b), dist2(a, b)
     for h in bandwidths:
-        def k(x, y):
-            return np.exp(-((x[:, None] - y[None]) ** 2).sum(-1) / (2 * h * h))
-        kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
+        kaa, kbb, kab = (np.exp(d * (-1 / (2 * h * h))) for d in (daa, dbb, dab))
         n, m = len(a), len(b)
         total += ((kaa.sum() - np.trace(kaa)) / (n * (n - 1)) + (kbb.sum() - np.trace(kbb)) / (m * (m - 1))
                   - 2 * kab.mean())
