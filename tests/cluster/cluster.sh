@@ -4,7 +4,10 @@
 # addresses (10.213.NET.1 .. H/24) exist only inside the namespaces; the
 # bridge has none, so no traffic leaves them. mpirun reaches a host through
 # tests/netns-agent.sh (an ssh stand-in that runs `ip netns exec`); ranks on
-# one host share memory, and hosts talk over TCP.
+# one host share memory, and hosts talk over TCP. Each host owns an equal
+# share of this machine's cores (one each in turn when there are more hosts
+# than cores), as a real host owns its own, so one host's ranks never take
+# the cores of another's.
 #
 # usage: tests/cluster/cluster.sh COMMAND ...
 #   up H [--rate MBIT] [--slots R] [--net N] [--burst KB]
@@ -27,6 +30,24 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 AGENT=$(cd "$HERE/.." && pwd)/netns-agent.sh
 
 die() { echo "cluster: $*" >&2; exit 1; }
+
+# The cores host h of H owns: an equal share of the cores this script may
+# use, or one of them in turn when there are more hosts than cores.
+cpus_of() {
+    local h=$1 H=$2 list=() part
+    IFS=, read -ra parts <<<"$(sed -n 's/^Cpus_allowed_list:\s*//p' /proc/self/status)"
+    for part in "${parts[@]}"; do
+        if [ "${part#*-}" != "$part" ]; then list+=($(seq "${part%-*}" "${part#*-}")); else list+=("$part"); fi
+    done
+    local n=${#list[@]}
+    if [ "$H" -gt "$n" ]; then
+        echo "${list[$(((h - 1) % n))]}"
+        return
+    fi
+    local per=$((n / H)) i out=""
+    for i in $(seq $(((h - 1) * per)) $((h * per - 1))); do out="$out${out:+,}${list[$i]}"; done
+    echo "$out"
+}
 ns_of() { echo "${NAME}_h$1"; }
 nhosts() { cat "$STATE/hosts" 2>/dev/null || echo 0; }
 net() { cat "$STATE/net" 2>/dev/null || echo 78; }
@@ -91,7 +112,7 @@ up() {
         # (README "Losing a host")
         ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_retries2=4
         echo "$(addr_of "$h") slots=$slots" >>"$STATE/hostfile"
-        map="$map${map:+,}$(addr_of "$h")=$ns"
+        map="$map${map:+,}$(addr_of "$h")=$ns@$(cpus_of "$h" "$H")"
     done
     echo "$map" >"$STATE/map"
     set +e
@@ -132,9 +153,14 @@ cluster_mpirun() {
     local subnet
     subnet="10.213.$(net).0/24"
     # host 1 gets its own hostname too, as the agent gives the others
-    exec ip netns exec "$(ns_of 1)" unshare --uts env RT_NETNS_MAP="$(cat "$STATE/map")" \
+    # host 1's ranks start here, on host 1's cores (the agent confines the others)
+    local map cpus
+    map=$(cat "$STATE/map")
+    cpus=${map%%,*}
+    cpus=${cpus#*@}
+    exec taskset -c "$cpus" ip netns exec "$(ns_of 1)" unshare --uts env RT_NETNS_MAP="$map" \
         /bin/sh -c 'hostname "$0" && exec "$@"' "$(ns_of 1 | tr _ -)" \
-        mpirun --mca plm_rsh_agent "$AGENT" --mca btl tcp,vader,self \
+        mpirun --mca plm_rsh_agent "$AGENT" --bind-to none --mca btl tcp,vader,self \
         --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet" -x RT_NETNS_MAP "$@"
 }
 
