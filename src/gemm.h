@@ -6,14 +6,14 @@
 
 #include <stdbool.h>
 
-/* C (m,n) = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm: op(A) is
- * (m,k), A stored (k,m) when ta; op(B) is (k,n), B stored (n,k) when tb. C is
- * not read when beta == 0. For a given rt_gemm_name(), the result depends
- * only on the shapes and values, never on timing or alignment. */
 /* ringtrain's kernels sum each element's k products in blocks of this many:
  * part of their bits, so tests/test_gemm.c's model of the order reads it */
 enum { RT_GEMM_KC = 256 };
 
+/* C (m,n) = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm: op(A) is
+ * (m,k), A stored (k,m) when ta; op(B) is (k,n), B stored (n,k) when tb. C is
+ * not read when beta == 0. For a given rt_gemm_name(), the result depends
+ * only on the shapes and values, never on timing or alignment. */
 void rt_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
 
